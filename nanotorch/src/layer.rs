@@ -1,0 +1,114 @@
+//! The layer trait: what every building block of a network — `Linear`, an activation, or a
+//! whole `network!` struct — provides.
+//!
+//! - [`Module`]: parameters (visited in a fixed order, with PyTorch state-dict names),
+//!   `zero_grad`, train/eval mode, initialisation.
+//! - [`Layer<X>`]: `forward` for input type `X` (saving what backward needs), `backward`
+//!   (accumulating parameter gradients and returning the input's gradient), and `predict`
+//!   (inference, saving nothing).
+
+use rand::Rng;
+
+use crate::element::Element;
+use crate::shape::Shape;
+use crate::tensor::Tensor;
+
+/// A trainable parameter: its value and the gradient `backward` accumulates into.
+#[derive(Clone, Debug)]
+pub struct Param<S: Shape, E: Element> {
+    /// The current value.
+    pub value: Tensor<S, E>,
+    /// ∂L/∂value, summed over every `backward` since the last `zero_grad`.
+    pub grad: Tensor<S, E>,
+}
+
+impl<S: Shape, E: Element> Param<S, E> {
+    /// A parameter with the given value and a zero gradient.
+    pub fn new(value: Tensor<S, E>) -> Self {
+        let grad = Tensor::zeros(value.shape());
+        Self { value, grad }
+    }
+
+    /// The view the parameter visitors hand out.
+    pub fn as_mut(&mut self) -> ParamMut<'_, E> {
+        ParamMut {
+            value: self.value.as_slice_mut(),
+            grad: self.grad.as_slice_mut(),
+        }
+    }
+}
+
+/// A parameter as optimizers and checkpoints see it: flat row-major value and gradient.
+/// The sizes are fixed by the layer; an optimizer updates `value` in place.
+pub struct ParamMut<'a, E> {
+    /// The value, row-major.
+    pub value: &'a mut [E],
+    /// The accumulated gradient, same layout.
+    pub grad: &'a mut [E],
+}
+
+/// Construction from a random generator, with PyTorch's default initialisation. Networks
+/// initialise their fields in declaration order from one generator, so one seed fixes all.
+pub trait Init: Sized {
+    /// A freshly initialised value.
+    fn init<R: Rng + ?Sized>(rng: &mut R) -> Self;
+}
+
+/// Parameters, gradients and mode — the part of a layer that does not depend on its input type.
+pub trait Module<E: Element> {
+    /// Calls `f` on every parameter, always in the same order (the order optimizers rely on).
+    /// Allocates nothing.
+    fn visit_params(&mut self, f: &mut dyn FnMut(ParamMut<'_, E>));
+
+    /// Calls `f` with every parameter's state-dict name (prefixed by `prefix`, e.g.
+    /// `"fc1."` gives `"fc1.weight"`), its sizes and its data, in [`Module::visit_params`]
+    /// order.
+    fn visit_named_params(&mut self, prefix: &str, f: &mut dyn FnMut(&str, &[usize], ParamMut<'_, E>));
+
+    /// Switches dropout and similar layers between training (`true`) and evaluation.
+    fn set_training(&mut self, training: bool);
+
+    /// Training mode, as PyTorch's `model.train()`.
+    fn train(&mut self) {
+        self.set_training(true);
+    }
+
+    /// Evaluation mode, as PyTorch's `model.eval()`.
+    fn eval(&mut self) {
+        self.set_training(false);
+    }
+
+    /// Sets every parameter gradient to zero, as PyTorch's `optimizer.zero_grad()`.
+    fn zero_grad(&mut self) {
+        self.visit_params(&mut |p| p.grad.fill(E::zero()));
+    }
+
+    /// Number of scalar parameters.
+    fn num_params(&mut self) -> usize {
+        let mut n = 0;
+        self.visit_params(&mut |p| n += p.value.len());
+        n
+    }
+}
+
+/// A differentiable map from `X` to [`Layer::Output`].
+pub trait Layer<X, E: Element>: Module<E> {
+    /// What `forward` returns.
+    type Output;
+
+    /// Computes the output and saves what [`Layer::backward`] will read.
+    fn forward(&mut self, x: &X) -> Self::Output;
+
+    /// Given `dy = ∂L/∂output` for the last `forward`, **adds** the parameter gradients into
+    /// the parameters' `grad` and returns `∂L/∂x`.
+    fn backward(&mut self, dy: &Self::Output) -> X;
+
+    /// Like [`Layer::backward`] but skips `∂L/∂x` — for a network's first layer, whose input
+    /// needs no gradient.
+    fn backward_params(&mut self, dy: &Self::Output) {
+        let _ = self.backward(dy);
+    }
+
+    /// Inference: the output without saving anything (and without needing `&mut self`).
+    fn predict(&self, x: &X) -> Self::Output;
+}

@@ -1,0 +1,107 @@
+//! The fully connected layer.
+
+use rand::Rng;
+
+use crate::element::Element;
+use crate::layer::{Init, Layer, Module, Param, ParamMut};
+use crate::ops::{linear_backward_input, linear_backward_params, linear_into};
+use crate::shape::{Dim, Dyn, FeaturesAgree, StaticDim};
+use crate::tensor::Tensor;
+
+/// A fully connected layer `y = x·Wᵀ + b` from `I` input features to `O` output features,
+/// as PyTorch's `nn.Linear(I, O)`.
+///
+/// - `weight`: `[O, I]`, state-dict name `weight`; `bias`: `[O]`, name `bias`.
+/// - Initialisation as PyTorch: `W ~ U(−1/√I, 1/√I)` (Kaiming-uniform with `a = √5`) and
+///   `b ~ U(−1/√I, 1/√I)`.
+/// - `forward` saves its input (backward needs it for `dW = dyᵀ·x`).
+///
+/// The math is in [`crate::ops::linear`].
+#[derive(Clone, Debug)]
+pub struct Linear<I: StaticDim, O: StaticDim, E: Element = f32> {
+    /// The weight, `[out, in]`.
+    pub weight: Param<(O, I), E>,
+    /// The bias, `[out]`.
+    pub bias: Param<(O,), E>,
+    /// The input of the last `forward`, kept for `backward` (rows = batch).
+    saved_input: Tensor<(Dyn, I), E>,
+}
+
+impl<I: StaticDim, O: StaticDim, E: Element> Linear<I, O, E> {
+    /// A layer with the given weight `[O, I]` and bias `[O]` (e.g. loaded from a checkpoint).
+    pub fn from_tensors(weight: Tensor<(O, I), E>, bias: Tensor<(O,), E>) -> Self {
+        Self {
+            weight: Param::new(weight),
+            bias: Param::new(bias),
+            saved_input: Tensor::zeros((Dyn(0), I::default())),
+        }
+    }
+}
+
+impl<I: StaticDim, O: StaticDim, E: Element> Init for Linear<I, O, E> {
+    fn init<R: Rng + ?Sized>(rng: &mut R) -> Self {
+        let bound = E::cast(1.0 / (I::USIZE as f64).sqrt());
+        let weight = Tensor::rand_uniform((O::default(), I::default()), -bound, bound, rng);
+        let bias = Tensor::rand_uniform((O::default(),), -bound, bound, rng);
+        Self::from_tensors(weight, bias)
+    }
+}
+
+impl<I: StaticDim, O: StaticDim, E: Element> Module<E> for Linear<I, O, E> {
+    fn visit_params(&mut self, f: &mut dyn FnMut(ParamMut<'_, E>)) {
+        f(self.weight.as_mut());
+        f(self.bias.as_mut());
+    }
+
+    fn visit_named_params(
+        &mut self,
+        prefix: &str,
+        f: &mut dyn FnMut(&str, &[usize], ParamMut<'_, E>),
+    ) {
+        f(&format!("{prefix}weight"), &[O::USIZE, I::USIZE], self.weight.as_mut());
+        f(&format!("{prefix}bias"), &[O::USIZE], self.bias.as_mut());
+    }
+
+    fn set_training(&mut self, _training: bool) {}
+}
+
+impl<B: Dim, I2: Dim, I: StaticDim, O: StaticDim, E: Element> Layer<Tensor<(B, I2), E>, E>
+    for Linear<I, O, E>
+where
+    I2: FeaturesAgree<I>,
+{
+    type Output = Tensor<(B, O), E>;
+
+    fn forward(&mut self, x: &Tensor<(B, I2), E>) -> Tensor<(B, O), E> {
+        let y = self.predict(x);
+        // Reuse the saved-input buffer; it reallocates only when the batch size changes.
+        self.saved_input.resize_to((Dyn(x.dims()[0]), I::default()));
+        self.saved_input.as_slice_mut().copy_from_slice(x.as_slice());
+        y
+    }
+
+    fn backward(&mut self, dy: &Tensor<(B, O), E>) -> Tensor<(B, I2), E> {
+        Layer::<Tensor<(B, I2), E>, E>::backward_params(self, dy);
+        let dx = linear_backward_input(&self.weight.value, dy);
+        Tensor::from_array(dx.into_array()).expect("I2 agrees with I by the trait bound")
+    }
+
+    fn backward_params(&mut self, dy: &Tensor<(B, O), E>) {
+        // A batch mismatch means backward was called without the matching forward: a bug in
+        // the caller's sequencing, not bad data.
+        linear_backward_params(
+            &self.saved_input,
+            dy,
+            &mut self.weight.grad,
+            Some(&mut self.bias.grad),
+        )
+        .expect("backward must follow a forward with the same batch size");
+    }
+
+    fn predict(&self, x: &Tensor<(B, I2), E>) -> Tensor<(B, O), E> {
+        let mut y = Tensor::zeros((x.shape().0, O::default()));
+        linear_into(x, &self.weight.value, Some(&self.bias.value), &mut y)
+            .expect("features agree by the trait bound");
+        y
+    }
+}

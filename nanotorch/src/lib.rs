@@ -1,0 +1,59 @@
+//! # NanoTorch
+//!
+//! A small deep-learning library for people who want to *see* how a framework works.
+//!
+//! - [`shape`]: shapes are types. `Tensor<(Dyn, U3)>` is a batch of rows of 3 features; a
+//!   layer that takes 4 features will not accept it, and the compiler says so.
+//! - [`Tensor`]: n-dimensional arrays over `ndarray` storage, in `f32` or `f64`.
+//! - [`ops`]: the differentiable primitives. Each forward function sits beside its backward
+//!   (vector-Jacobian product), and its rustdoc states the math.
+//! - [`layer`] and [`layers`]: the layer trait and `Linear` plus the activations.
+//! - [`gradcheck`]: finite-difference checking of any backward.
+//!
+//! Conventions used in every formula: a batch is a matrix whose **rows** are samples
+//! (`x` is `[B, in]`); a linear layer's weight is `[out, in]` as in PyTorch, so `y = x·Wᵀ + b`;
+//! `dy` is ∂L/∂y for a scalar loss `L`, with the same shape as `y`; `⊙` is the elementwise
+//! product.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod display;
+pub mod element;
+pub mod error;
+pub mod gradcheck;
+pub mod layer;
+pub mod layers;
+pub mod ops;
+pub mod shape;
+pub mod tensor;
+
+pub use element::Element;
+pub use error::ShapeError;
+pub use layer::{Init, Layer, Module, Param, ParamMut};
+pub use layers::Linear;
+pub use shape::{Const, Dim, Dyn, Shape};
+pub use tensor::Tensor;
+
+/// The random number generator NanoTorch uses everywhere: ChaCha8, portable and reproducible
+/// from a seed across platforms and versions.
+pub type SeededRng = rand_chacha::ChaCha8Rng;
+
+/// A generator seeded with `seed`: the same seed gives the same weights, masks and shuffles.
+pub fn seeded_rng(seed: u64) -> SeededRng {
+    use rand::SeedableRng;
+    SeededRng::seed_from_u64(seed)
+}
+
+/// Re-exported so generated code and users name the same crate versions.
+pub use ndarray;
+pub use rand;
+pub use typenum;
+
+/// Everything a typical program needs: `use nanotorch::prelude::*;`.
+pub mod prelude {
+    pub use crate::layer::{Init, Layer, Module};
+    pub use crate::layers::*;
+    pub use crate::ops::*;
+    pub use crate::shape::*;
+    pub use crate::{Dyn, Element, ShapeError, Tensor, seeded_rng};
+}

@@ -1,0 +1,177 @@
+//! Matrix products: [`matmul`] and the fused linear map [`linear`].
+//!
+//! Products go to `ndarray`'s `general_mat_mul`, backed by the `matrixmultiply` GEMM (blocked,
+//! SIMD, and threaded for large products).
+
+use ndarray::linalg::general_mat_mul;
+
+use crate::element::Element;
+use crate::error::ShapeError;
+use crate::shape::{Dim, FeaturesAgree};
+use crate::tensor::Tensor;
+
+fn check_rows<M: Dim, K: Dim>(what: &'static str, m: M, k: K) -> Result<(), ShapeError> {
+    if m.size() == k.size() {
+        Ok(())
+    } else {
+        Err(ShapeError::RuntimeDim {
+            what,
+            left: m.size(),
+            right: k.size(),
+        })
+    }
+}
+
+/// Matrix product `c = a·b`.
+///
+/// - **Forward:** `c[i, j] = Σₖ a[i, k]·b[k, j]`.
+/// - **Backward:** `da = dc·bᵀ` (`[M, N]·[N, K] = [M, K]`), `db = aᵀ·dc` (`[K, M]·[M, N]`).
+/// - **Saves:** both inputs `a` and `b`.
+/// - **Shapes:** `a: [M, K]`, `b: [K, N]` → `c: [M, N]`. The inner dims must agree: statically
+///   by the bound `K: FeaturesAgree<K2>`, and at run time when both are [`crate::Dyn`] (a
+///   mismatch is a [`ShapeError::RuntimeDim`]).
+pub fn matmul<M: Dim, K: Dim, K2: Dim, N: Dim, E: Element>(
+    a: &Tensor<(M, K), E>,
+    b: &Tensor<(K2, N), E>,
+) -> Result<Tensor<(M, N), E>, ShapeError>
+where
+    K: FeaturesAgree<K2>,
+{
+    let (m, _) = a.shape();
+    let (_, n) = b.shape();
+    let mut c = Tensor::zeros((m, n));
+    matmul_into(a, b, &mut c)?;
+    Ok(c)
+}
+
+/// [`matmul`] writing into `c` (resized if needed).
+pub fn matmul_into<M: Dim, K: Dim, K2: Dim, N: Dim, E: Element>(
+    a: &Tensor<(M, K), E>,
+    b: &Tensor<(K2, N), E>,
+    c: &mut Tensor<(M, N), E>,
+) -> Result<(), ShapeError>
+where
+    K: FeaturesAgree<K2>,
+{
+    let (m, k) = a.shape();
+    let (k2, n) = b.shape();
+    check_rows("matmul inner dims", k, k2)?;
+    c.resize_to((m, n));
+    general_mat_mul(E::one(), a.data(), b.data(), E::zero(), c.data_mut());
+    Ok(())
+}
+
+/// Backward of [`matmul`]: returns `(da, db) = (dc·bᵀ, aᵀ·dc)`.
+pub fn matmul_backward<M: Dim, K: Dim, N: Dim, E: Element>(
+    a: &Tensor<(M, K), E>,
+    b: &Tensor<(K, N), E>,
+    dc: &Tensor<(M, N), E>,
+) -> Result<(Tensor<(M, K), E>, Tensor<(K, N), E>), ShapeError> {
+    let (m, k) = a.shape();
+    let (k2, n) = b.shape();
+    let (m2, n2) = dc.shape();
+    check_rows("matmul inner dims", k, k2)?;
+    check_rows("matmul rows of a and dc", m, m2)?;
+    check_rows("matmul columns of b and dc", n, n2)?;
+    let mut da = Tensor::zeros((m, k));
+    let mut db = Tensor::zeros((k, n));
+    general_mat_mul(E::one(), dc.data(), &b.data().t(), E::zero(), da.data_mut());
+    general_mat_mul(E::one(), &a.data().t(), dc.data(), E::zero(), db.data_mut());
+    Ok((da, db))
+}
+
+/// The linear map of a fully connected layer, `y = x·Wᵀ + b`, as PyTorch's `F.linear`.
+///
+/// - **Forward:** `y[n, o] = Σᵢ x[n, i]·W[o, i] + b[o]` — every row (sample) of `x` is mapped
+///   by the same weights, and `b` is broadcast over the rows.
+/// - **Backward:** `dx = dy·W` (`[B, O]·[O, I]`), `dW = dyᵀ·x` (`[O, B]·[B, I]`),
+///   `db = Σₙ dy[n, :]` (sum over the batch, the axis `b` was broadcast along).
+///   `W` is `[out, in]`, so the transposes fall where the row-vector convention puts them.
+/// - **Saves:** the input `x` (for `dW`); `W` is the layer's own.
+/// - **Shapes:** `x: [B, I]`, `W: [O, I]`, `b: [O]` → `y: [B, O]`.
+pub fn linear<B: Dim, I: Dim, I2: Dim, O: Dim, E: Element>(
+    x: &Tensor<(B, I), E>,
+    weight: &Tensor<(O, I2), E>,
+    bias: Option<&Tensor<(O,), E>>,
+) -> Result<Tensor<(B, O), E>, ShapeError>
+where
+    I: FeaturesAgree<I2>,
+{
+    let (b, _) = x.shape();
+    let (o, _) = weight.shape();
+    let mut y = Tensor::zeros((b, o));
+    linear_into(x, weight, bias, &mut y)?;
+    Ok(y)
+}
+
+/// [`linear`] writing into `y` (resized if needed).
+pub fn linear_into<B: Dim, I: Dim, I2: Dim, O: Dim, E: Element>(
+    x: &Tensor<(B, I), E>,
+    weight: &Tensor<(O, I2), E>,
+    bias: Option<&Tensor<(O,), E>>,
+    y: &mut Tensor<(B, O), E>,
+) -> Result<(), ShapeError>
+where
+    I: FeaturesAgree<I2>,
+{
+    let (b, i) = x.shape();
+    let (o, i2) = weight.shape();
+    check_rows("linear input features", i, i2)?;
+    y.resize_to((b, o));
+    match bias {
+        Some(bias) => {
+            check_rows("linear bias size", o, bias.shape().0)?;
+            // Start from the broadcast bias, then accumulate x·Wᵀ on top (beta = 1).
+            y.data_mut().assign(&bias.data().broadcast((b.size(), o.size())).expect(
+                "bias length equals the output features, checked above",
+            ));
+            general_mat_mul(E::one(), x.data(), &weight.data().t(), E::one(), y.data_mut());
+        }
+        None => general_mat_mul(E::one(), x.data(), &weight.data().t(), E::zero(), y.data_mut()),
+    }
+    Ok(())
+}
+
+/// Backward of [`linear`] for the parameters: **accumulates** `dW += dyᵀ·x` and `db += Σₙ dy`
+/// (accumulating lets a layer applied twice sum its gradients, as PyTorch does).
+pub fn linear_backward_params<BX: Dim, BY: Dim, I: Dim, O: Dim, E: Element>(
+    x: &Tensor<(BX, I), E>,
+    dy: &Tensor<(BY, O), E>,
+    d_weight: &mut Tensor<(O, I), E>,
+    d_bias: Option<&mut Tensor<(O,), E>>,
+) -> Result<(), ShapeError> {
+    check_rows("linear batch of x and dy", x.shape().0, dy.shape().0)?;
+    general_mat_mul(E::one(), &dy.data().t(), x.data(), E::one(), d_weight.data_mut());
+    if let Some(db) = d_bias {
+        for row in dy.data().rows() {
+            for (g, d) in db.data_mut().iter_mut().zip(row.iter()) {
+                *g += *d;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Backward of [`linear`] for the input: `dx = dy·W`.
+pub fn linear_backward_input<B: Dim, I: Dim, O: Dim, E: Element>(
+    weight: &Tensor<(O, I), E>,
+    dy: &Tensor<(B, O), E>,
+) -> Tensor<(B, I), E> {
+    let (b, _) = dy.shape();
+    let (_, i) = weight.shape();
+    let mut dx = Tensor::zeros((b, i));
+    linear_backward_input_into(weight, dy, &mut dx);
+    dx
+}
+
+/// [`linear_backward_input`] writing into `dx` (resized if needed).
+pub fn linear_backward_input_into<B: Dim, I: Dim, O: Dim, E: Element>(
+    weight: &Tensor<(O, I), E>,
+    dy: &Tensor<(B, O), E>,
+    dx: &mut Tensor<(B, I), E>,
+) {
+    let (b, _) = dy.shape();
+    let (_, i) = weight.shape();
+    dx.resize_to((b, i));
+    general_mat_mul(E::one(), dy.data(), weight.data(), E::zero(), dx.data_mut());
+}

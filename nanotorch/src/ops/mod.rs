@@ -1,0 +1,15 @@
+//! Differentiable primitives.
+//!
+//! Every primitive is a pair: a forward function and, beside it, its backward — the
+//! vector-Jacobian product that turns `dy = ∂L/∂y` into `dx = ∂L/∂x`. Each forward has an
+//! `_into` variant that writes into an existing tensor (resizing it only if the batch size
+//! changed), so a training step can reuse its buffers.
+//!
+//! The rustdoc of each forward states: the formula, the gradient, what backward must save from
+//! the forward pass, and the shapes.
+
+pub mod activation;
+pub mod matmul;
+
+pub use activation::*;
+pub use matmul::*;

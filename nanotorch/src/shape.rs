@@ -1,0 +1,269 @@
+//! Shapes as types.
+//!
+//! A *dim* is either a static size — a [`typenum`] unsigned such as `U3`, known to the compiler —
+//! or a [`Dyn`], a size known only at run time (typically the batch). A *shape* is a tuple of
+//! dims of rank 0 to 4: `()`, `(U10,)`, `(Dyn, U784)`, `(Dyn, U1, U28, U28)`.
+//!
+//! Because static sizes are types, "the inner dims of a matrix product agree" is a trait bound
+//! that the compiler checks. The traits that express agreement ([`DimsAgree`],
+//! [`FeaturesAgree`]) carry `#[diagnostic::on_unimplemented]` messages that say in words which
+//! dims had to agree.
+//!
+//! ## Reading typenum's numbers in compiler errors
+//!
+//! typenum writes a number in binary, most significant bit innermost:
+//! `UInt<UInt<UInt<UTerm, B1>, B1>, B0>` is binary `110`, i.e. 6. Read the `B0`/`B1`s from the
+//! inside out. The `network!` macro reports literal mismatches in decimal before rustc gets here;
+//! these trait errors are the fallback for dims the macro cannot see (aliases, generics).
+
+use std::fmt::{self, Debug};
+
+use ndarray::{Dimension, Ix0, Ix1, Ix2, Ix3, Ix4};
+use typenum::Unsigned;
+
+use crate::error::ShapeError;
+
+pub use typenum::{U0, U1, U2, U3, U4, U5, U8, U10, U16, U32, U64, U128, U256, U512, U784};
+
+/// One dimension of a shape: a static size (a typenum unsigned) or a runtime size ([`Dyn`]).
+pub trait Dim: Copy + Debug + Eq + Send + Sync + 'static {
+    /// `Some(n)` when the size is part of the type; `None` for a runtime dim.
+    const STATIC: Option<usize>;
+
+    /// The size of this dim.
+    fn size(self) -> usize;
+
+    /// Builds the dim for a runtime size, or `None` if the type fixes a different size.
+    fn from_size(n: usize) -> Option<Self>;
+}
+
+/// A size known only at run time, e.g. the batch: `Tensor<(Dyn, U3)>` holds any number of rows
+/// of 3 features.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub struct Dyn(pub usize);
+
+impl Dim for Dyn {
+    const STATIC: Option<usize> = None;
+    fn size(self) -> usize {
+        self.0
+    }
+    fn from_size(n: usize) -> Option<Self> {
+        Some(Dyn(n))
+    }
+}
+
+impl<N: Unsigned + Default + Copy + Debug + Eq + Send + Sync + 'static> Dim for N {
+    const STATIC: Option<usize> = Some(N::USIZE);
+    fn size(self) -> usize {
+        N::USIZE
+    }
+    fn from_size(n: usize) -> Option<Self> {
+        (n == N::USIZE).then(N::default)
+    }
+}
+
+/// A dim whose size is part of its type (a typenum unsigned). Layer sizes are static dims.
+pub trait StaticDim: Dim + Unsigned + Default {}
+impl<N: Dim + Unsigned + Default> StaticDim for N {}
+
+/// The static dim for a literal: `Const<784>` is `U784`. typenum names sizes only up to 1024
+/// and some powers; for any other size write `nanotorch::U![3136]` (the macro builds the
+/// binary type from the number).
+pub type Const<const N: usize> = typenum::U<N>;
+
+/// "These two dims must be the same size." Implemented for identical static dims and for two
+/// runtime dims (checked when the data arrives).
+#[diagnostic::on_unimplemented(
+    message = "dimension mismatch: `{Self}` must equal `{Rhs}`",
+    label = "these dims must agree",
+    note = "typenum writes sizes in binary, innermost bit first: UInt<UInt<UInt<UTerm, B1>, B1>, B0> is 0b110 = 6"
+)]
+pub trait DimsAgree<Rhs: Dim>: Dim {}
+impl<N: StaticDim> DimsAgree<N> for N {}
+impl DimsAgree<Dyn> for Dyn {}
+
+/// "The features a value has must be the features the layer takes." Used on the input side of
+/// layers and matrix products, so the message can say which side is which.
+#[diagnostic::on_unimplemented(
+    message = "feature mismatch: the layer expects `{Rhs}` input features, but the value has `{Self}`",
+    label = "the value's feature count (last dim) does not match the layer's input size",
+    note = "typenum writes sizes in binary, innermost bit first: UInt<UInt<UInt<UTerm, B1>, B1>, B0> is 0b110 = 6"
+)]
+pub trait FeaturesAgree<Rhs: Dim>: Dim {}
+impl<N: StaticDim> FeaturesAgree<N> for N {}
+impl FeaturesAgree<Dyn> for Dyn {}
+
+/// The size of `A × B` as a type (the flattened size of an `[A, B]` block).
+pub type Prod<A, B> = typenum::Prod<A, B>;
+/// The size of `A + B` as a type (the features after concatenating `[_, A]` and `[_, B]`).
+pub type Sum<A, B> = typenum::Sum<A, B>;
+/// The output size of a convolution or pooling window along one axis:
+/// ⌊(input + 2·padding − kernel) / stride⌋ + 1. Reserved for convolution layers.
+pub type ConvOut<In, Kernel, Stride, Padding> =
+    Sum<typenum::Quot<typenum::Diff<Sum<In, Prod<Padding, U2>>, Kernel>, Stride>, U1>;
+
+/// A tuple of dims: the shape of a tensor, rank 0 to 4.
+pub trait Shape: Copy + Debug + Eq + Send + Sync + 'static {
+    /// Number of axes.
+    const RANK: usize;
+    /// The matching `ndarray` dimension type (`Ix2` for rank 2, ...).
+    type Ix: Dimension;
+
+    /// The sizes as an `ndarray` dimension.
+    fn ix(&self) -> Self::Ix;
+
+    /// Builds the shape from runtime sizes, checking every static dim.
+    fn from_dims(dims: &[usize]) -> Result<Self, ShapeError>;
+
+    /// The static size of each axis, `None` for runtime dims; used in messages like `[_, 3]`.
+    fn pattern() -> Vec<Option<usize>>;
+
+    /// Total number of elements.
+    fn numel(&self) -> usize {
+        self.ix().size()
+    }
+
+    /// The sizes as a slice-friendly vector (for messages and checkpoints).
+    fn dims(&self) -> Vec<usize> {
+        self.ix().slice().to_vec()
+    }
+}
+
+/// Formats sizes like PyTorch's `torch.Size`: `[50, 3]`.
+pub(crate) fn fmt_dims(dims: &[usize]) -> String {
+    let inner: Vec<String> = dims.iter().map(|d| d.to_string()).collect();
+    format!("[{}]", inner.join(", "))
+}
+
+/// Formats a shape's type pattern: `[_, 3]` for `(Dyn, U3)`.
+pub(crate) fn fmt_pattern(pattern: &[Option<usize>]) -> String {
+    let inner: Vec<String> = pattern
+        .iter()
+        .map(|d| d.map_or_else(|| "_".to_string(), |n| n.to_string()))
+        .collect();
+    format!("[{}]", inner.join(", "))
+}
+
+fn mismatch<S: Shape>(dims: &[usize]) -> ShapeError {
+    ShapeError::Shape {
+        expected: fmt_pattern(&S::pattern()),
+        found: fmt_dims(dims),
+    }
+}
+
+impl Shape for () {
+    const RANK: usize = 0;
+    type Ix = Ix0;
+    fn ix(&self) -> Ix0 {
+        ndarray::Dim(())
+    }
+    fn from_dims(dims: &[usize]) -> Result<Self, ShapeError> {
+        if dims.is_empty() {
+            Ok(())
+        } else {
+            Err(mismatch::<Self>(dims))
+        }
+    }
+    fn pattern() -> Vec<Option<usize>> {
+        Vec::new()
+    }
+}
+
+macro_rules! impl_shape {
+    ($rank:literal, $ix:ident, $($d:ident $i:tt),+) => {
+        impl<$($d: Dim),+> Shape for ($($d,)+) {
+            const RANK: usize = $rank;
+            type Ix = $ix;
+            fn ix(&self) -> $ix {
+                ndarray::Dim([$(self.$i.size()),+])
+            }
+            fn from_dims(dims: &[usize]) -> Result<Self, ShapeError> {
+                if dims.len() != $rank {
+                    return Err(mismatch::<Self>(dims));
+                }
+                Ok(($($d::from_size(dims[$i]).ok_or_else(|| mismatch::<Self>(dims))?,)+))
+            }
+            fn pattern() -> Vec<Option<usize>> {
+                vec![$($d::STATIC),+]
+            }
+        }
+    };
+}
+impl_shape!(1, Ix1, D0 0);
+impl_shape!(2, Ix2, D0 0, D1 1);
+impl_shape!(3, Ix3, D0 0, D1 1, D2 2);
+impl_shape!(4, Ix4, D0 0, D1 1, D2 2, D3 3);
+
+/// A shape whose dims are all static: its element count is a type too.
+pub trait ConstShape: Shape + Default {
+    /// The number of elements as a typenum unsigned.
+    type Numel: StaticDim;
+}
+impl ConstShape for () {
+    type Numel = U1;
+}
+impl<A: StaticDim> ConstShape for (A,) {
+    type Numel = A;
+}
+impl<A: StaticDim, B: StaticDim> ConstShape for (A, B)
+where
+    A: std::ops::Mul<B>,
+    Prod<A, B>: StaticDim,
+{
+    type Numel = Prod<A, B>;
+}
+
+/// Shapes with a last axis, the axis that softmax, concat and bias broadcasting act on.
+pub trait HasLastAxis: Shape {
+    /// The last dim.
+    type Last: Dim;
+}
+impl<A: Dim> HasLastAxis for (A,) {
+    type Last = A;
+}
+impl<A: Dim, B: Dim> HasLastAxis for (A, B) {
+    type Last = B;
+}
+impl<A: Dim, B: Dim, C: Dim> HasLastAxis for (A, B, C) {
+    type Last = C;
+}
+impl<A: Dim, B: Dim, C: Dim, D: Dim> HasLastAxis for (A, B, C, D) {
+    type Last = D;
+}
+
+/// Removing axis `AX` from a shape (what `sum` and `mean` over one axis produce).
+pub trait RemoveAxis<const AX: usize>: Shape {
+    /// The shape without that axis.
+    type Output: Shape;
+    /// Drops the axis from a runtime shape value.
+    fn remove(&self) -> Self::Output;
+}
+macro_rules! impl_remove_axis {
+    ($ax:tt; ($($d:ident),+) -> ($($o:ident $oi:tt),*)) => {
+        impl<$($d: Dim),+> RemoveAxis<$ax> for ($($d,)+) {
+            type Output = ($($o,)*);
+            #[allow(clippy::unused_unit)]
+            fn remove(&self) -> Self::Output {
+                ($(self.$oi,)*)
+            }
+        }
+    };
+}
+impl_remove_axis!(0; (A) -> ());
+impl_remove_axis!(0; (A, B) -> (B 1));
+impl_remove_axis!(1; (A, B) -> (A 0));
+impl_remove_axis!(0; (A, B, C) -> (B 1, C 2));
+impl_remove_axis!(1; (A, B, C) -> (A 0, C 2));
+impl_remove_axis!(2; (A, B, C) -> (A 0, B 1));
+impl_remove_axis!(0; (A, B, C, D) -> (B 1, C 2, D 3));
+impl_remove_axis!(1; (A, B, C, D) -> (A 0, C 2, D 3));
+impl_remove_axis!(2; (A, B, C, D) -> (A 0, B 1, D 3));
+impl_remove_axis!(3; (A, B, C, D) -> (A 0, B 1, C 2));
+
+/// Formats a shape value as PyTorch prints a size: `[50, 3]`.
+pub struct DisplayShape<'a, S: Shape>(pub &'a S);
+impl<S: Shape> fmt::Display for DisplayShape<'_, S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&fmt_dims(self.0.ix().slice()))
+    }
+}

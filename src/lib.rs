@@ -1,0 +1,1 @@
+//! Tests, lessons and examples of NanoTorch live in `tests/` and `examples/`.
