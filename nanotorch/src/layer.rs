@@ -92,6 +92,12 @@ pub trait Module<E: Element> {
 }
 
 /// A differentiable map from `X` to [`Layer::Output`].
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be applied to a `{X}`",
+    label = "this layer does not take values of this shape",
+    note = "a layer field must be a NanoTorch layer (`Linear<IN, OUT>`, a `network!` struct, or a type implementing `nanotorch::Layer`) whose input shape matches the value passed to it",
+    note = "typenum writes sizes in binary, innermost bit first: UInt<UInt<UInt<UTerm, B1>, B1>, B0> is 0b110 = 6"
+)]
 pub trait Layer<X, E: Element>: Module<E> {
     /// What `forward` returns.
     type Output;
@@ -102,6 +108,18 @@ pub trait Layer<X, E: Element>: Module<E> {
     /// Given `dy = ∂L/∂output` for the last `forward`, **adds** the parameter gradients into
     /// the parameters' `grad` and returns `∂L/∂x`.
     fn backward(&mut self, dy: &Self::Output) -> X;
+
+    /// [`Layer::forward`] writing into `y`, so a caller can reuse its buffer. The default
+    /// allocates; `Linear` and generated networks override it to reuse `y`'s memory.
+    fn forward_into(&mut self, x: &X, y: &mut Self::Output) {
+        *y = self.forward(x);
+    }
+
+    /// [`Layer::backward`] writing `∂L/∂x` into `dx` (same buffer-reuse contract as
+    /// [`Layer::forward_into`]).
+    fn backward_into(&mut self, dy: &Self::Output, dx: &mut X) {
+        *dx = self.backward(dy);
+    }
 
     /// Like [`Layer::backward`] but skips `∂L/∂x` — for a network's first layer, whose input
     /// needs no gradient.

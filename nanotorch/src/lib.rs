@@ -18,6 +18,7 @@
 #![warn(missing_docs)]
 
 mod display;
+pub mod codegen;
 pub mod element;
 pub mod error;
 pub mod gradcheck;

@@ -215,13 +215,6 @@ impl<S: Shape, E: Element> Tensor<S, E> {
         self.data.assign(&src.data);
     }
 
-    /// Internal constructor for primitives whose output sizes follow from their inputs.
-    pub(crate) fn from_parts(shape: S, data: Array<E, S::Ix>) -> Self {
-        debug_assert_eq!(data.raw_dim(), shape.ix());
-        debug_assert!(data.is_standard_layout());
-        Self { shape, data }
-    }
-
     /// Internal: the `ndarray` storage (primitives read it directly).
     pub(crate) fn data(&self) -> &Array<E, S::Ix> {
         &self.data
@@ -230,6 +223,16 @@ impl<S: Shape, E: Element> Tensor<S, E> {
     /// Internal: mutable storage; callers keep the sizes unchanged.
     pub(crate) fn data_mut(&mut self) -> &mut Array<E, S::Ix> {
         &mut self.data
+    }
+}
+
+/// An empty tensor: every runtime dim is 0, every static dim has its typed size. Generated
+/// networks start their buffers this way; the first forward sizes them.
+impl<S: Shape, E: Element> Default for Tensor<S, E> {
+    fn default() -> Self {
+        let dims: Vec<usize> = S::pattern().iter().map(|d| d.unwrap_or(0)).collect();
+        let shape = S::from_dims(&dims).expect("static sizes with runtime dims of 0 always fit");
+        Self::zeros(shape)
     }
 }
 

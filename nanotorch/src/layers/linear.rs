@@ -86,6 +86,13 @@ where
         Tensor::from_array(dx.into_array()).expect("I2 agrees with I by the trait bound")
     }
 
+    fn forward_into(&mut self, x: &Tensor<(B, I2), E>, y: &mut Tensor<(B, O), E>) {
+        linear_into(x, &self.weight.value, Some(&self.bias.value), y)
+            .expect("features agree by the trait bound");
+        self.saved_input.resize_to((Dyn(x.dims()[0]), I::default()));
+        self.saved_input.as_slice_mut().copy_from_slice(x.as_slice());
+    }
+
     fn backward_params(&mut self, dy: &Tensor<(B, O), E>) {
         // A batch mismatch means backward was called without the matching forward: a bug in
         // the caller's sequencing, not bad data.
