@@ -1,1 +1,66 @@
-//! The `network!` macro of NanoTorch.
+//! The `network!` macro of NanoTorch: a declaration of layers and a forward pass becomes a
+//! plain struct whose `backward` was derived at compile time by the chain rule.
+//!
+//! The crate is split the way the data flows:
+//! [`ast`] (parse) → [`graph`] (lower to SSA, check literal shapes) → [`autodiff`] (reverse
+//! walk) → [`expand`] (code generation). See the `nanotorch` crate docs for the language.
+
+use proc_macro::TokenStream;
+
+mod ast;
+mod autodiff;
+mod dims;
+mod expand;
+mod graph;
+mod prims;
+
+/// Declares a network: layers as fields, and a forward pass over them.
+///
+/// ```ignore
+/// network! {
+///     /// Fits y = x·[1, 2, 3].
+///     pub struct Regressor {
+///         fc1: Linear<3, 3>,
+///         fc2: Linear<3, 5>,
+///         fc3: Linear<5, 1>,
+///     }
+///     fn forward(x: [B, 3]) -> [B, 1] {
+///         let h = sigmoid(fc1(x));
+///         fc3(sigmoid(fc2(h)))
+///     }
+/// }
+/// ```
+///
+/// See the `nanotorch` crate documentation (`nanotorch::network`) for the full language and
+/// what the expansion contains.
+#[proc_macro]
+pub fn network(input: TokenStream) -> TokenStream {
+    let net = syn::parse_macro_input!(input as ast::Network);
+    match graph::build(&net) {
+        Ok(graph) => expand::expand(&net, &graph).into(),
+        Err(errors) => {
+            let fields = errors_fields(&net);
+            let mut out = expand::stub(&net, fields.as_deref());
+            for e in errors {
+                out.extend(e.to_compile_error());
+            }
+            out.into()
+        }
+    }
+}
+
+fn errors_fields(net: &ast::Network) -> Option<Vec<graph::LayerField>> {
+    let _ = net;
+    None
+}
+
+/// The typenum type of a size, for any size: `U![3136]`. typenum's own names stop at 1024.
+#[proc_macro]
+#[allow(non_snake_case)]
+pub fn U(input: TokenStream) -> TokenStream {
+    let lit = syn::parse_macro_input!(input as syn::LitInt);
+    match lit.base10_parse::<u64>() {
+        Ok(n) => dims::typenum(n).into(),
+        Err(e) => e.to_compile_error().into(),
+    }
+}

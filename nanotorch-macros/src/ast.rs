@@ -1,0 +1,253 @@
+//! Parsing: the tokens of a `network!` invocation become this syntax tree.
+//!
+//! ```text
+//! network! {
+//!     /// docs and attributes
+//!     pub struct Name {
+//!         field: LayerType,
+//!         ...
+//!     }
+//!     fn forward(x: [B, 3]) -> [B, 1] { let h = ...; expr }
+//!     // or the sequential shorthand for a plain chain:
+//!     fn forward(x: [B, 3]) -> [B, 1] = fc1 -> sigmoid -> fc2;
+//! }
+//! ```
+
+use proc_macro2::Span;
+use syn::parse::{Parse, ParseStream};
+use syn::punctuated::Punctuated;
+use syn::spanned::Spanned;
+use syn::{Attribute, Expr, Ident, LitInt, Token, Type, Visibility, braced, bracketed, parenthesized};
+
+/// The whole declaration.
+pub struct Network {
+    pub attrs: Vec<Attribute>,
+    pub vis: Visibility,
+    pub name: Ident,
+    pub fields: Vec<Field>,
+    pub forward: Forward,
+}
+
+/// One layer field: `fc1: Linear<3, 3>`.
+pub struct Field {
+    pub attrs: Vec<Attribute>,
+    pub name: Ident,
+    pub ty: Type,
+}
+
+/// `fn forward(x: [B, 3]) -> [B, 1] { ... }`.
+pub struct Forward {
+    pub attrs: Vec<Attribute>,
+    pub input: Ident,
+    pub input_shape: ShapeDecl,
+    pub output_shape: ShapeDecl,
+    pub body: Body,
+}
+
+/// A declared shape such as `[B, 3]`: the first dim is the batch.
+pub struct ShapeDecl {
+    pub dims: Vec<DimDecl>,
+    pub span: Span,
+}
+
+/// One declared dim.
+#[derive(Clone)]
+pub enum DimDecl {
+    /// An integer literal: a static size.
+    Lit(u64, Span),
+    /// A name: for the batch, a runtime size (`Dyn`) named for the reader; elsewhere a type
+    /// (a typenum alias such as `U64`, or `Dyn`).
+    Name(Ident),
+}
+
+impl DimDecl {
+    pub fn span(&self) -> Span {
+        match self {
+            DimDecl::Lit(_, s) => *s,
+            DimDecl::Name(i) => i.span(),
+        }
+    }
+}
+
+/// The forward pass.
+pub enum Body {
+    /// `{ let a = ...; ...; result }`
+    Block(Vec<Stmt>, Expr),
+    /// `= fc1 -> relu -> fc2;`, already turned into nested calls.
+    Sequential(Expr),
+}
+
+/// `let name = expr;`
+pub struct Stmt {
+    pub name: Ident,
+    pub expr: Expr,
+}
+
+impl Parse for Network {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let attrs = input.call(Attribute::parse_outer)?;
+        let vis: Visibility = input.parse()?;
+        input.parse::<Token![struct]>()?;
+        let name: Ident = input.parse()?;
+        let content;
+        braced!(content in input);
+        let mut fields = Vec::new();
+        while !content.is_empty() {
+            let attrs = content.call(Attribute::parse_outer)?;
+            // Fields are always `pub` in the generated struct; accept a written `pub` too.
+            let _vis: Visibility = content.parse()?;
+            let name: Ident = content.parse()?;
+            content.parse::<Token![:]>()?;
+            let ty: Type = content.parse()?;
+            fields.push(Field { attrs, name, ty });
+            if content.is_empty() {
+                break;
+            }
+            content.parse::<Token![,]>()?;
+        }
+        let forward: Forward = input.parse()?;
+        if !input.is_empty() {
+            return Err(input.error(
+                "unexpected tokens after `fn forward`: a `network!` holds one struct and one `fn forward`",
+            ));
+        }
+        Ok(Network {
+            attrs,
+            vis,
+            name,
+            fields,
+            forward,
+        })
+    }
+}
+
+impl Parse for Forward {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let attrs = input.call(Attribute::parse_outer)?;
+        input.parse::<Token![fn]>()?;
+        let fn_name: Ident = input.parse()?;
+        if fn_name != "forward" {
+            return Err(syn::Error::new(
+                fn_name.span(),
+                format!("expected `fn forward`, found `fn {fn_name}`"),
+            ));
+        }
+        let args;
+        parenthesized!(args in input);
+        let input_name: Ident = args.parse()?;
+        args.parse::<Token![:]>()?;
+        let input_shape: ShapeDecl = args.parse()?;
+        if !args.is_empty() {
+            return Err(args.error(
+                "`forward` takes one input, e.g. `fn forward(x: [B, 784])`; combine several inputs with `concat` inside the network",
+            ));
+        }
+        input.parse::<Token![->]>()?;
+        let output_shape: ShapeDecl = input.parse()?;
+        let body = if input.peek(Token![=]) {
+            input.parse::<Token![=]>()?;
+            let chain = parse_chain(input, &input_name)?;
+            input.parse::<Token![;]>()?;
+            Body::Sequential(chain)
+        } else {
+            let content;
+            braced!(content in input);
+            let mut stmts = Vec::new();
+            loop {
+                if content.peek(Token![let]) {
+                    content.parse::<Token![let]>()?;
+                    let name: Ident = content.parse()?;
+                    content.parse::<Token![=]>()?;
+                    let expr: Expr = content.parse()?;
+                    content.parse::<Token![;]>()?;
+                    stmts.push(Stmt { name, expr });
+                } else {
+                    break;
+                }
+            }
+            if content.is_empty() {
+                return Err(content.error(
+                    "`forward` must end with the expression it returns (no trailing `;`)",
+                ));
+            }
+            let result: Expr = content.parse()?;
+            if !content.is_empty() {
+                return Err(content.error(
+                    "expected the end of `forward`: statements are `let name = expr;`, and the last line is the returned expression",
+                ));
+            }
+            Body::Block(stmts, result)
+        };
+        Ok(Forward {
+            attrs,
+            input: input_name,
+            input_shape,
+            output_shape,
+            body,
+        })
+    }
+}
+
+/// `fc1 -> relu -> leaky_relu(0.1) -> fc2` becomes `fc2(leaky_relu(relu(fc1(x)), 0.1))`.
+fn parse_chain(input: ParseStream, x: &Ident) -> syn::Result<Expr> {
+    let mut expr: Expr = syn::parse_quote!(#x);
+    loop {
+        let step: Ident = input.parse()?;
+        let extra: Vec<Expr> = if input.peek(syn::token::Paren) {
+            let args;
+            parenthesized!(args in input);
+            Punctuated::<Expr, Token![,]>::parse_terminated(&args)?
+                .into_iter()
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let span = step.span();
+        let mut call: syn::ExprCall = syn::parse_quote_spanned!(span=> #step(#expr));
+        call.args.extend(extra);
+        expr = Expr::Call(call);
+        if input.peek(Token![->]) {
+            input.parse::<Token![->]>()?;
+        } else {
+            break;
+        }
+    }
+    Ok(expr)
+}
+
+impl Parse for ShapeDecl {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let content;
+        let bracket = bracketed!(content in input);
+        let dims = Punctuated::<DimDecl, Token![,]>::parse_terminated(&content)?;
+        let dims: Vec<DimDecl> = dims.into_iter().collect();
+        if dims.len() < 2 {
+            return Err(syn::Error::new(
+                bracket.span.join(),
+                "a network's input and output shapes are `[batch, features...]`, e.g. `[B, 784]`",
+            ));
+        }
+        Ok(ShapeDecl {
+            dims,
+            span: bracket.span.join(),
+        })
+    }
+}
+
+impl Parse for DimDecl {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        if input.peek(LitInt) {
+            let lit: LitInt = input.parse()?;
+            let n = lit.base10_parse::<u64>()?;
+            Ok(DimDecl::Lit(n, lit.span()))
+        } else {
+            let ident: Ident = input.parse()?;
+            Ok(DimDecl::Name(ident))
+        }
+    }
+}
+
+/// The span of an expression, for diagnostics.
+pub fn expr_span(expr: &Expr) -> Span {
+    expr.span()
+}

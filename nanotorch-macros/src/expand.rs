@@ -1,0 +1,669 @@
+//! Code generation: the checked graph becomes a struct, its buffers, `forward`, `backward`,
+//! `predict`, and the `Init`/`Module`/`Layer` impls — straight-line calls into `nanotorch`.
+
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, quote, quote_spanned};
+use syn::Ident;
+
+use crate::ast::Network;
+use crate::autodiff::{Backward, plan_backward};
+use crate::graph::{FieldKind, Graph, Node, NodeId, Op, dims_text, tensor_type};
+use crate::prims::Reads;
+
+/// Where a value lives between `forward` and `backward`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Home {
+    /// The `forward` argument itself (not kept).
+    Argument,
+    /// `self.saved`: backward reads it.
+    Saved,
+    /// `self.work`: a forward temporary, kept only so its memory is reused next step.
+    Work,
+}
+
+/// Facts about each node that every generator needs.
+pub struct Plan<'g> {
+    pub graph: &'g Graph,
+    pub name: Ident,
+    pub home: Vec<Home>,
+    /// True if backward reads this value.
+    pub read_by_backward: Vec<bool>,
+    pub has_dropout: bool,
+}
+
+impl<'g> Plan<'g> {
+    pub fn new(graph: &'g Graph, name: Ident) -> Self {
+        let n = graph.nodes.len();
+        let mut read = vec![false; n];
+        for (id, node) in graph.nodes.iter().enumerate() {
+            match &node.op {
+                Op::Linear { .. } => read[node.inputs[0]] = true,
+                Op::Mul => {
+                    read[node.inputs[0]] = true;
+                    read[node.inputs[1]] = true;
+                }
+                Op::Unary { prim, .. } => match prim.reads {
+                    Reads::Input => read[node.inputs[0]] = true,
+                    Reads::Output => read[id] = true,
+                    _ => {}
+                },
+                _ => {}
+            }
+        }
+        let home = graph
+            .nodes
+            .iter()
+            .enumerate()
+            .map(|(id, node)| match node.op {
+                Op::Input if !read[id] => Home::Argument,
+                _ if read[id] => Home::Saved,
+                _ => Home::Work,
+            })
+            .collect();
+        let has_dropout = graph
+            .nodes
+            .iter()
+            .any(|n| matches!(&n.op, Op::Unary { prim, .. } if prim.name == "dropout"));
+        Plan {
+            graph,
+            name,
+            home,
+            read_by_backward: read,
+            has_dropout,
+        }
+    }
+
+    pub fn node(&self, id: NodeId) -> &Node {
+        &self.graph.nodes[id]
+    }
+
+    pub fn ty(&self, id: NodeId) -> TokenStream {
+        tensor_type(&self.graph.nodes[id].dims)
+    }
+
+    /// The value as forward reads it.
+    pub fn value_in_forward(&self, id: NodeId) -> TokenStream {
+        let name = &self.node(id).name;
+        match self.home[id] {
+            Home::Argument => quote!(#name),
+            _ if matches!(self.node(id).op, Op::Input) => quote!(#name),
+            Home::Saved => quote!(&self.saved.#name),
+            Home::Work => quote!(&self.work.#name),
+        }
+    }
+
+    /// The value as backward reads it (always saved).
+    pub fn value_in_backward(&self, id: NodeId) -> TokenStream {
+        let name = &self.node(id).name;
+        quote!(&self.saved.#name)
+    }
+
+    /// Where forward writes the value.
+    pub fn destination(&self, id: NodeId) -> TokenStream {
+        let name = &self.node(id).name;
+        match self.home[id] {
+            Home::Saved => quote!(&mut self.saved.#name),
+            _ => quote!(&mut self.work.#name),
+        }
+    }
+}
+
+/// `<E as Element>::cast(0.1)`.
+pub fn constant(c: &TokenStream) -> TokenStream {
+    quote!(<E as ::nanotorch::Element>::cast(#c))
+}
+
+const SAME_BATCH: &str = "every value in forward has the input's batch size";
+
+fn field_of<'a>(plan: &'a Plan, node: &Node) -> Option<&'a Ident> {
+    match node.op {
+        Op::Linear { field } | Op::Layer { field } => Some(&plan.graph.fields[field].name),
+        _ => None,
+    }
+}
+
+/// One forward statement and its doc line.
+fn forward_step(plan: &Plan, id: NodeId) -> (TokenStream, String) {
+    let node = plan.node(id);
+    let name = &node.name;
+    let dst = plan.destination(id);
+    let arg = |k: usize| plan.value_in_forward(node.inputs[k]);
+    let nm = |k: usize| plan.node(node.inputs[k]).name.to_string();
+    let span = node.span;
+    let shape = dims_text(&node.dims);
+    match &node.op {
+        Op::Input => (quote!(), String::new()),
+        Op::Linear { .. } => {
+            let f = field_of(plan, node).expect("linear has a field");
+            let a = arg(0);
+            (
+                quote_spanned! {span=>
+                    ::nanotorch::ops::linear_into(#a, &self.#f.weight.value, Some(&self.#f.bias.value), #dst)
+                        .expect(#SAME_BATCH);
+                },
+                format!("{name} = {}·W_{f}ᵀ + b_{f}   {shape}", nm(0)),
+            )
+        }
+        Op::Layer { .. } => {
+            let f = field_of(plan, node).expect("layer has a field");
+            let a = arg(0);
+            (
+                quote_spanned! {span=>
+                    ::nanotorch::Layer::forward_into(&mut self.#f, #a, #dst);
+                },
+                format!("{name} = {f}({})   {shape}", nm(0)),
+            )
+        }
+        Op::Unary { prim, constant: c } => {
+            let a = arg(0);
+            let text = match c {
+                Some((_, t)) => format!("{name} = {}({}, {t})   {shape}", prim.name, nm(0)),
+                None => format!("{name} = {}({})   {shape}", prim.name, nm(0)),
+            };
+            let call = match (prim.name, c) {
+                ("flatten", _) => quote_spanned! {span=>
+                    ::nanotorch::codegen::reshape_rows_into(#a, #dst);
+                },
+                ("dropout", Some((p, _))) => {
+                    let mask = format_ident!("{}_mask", name);
+                    quote_spanned! {span=>
+                        ::nanotorch::ops::dropout_into(#a, #p, self.training, &mut self.rng, #dst, &mut self.saved.#mask)
+                            .expect("the dropout probability was checked by network!");
+                    }
+                }
+                (_, Some((v, _))) => {
+                    let f = format_ident!("{}_into", prim.name);
+                    let v = constant(v);
+                    quote_spanned! {span=> ::nanotorch::ops::#f(#a, #v, #dst); }
+                }
+                (_, None) => {
+                    let f = format_ident!("{}_into", prim.name);
+                    quote_spanned! {span=> ::nanotorch::ops::#f(#a, #dst); }
+                }
+            };
+            (call, text)
+        }
+        Op::Add | Op::Sub | Op::Mul | Op::Concat => {
+            let (a, b) = (arg(0), arg(1));
+            let (f, sym) = match node.op {
+                Op::Add => ("add_into", format!("{} + {}", nm(0), nm(1))),
+                Op::Sub => ("sub_into", format!("{} − {}", nm(0), nm(1))),
+                Op::Mul => ("mul_into", format!("{} ⊙ {}", nm(0), nm(1))),
+                _ => ("concat_into", format!("concat({}, {})", nm(0), nm(1))),
+            };
+            let f = format_ident!("{}", f);
+            (
+                quote_spanned! {span=> ::nanotorch::ops::#f(#a, #b, #dst).expect(#SAME_BATCH); },
+                format!("{name} = {sym}   {shape}"),
+            )
+        }
+        Op::Scale { factor, text } => {
+            let a = arg(0);
+            let c = constant(factor);
+            (
+                quote_spanned! {span=> ::nanotorch::ops::scale_into(#a, #c, #dst); },
+                format!("{name} = {text}·{}   {shape}", nm(0)),
+            )
+        }
+    }
+}
+
+/// One `predict` statement (allocating, saves nothing).
+fn predict_step(plan: &Plan, id: NodeId) -> TokenStream {
+    let node = plan.node(id);
+    let name = &node.name;
+    let arg = |k: usize| {
+        let input = plan.node(node.inputs[k]);
+        let n = &input.name;
+        if matches!(input.op, Op::Input) {
+            quote!(#n)
+        } else {
+            quote!(&#n)
+        }
+    };
+    let span = node.span;
+    let value = match &node.op {
+        Op::Input => return quote!(),
+        Op::Linear { .. } => {
+            let f = field_of(plan, node).expect("linear has a field");
+            let a = arg(0);
+            quote_spanned! {span=>
+                ::nanotorch::ops::linear(#a, &self.#f.weight.value, Some(&self.#f.bias.value)).expect(#SAME_BATCH)
+            }
+        }
+        Op::Layer { .. } => {
+            let f = field_of(plan, node).expect("layer has a field");
+            let a = arg(0);
+            quote_spanned! {span=> ::nanotorch::Layer::predict(&self.#f, #a) }
+        }
+        Op::Unary { prim, constant: c } => {
+            let a = arg(0);
+            match (prim.name, c) {
+                // Inference: dropout is the identity.
+                ("dropout", _) => quote_spanned! {span=> ::core::clone::Clone::clone(#a) },
+                ("flatten", _) => quote_spanned! {span=> ::nanotorch::codegen::reshape_rows(#a) },
+                (_, Some((v, _))) => {
+                    let f = format_ident!("{}", prim.name);
+                    let v = constant(v);
+                    quote_spanned! {span=> ::nanotorch::ops::#f(#a, #v) }
+                }
+                (_, None) => {
+                    let f = format_ident!("{}", prim.name);
+                    quote_spanned! {span=> ::nanotorch::ops::#f(#a) }
+                }
+            }
+        }
+        Op::Add | Op::Sub | Op::Mul | Op::Concat => {
+            let (a, b) = (arg(0), arg(1));
+            let f = format_ident!(
+                "{}",
+                match node.op {
+                    Op::Add => "add",
+                    Op::Sub => "sub",
+                    Op::Mul => "mul",
+                    _ => "concat",
+                }
+            );
+            quote_spanned! {span=> ::nanotorch::ops::#f(#a, #b).expect(#SAME_BATCH) }
+        }
+        Op::Scale { factor, .. } => {
+            let a = arg(0);
+            let c = constant(factor);
+            quote_spanned! {span=> ::nanotorch::ops::scale(#a, #c) }
+        }
+    };
+    quote!(let #name = #value;)
+}
+
+fn doc_lines(lines: &[String]) -> TokenStream {
+    let docs = lines.iter().map(|l| {
+        let l = format!(" {l}");
+        quote!(#[doc = #l])
+    });
+    quote!(#(#docs)*)
+}
+
+/// The full expansion of a checked network.
+pub fn expand(net: &Network, graph: &Graph) -> TokenStream {
+    let name = &net.name;
+    let vis = &net.vis;
+    let attrs = &net.attrs;
+    let plan = Plan::new(graph, name.clone());
+    let backward: Backward = plan_backward(&plan);
+
+    let saved_name = format_ident!("{}Saved", name);
+    let work_name = format_ident!("{}Work", name);
+    let grads_name = format_ident!("{}Grads", name);
+
+    let input = 0usize;
+    let output = graph.output;
+    let in_ty = plan.ty(input);
+    let out_ty = plan.ty(output);
+    let x = &plan.node(input).name;
+    let out_name = &plan.node(output).name;
+    let d_out = format_ident!("d_{}", out_name);
+
+    // ---- fields of the user's struct ----
+    let field_decls = graph.fields.iter().map(|f| {
+        let fname = &f.name;
+        let fty = &f.ty;
+        let fattrs = &f.attrs;
+        let doc = format!(" The layer `{}: {}`.", f.name, f.written.replace(" < ", "<").replace(" >", ">").replace(" ,", ","));
+        quote! {
+            #(#fattrs)*
+            #[doc = #doc]
+            pub #fname: #fty,
+        }
+    });
+
+    // ---- buffers ----
+    let mut saved_fields = Vec::new();
+    let mut work_fields = Vec::new();
+    for (id, node) in graph.nodes.iter().enumerate() {
+        let n = &node.name;
+        let ty = plan.ty(id);
+        match plan.home[id] {
+            Home::Saved => {
+                let doc = format!(" `{n}` {} — read by `backward`.", dims_text(&node.dims));
+                saved_fields.push(quote!(#[doc = #doc] #n: #ty,));
+            }
+            Home::Work => {
+                let doc = format!(" `{n}` {} — not read by `backward`; kept to reuse its memory.", dims_text(&node.dims));
+                work_fields.push(quote!(#[doc = #doc] #n: #ty,));
+            }
+            Home::Argument => {}
+        }
+        if let Op::Unary { prim, .. } = &node.op
+            && prim.name == "dropout"
+        {
+            let mask = format_ident!("{}_mask", n);
+            let doc = format!(" The dropout mask that produced `{n}` (0 or 1/(1−p)) — read by `backward`.");
+            saved_fields.push(quote!(#[doc = #doc] #mask: #ty,));
+        }
+    }
+    let grads_fields = backward.buffers.iter().map(|(field, ty, doc)| {
+        let doc = format!(" {doc}");
+        quote!(#[doc = #doc] #field: #ty,)
+    });
+    let phantom = |empty: bool| {
+        if empty {
+            quote!(_element: ::core::marker::PhantomData<E>,)
+        } else {
+            quote!()
+        }
+    };
+    let saved_phantom = phantom(saved_fields.is_empty());
+    let work_phantom = phantom(work_fields.is_empty());
+    let grads_phantom = phantom(backward.buffers.is_empty());
+
+    // ---- forward ----
+    let mut forward_stmts = Vec::new();
+    let mut forward_doc = Vec::new();
+    if plan.read_by_backward[input] {
+        forward_stmts.push(quote!(self.saved.#x.assign(#x);));
+        forward_doc.push(format!("{x} is copied into the saved values (backward reads it)"));
+    }
+    for id in 1..graph.nodes.len() {
+        let (stmt, doc) = forward_step(&plan, id);
+        let doc_attr = format!(" {doc}");
+        forward_stmts.push(quote!(#[doc = #doc_attr] #stmt));
+        forward_stmts.last_mut().map(|_| ());
+        forward_doc.push(doc);
+    }
+    // Doc attributes on statements are not allowed; keep them as comments instead.
+    let forward_stmts: Vec<TokenStream> = (1..graph.nodes.len()).map(|id| forward_step(&plan, id).0).collect();
+    let copy_input = if plan.read_by_backward[input] {
+        quote!(self.saved.#x.assign(#x);)
+    } else {
+        quote!()
+    };
+    let out_home = match plan.home[output] {
+        Home::Saved => quote!(self.saved),
+        _ => quote!(self.work),
+    };
+    let dropout_note = if plan.has_dropout {
+        "\n\nIn training mode (the default; see `Module::train`/`eval`) dropout draws a new mask from the network's own seeded generator."
+    } else {
+        ""
+    };
+    let forward_doc_text = format!(
+        " Computes the output for a batch `{x}` {} and keeps what `backward` reads.\n\n Steps (the chain `backward` differentiates):\n\n```text\n{}\n```\n\n Saved for backward: {}.{dropout_note}",
+        dims_text(&graph.input_dims),
+        forward_doc.iter().map(|l| format!("{l}")).collect::<Vec<_>>().join("\n"),
+        saved_list(&plan),
+    );
+
+    // ---- predict ----
+    let predict_stmts: Vec<TokenStream> = (1..graph.nodes.len()).map(|id| predict_step(&plan, id)).collect();
+
+    // ---- backward ----
+    let backward_stmts = &backward.statements;
+    let backward_doc_text = format!(
+        " Backpropagates `{d_out}` = ∂L/∂{out_name} through the network: **adds** every parameter's gradient into its `grad` (call `zero_grad` between steps) and computes no gradient for the input.\n\n Derivation (reverse order of forward; a value used twice gets the sum of both contributions):\n\n```text\n{}\n```",
+        backward.derivation.join("\n")
+    );
+    let d_x = format_ident!("d_{}", x);
+    let backward_input_doc = format!(
+        " Like [`Self::backward`], and also returns ∂L/∂{x} (needed when this network is a layer inside another)."
+    );
+
+    // ---- module plumbing ----
+    let visit = graph.fields.iter().map(|f| {
+        let n = &f.name;
+        quote!(::nanotorch::Module::<E>::visit_params(&mut self.#n, f);)
+    });
+    let visit_named = graph.fields.iter().map(|f| {
+        let n = &f.name;
+        let p = format!("{}.", n);
+        quote!(::nanotorch::Module::<E>::visit_named_params(&mut self.#n, &::std::format!("{}{}", prefix, #p), f);)
+    });
+    let set_training = graph.fields.iter().map(|f| {
+        let n = &f.name;
+        quote!(::nanotorch::Module::<E>::set_training(&mut self.#n, training);)
+    });
+    let init_fields = graph.fields.iter().map(|f| {
+        let n = &f.name;
+        quote!(#n: ::nanotorch::Init::init(rng),)
+    });
+    let (rng_field, rng_init) = if plan.has_dropout {
+        (
+            quote!(
+                /// The generator dropout masks are drawn from (seeded from the constructor's).
+                rng: ::nanotorch::SeededRng,
+            ),
+            quote!(rng: ::nanotorch::seeded_rng(::nanotorch::rand::RngCore::next_u64(rng)),),
+        )
+    } else {
+        (quote!(), quote!())
+    };
+
+    let layers_doc = graph
+        .fields
+        .iter()
+        .map(|f| {
+            let kind = match &f.kind {
+                FieldKind::Linear { input, output } => format!("{} → {} features", input.text, output.text),
+                FieldKind::Opaque => "a nested layer".to_string(),
+            };
+            format!(" - `{}`: `{}` ({kind})", f.name, f.written.replace(" < ", "<").replace(" >", ">").replace(" ,", ","))
+        })
+        .collect::<Vec<_>>();
+    let struct_doc = doc_lines(
+        &std::iter::once(String::new())
+            .chain(std::iter::once("# Generated by `network!`".to_string()))
+            .chain(std::iter::once(String::new()))
+            .chain(std::iter::once(format!("Input {}, output {}. Layers:", dims_text(&graph.input_dims), dims_text(&graph.output_dims))))
+            .chain(std::iter::once(String::new()))
+            .chain(layers_doc.iter().map(|l| l.trim_start().to_string()))
+            .chain(std::iter::once(String::new()))
+            .chain(std::iter::once("See [`Self::forward`] for the computation and [`Self::backward`] for its derivative, derived at compile time by the chain rule.".to_string()))
+            .collect::<Vec<_>>(),
+    );
+    let _ = forward_doc;
+    let deferred = graph.deferred.iter().map(|c| {
+        let (have, want) = (&c.have, &c.want);
+        quote_spanned! {c.span=>
+            const _: () = {
+                fn check<E: ::nanotorch::Element>() {
+                    ::nanotorch::codegen::dims_agree::<#have, #want>();
+                }
+            };
+        }
+    });
+    let saved_doc = format!(" What [`{name}::forward`] keeps because [`{name}::backward`] reads it.");
+    let work_doc = format!(" Forward temporaries of [`{name}`] that backward does not read; kept so each step reuses their memory.");
+    let grads_doc = format!(" Gradient buffers of [`{name}::backward`], reused across steps.");
+
+    quote! {
+        #(#attrs)*
+        #struct_doc
+        #vis struct #name<E: ::nanotorch::Element = f32> {
+            #(#field_decls)*
+            saved: #saved_name<E>,
+            work: #work_name<E>,
+            grads: #grads_name<E>,
+            /// Training mode (dropout active) or evaluation mode.
+            training: bool,
+            #rng_field
+        }
+
+        #[doc = #saved_doc]
+        #[derive(Clone, Debug, Default)]
+        #vis struct #saved_name<E: ::nanotorch::Element> {
+            #(#saved_fields)*
+            #saved_phantom
+        }
+
+        #[doc = #work_doc]
+        #[derive(Clone, Debug, Default)]
+        #vis struct #work_name<E: ::nanotorch::Element> {
+            #(#work_fields)*
+            #work_phantom
+        }
+
+        #[doc = #grads_doc]
+        #[derive(Clone, Debug, Default)]
+        #vis struct #grads_name<E: ::nanotorch::Element> {
+            #(#grads_fields)*
+            #grads_phantom
+        }
+
+        #(#deferred)*
+
+        impl<E: ::nanotorch::Element> #name<E> {
+            /// A network with PyTorch's default initialisation, reproducible from `seed`.
+            pub fn new(seed: u64) -> Self {
+                <Self as ::nanotorch::Init>::init(&mut ::nanotorch::seeded_rng(seed))
+            }
+
+            #[doc = #forward_doc_text]
+            pub fn forward(&mut self, #x: &#in_ty) -> &#out_ty {
+                #copy_input
+                #(#forward_stmts)*
+                &#out_home.#out_name
+            }
+
+            #[doc = #backward_doc_text]
+            pub fn backward(&mut self, #d_out: &#out_ty) {
+                self.backward_pass(#d_out, false);
+            }
+
+            #[doc = #backward_input_doc]
+            pub fn backward_with_input(&mut self, #d_out: &#out_ty) -> &#in_ty {
+                self.backward_pass(#d_out, true);
+                &self.grads.#d_x
+            }
+
+            /// The body of [`Self::backward`]; `input_grad` also computes ∂L/∂input.
+            fn backward_pass(&mut self, #d_out: &#out_ty, input_grad: bool) {
+                #(#backward_stmts)*
+            }
+
+            /// Inference: the output for `x`, saving nothing (dropout is the identity here).
+            pub fn predict(&self, #x: &#in_ty) -> #out_ty {
+                #(#predict_stmts)*
+                #out_name
+            }
+        }
+
+        impl<E: ::nanotorch::Element> ::nanotorch::Init for #name<E> {
+            fn init<R: ::nanotorch::rand::Rng + ?Sized>(rng: &mut R) -> Self {
+                Self {
+                    #(#init_fields)*
+                    saved: ::core::default::Default::default(),
+                    work: ::core::default::Default::default(),
+                    grads: ::core::default::Default::default(),
+                    training: true,
+                    #rng_init
+                }
+            }
+        }
+
+        impl<E: ::nanotorch::Element> ::nanotorch::Module<E> for #name<E> {
+            fn visit_params(&mut self, f: &mut dyn FnMut(::nanotorch::ParamMut<'_, E>)) {
+                #(#visit)*
+            }
+
+            fn visit_named_params(
+                &mut self,
+                prefix: &str,
+                f: &mut dyn FnMut(&str, &[usize], ::nanotorch::ParamMut<'_, E>),
+            ) {
+                #(#visit_named)*
+            }
+
+            fn set_training(&mut self, training: bool) {
+                self.training = training;
+                #(#set_training)*
+            }
+        }
+
+        impl<E: ::nanotorch::Element> ::nanotorch::Layer<#in_ty, E> for #name<E> {
+            type Output = #out_ty;
+
+            fn forward(&mut self, #x: &#in_ty) -> #out_ty {
+                ::core::clone::Clone::clone(Self::forward(self, #x))
+            }
+
+            fn forward_into(&mut self, #x: &#in_ty, y: &mut #out_ty) {
+                y.assign(Self::forward(self, #x));
+            }
+
+            fn backward(&mut self, dy: &#out_ty) -> #in_ty {
+                ::core::clone::Clone::clone(self.backward_with_input(dy))
+            }
+
+            fn backward_into(&mut self, dy: &#out_ty, dx: &mut #in_ty) {
+                dx.assign(self.backward_with_input(dy));
+            }
+
+            fn backward_params(&mut self, dy: &#out_ty) {
+                Self::backward(self, dy);
+            }
+
+            fn predict(&self, #x: &#in_ty) -> #out_ty {
+                Self::predict(self, #x)
+            }
+        }
+    }
+}
+
+fn saved_list(plan: &Plan) -> String {
+    let mut names: Vec<String> = Vec::new();
+    for (id, node) in plan.graph.nodes.iter().enumerate() {
+        if plan.home[id] == Home::Saved {
+            names.push(format!("`{}`", node.name));
+        }
+        if let Op::Unary { prim, .. } = &node.op
+            && prim.name == "dropout"
+        {
+            names.push(format!("the mask of `{}`", node.name));
+        }
+    }
+    if names.is_empty() {
+        "nothing".into()
+    } else {
+        names.join(", ")
+    }
+}
+
+/// A stub with the declared signatures, emitted beside the errors so the user's other code
+/// does not produce follow-on errors.
+pub fn stub(net: &Network, graph_fields: Option<&[crate::graph::LayerField]>) -> TokenStream {
+    let name = &net.name;
+    let vis = &net.vis;
+    let attrs = &net.attrs;
+    let in_ty = tensor_type(&crate::graph::shape_dims(&net.forward.input_shape));
+    let out_ty = tensor_type(&crate::graph::shape_dims(&net.forward.output_shape));
+    let fields = graph_fields.unwrap_or(&[]).iter().map(|f| {
+        let (n, t) = (&f.name, &f.ty);
+        quote!(pub #n: #t,)
+    });
+    let _ = Span::call_site();
+    quote! {
+        #(#attrs)*
+        #vis struct #name<E: ::nanotorch::Element = f32> {
+            #(#fields)*
+            _element: ::core::marker::PhantomData<E>,
+        }
+        #[allow(unused_variables, clippy::all)]
+        impl<E: ::nanotorch::Element> #name<E> {
+            /// Not generated: the declaration has errors.
+            pub fn new(seed: u64) -> Self { ::core::unreachable!() }
+            /// Not generated: the declaration has errors.
+            pub fn forward(&mut self, x: &#in_ty) -> &#out_ty { ::core::unreachable!() }
+            /// Not generated: the declaration has errors.
+            pub fn backward(&mut self, d: &#out_ty) { ::core::unreachable!() }
+            /// Not generated: the declaration has errors.
+            pub fn backward_with_input(&mut self, d: &#out_ty) -> &#in_ty { ::core::unreachable!() }
+            /// Not generated: the declaration has errors.
+            pub fn predict(&self, x: &#in_ty) -> #out_ty { ::core::unreachable!() }
+        }
+        #[allow(unused_variables)]
+        impl<E: ::nanotorch::Element> ::nanotorch::Module<E> for #name<E> {
+            fn visit_params(&mut self, f: &mut dyn FnMut(::nanotorch::ParamMut<'_, E>)) {}
+            fn visit_named_params(&mut self, prefix: &str, f: &mut dyn FnMut(&str, &[usize], ::nanotorch::ParamMut<'_, E>)) {}
+            fn set_training(&mut self, training: bool) {}
+        }
+    }
+}

@@ -1,0 +1,810 @@
+//! Lowering and checking: the forward body becomes an SSA graph of primitive and layer calls,
+//! and every shape that is written as a literal is checked here, with an error at the user's
+//! line that names both numbers.
+
+use std::collections::HashMap;
+
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, quote};
+use syn::{BinOp, Expr, Ident, Lit, UnOp};
+
+use crate::ast::{Body, DimDecl, Network, ShapeDecl};
+use crate::dims::typenum;
+use crate::prims::{self, Unary};
+
+/// Index of a node in [`Graph::nodes`].
+pub type NodeId = usize;
+
+/// One dim of a value: its type, and its size when the macro knows it as a number.
+#[derive(Clone)]
+pub struct DimInfo {
+    pub ty: TokenStream,
+    pub lit: Option<u64>,
+    /// How to print it in docs and messages: `64`, `B`, or the alias name.
+    pub text: String,
+}
+
+/// How a layer field is implemented.
+pub enum FieldKind {
+    /// `Linear<IN, OUT>`: the macro calls `nanotorch::ops::linear*` itself, so a `Linear`
+    /// applied twice (weight sharing) keeps one saved input per application.
+    Linear { input: DimInfo, output: DimInfo },
+    /// Any other layer (e.g. another `network!` struct), called through the `Layer` trait.
+    Opaque,
+}
+
+/// A layer field after classification.
+pub struct LayerField {
+    pub name: Ident,
+    /// The type written into the generated struct.
+    pub ty: TokenStream,
+    /// The type as the user wrote it (for docs).
+    pub written: String,
+    pub kind: FieldKind,
+    pub attrs: Vec<syn::Attribute>,
+}
+
+/// What a node computes.
+pub enum Op {
+    Input,
+    Linear { field: usize },
+    Layer { field: usize },
+    Unary { prim: &'static Unary, constant: Option<(TokenStream, String)> },
+    Add,
+    Sub,
+    Mul,
+    Scale { factor: TokenStream, text: String },
+    Concat,
+}
+
+/// One SSA value.
+pub struct Node {
+    pub name: Ident,
+    pub op: Op,
+    pub inputs: Vec<NodeId>,
+    pub dims: Vec<DimInfo>,
+    pub span: Span,
+    /// Set once a shape error involved this value: later checks stay quiet about it, so one
+    /// mistake gives one error.
+    pub poisoned: bool,
+}
+
+/// A check the macro cannot do with numbers (a dim is an alias or generic): emitted as a
+/// trait-bound assertion spanned at the user's call.
+pub struct DeferredCheck {
+    pub have: TokenStream,
+    pub want: TokenStream,
+    pub span: Span,
+}
+
+pub struct Graph {
+    pub fields: Vec<LayerField>,
+    pub nodes: Vec<Node>,
+    pub output: NodeId,
+    pub batch: DimInfo,
+    pub input_dims: Vec<DimInfo>,
+    pub output_dims: Vec<DimInfo>,
+    pub deferred: Vec<DeferredCheck>,
+}
+
+/// Collected errors; the expansion reports all of them (each mistake once).
+pub type Errors = Vec<syn::Error>;
+
+fn lit_dim(n: u64) -> DimInfo {
+    DimInfo {
+        ty: typenum(n),
+        lit: Some(n),
+        text: n.to_string(),
+    }
+}
+
+/// The batch dim: a name means a runtime size (`Dyn`), a number a static one.
+pub fn batch_dim(decl: &DimDecl) -> DimInfo {
+    match decl {
+        DimDecl::Lit(n, _) => lit_dim(*n),
+        DimDecl::Name(name) if name == "Dyn" => DimInfo {
+            ty: quote!(::nanotorch::Dyn),
+            lit: None,
+            text: "B".into(),
+        },
+        DimDecl::Name(name) => DimInfo {
+            ty: quote!(::nanotorch::Dyn),
+            lit: None,
+            text: name.to_string(),
+        },
+    }
+}
+
+/// A feature dim: a number, `Dyn`, or a type (alias or generic) the compiler will check.
+fn feature_dim(decl: &DimDecl) -> DimInfo {
+    match decl {
+        DimDecl::Lit(n, _) => lit_dim(*n),
+        DimDecl::Name(name) if name == "Dyn" => DimInfo {
+            ty: quote!(::nanotorch::Dyn),
+            lit: None,
+            text: "Dyn".into(),
+        },
+        DimDecl::Name(name) => DimInfo {
+            ty: quote!(#name),
+            lit: None,
+            text: name.to_string(),
+        },
+    }
+}
+
+pub fn shape_dims(decl: &ShapeDecl) -> Vec<DimInfo> {
+    let mut dims = vec![batch_dim(&decl.dims[0])];
+    dims.extend(decl.dims[1..].iter().map(feature_dim));
+    dims
+}
+
+/// Formats dims for messages: `[B, 64]`.
+pub fn dims_text(dims: &[DimInfo]) -> String {
+    let inner: Vec<&str> = dims.iter().map(|d| d.text.as_str()).collect();
+    format!("[{}]", inner.join(", "))
+}
+
+/// A generic argument of `Linear<..>`: an integer literal or a type.
+fn generic_dim(arg: &syn::GenericArgument) -> Option<DimInfo> {
+    match arg {
+        syn::GenericArgument::Const(Expr::Lit(syn::ExprLit {
+            lit: Lit::Int(i), ..
+        })) => i.base10_parse::<u64>().ok().map(lit_dim),
+        syn::GenericArgument::Type(ty) => {
+            let text = quote!(#ty).to_string().replace(' ', "");
+            Some(DimInfo {
+                ty: quote!(#ty),
+                lit: None,
+                text,
+            })
+        }
+        _ => None,
+    }
+}
+
+fn classify_field(field: &crate::ast::Field, errors: &mut Errors) -> LayerField {
+    let ty = &field.ty;
+    let written = quote!(#ty).to_string();
+    let opaque = |ty: TokenStream| LayerField {
+        name: field.name.clone(),
+        ty,
+        written: written.clone(),
+        kind: FieldKind::Opaque,
+        attrs: field.attrs.clone(),
+    };
+    let syn::Type::Path(path) = ty else {
+        errors.push(syn::Error::new_spanned(
+            ty,
+            "a layer field's type must be a layer: `Linear<IN, OUT>` or a `network!` struct",
+        ));
+        return opaque(quote!(#ty));
+    };
+    let Some(last) = path.path.segments.last() else {
+        return opaque(quote!(#ty));
+    };
+    if last.ident == "Linear" {
+        let args: Vec<&syn::GenericArgument> = match &last.arguments {
+            syn::PathArguments::AngleBracketed(a) => a.args.iter().collect(),
+            _ => Vec::new(),
+        };
+        let dims: Vec<Option<DimInfo>> = args.iter().map(|a| generic_dim(a)).collect();
+        if let [Some(input), Some(output)] = dims.as_slice() {
+            let (i, o) = (&input.ty, &output.ty);
+            return LayerField {
+                name: field.name.clone(),
+                ty: quote!(::nanotorch::Linear<#i, #o, E>),
+                written,
+                kind: FieldKind::Linear {
+                    input: input.clone(),
+                    output: output.clone(),
+                },
+                attrs: field.attrs.clone(),
+            };
+        }
+        errors.push(syn::Error::new_spanned(
+            ty,
+            "`Linear` takes two sizes, input features then output features: `Linear<784, 128>`",
+        ));
+        return opaque(quote!(::nanotorch::Linear<::nanotorch::typenum::U1, ::nanotorch::typenum::U1, E>));
+    }
+    // A bare name such as `Block` is taken to be a `network!` struct: it gets the element
+    // type `E` as its generic argument. A type written with arguments is used as written.
+    if matches!(last.arguments, syn::PathArguments::None) {
+        opaque(quote!(#ty<E>))
+    } else {
+        opaque(quote!(#ty))
+    }
+}
+
+struct Lowering<'a> {
+    fields: &'a [LayerField],
+    nodes: Vec<Node>,
+    scope: Vec<(Ident, NodeId)>,
+    used_fields: Vec<usize>,
+    opaque_calls: HashMap<usize, Span>,
+    errors: Errors,
+    deferred: Vec<DeferredCheck>,
+    names_taken: HashMap<String, usize>,
+}
+
+impl Lowering<'_> {
+    fn fresh_name(&mut self, base: &str) -> Ident {
+        let base = base.trim_start_matches('_');
+        let base = if base.is_empty() { "value" } else { base };
+        let count = self.names_taken.entry(base.to_string()).or_insert(0);
+        *count += 1;
+        if *count == 1 {
+            format_ident!("{}", base)
+        } else {
+            format_ident!("{}_{}", base, *count)
+        }
+    }
+
+    fn push(&mut self, name: Ident, op: Op, inputs: Vec<NodeId>, dims: Vec<DimInfo>, span: Span, poisoned: bool) -> NodeId {
+        self.nodes.push(Node {
+            name,
+            op,
+            inputs,
+            dims,
+            span,
+            poisoned,
+        });
+        self.nodes.len() - 1
+    }
+
+    fn base_of(&self, id: NodeId) -> String {
+        let name = self.nodes[id].name.to_string();
+        name.strip_suffix("_out").map(str::to_string).unwrap_or(name)
+    }
+
+    fn error(&mut self, span: Span, message: impl std::fmt::Display) {
+        self.errors.push(syn::Error::new(span, message));
+    }
+
+    fn lookup(&self, name: &Ident) -> Option<NodeId> {
+        self.scope.iter().rev().find(|(n, _)| n == name).map(|(_, id)| *id)
+    }
+
+    fn scope_list(&self) -> String {
+        let mut names: Vec<String> = Vec::new();
+        for (n, _) in &self.scope {
+            let n = n.to_string();
+            if !names.contains(&n) {
+                names.push(n);
+            }
+        }
+        names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+    }
+
+    fn lower(&mut self, expr: &Expr) -> Option<NodeId> {
+        match expr {
+            Expr::Paren(p) => self.lower(&p.expr),
+            Expr::Group(g) => self.lower(&g.expr),
+            Expr::Path(p) if p.path.get_ident().is_some() => {
+                let ident = p.path.get_ident().expect("checked");
+                if let Some(id) = self.lookup(ident) {
+                    return Some(id);
+                }
+                if self.fields.iter().any(|f| f.name == *ident) {
+                    self.error(
+                        ident.span(),
+                        format!("`{ident}` is a layer, not a value: call it on a value, e.g. `{ident}({})`", self.scope[0].0),
+                    );
+                } else {
+                    self.error(
+                        ident.span(),
+                        format!("cannot find value `{ident}` in `forward`; the values in scope are {}", self.scope_list()),
+                    );
+                }
+                None
+            }
+            Expr::Call(call) => self.lower_call(call),
+            Expr::Binary(bin) => self.lower_binary(bin),
+            Expr::Unary(u) if matches!(u.op, UnOp::Neg(_)) => {
+                let a = self.lower(&u.expr)?;
+                let dims = self.nodes[a].dims.clone();
+                let poisoned = self.nodes[a].poisoned;
+                let name = self.fresh_name(&format!("neg_{}", self.base_of(a)));
+                Some(self.push(
+                    name,
+                    Op::Scale {
+                        factor: quote!(-1.0),
+                        text: "−1".into(),
+                    },
+                    vec![a],
+                    dims,
+                    syn::spanned::Spanned::span(u),
+                    poisoned,
+                ))
+            }
+            other => {
+                self.error(
+                    syn::spanned::Spanned::span(other),
+                    "unsupported expression in `forward`: use names, calls of layers and primitives, `+`, `-`, `*` (elementwise, or by a number), and `/` by a number",
+                );
+                None
+            }
+        }
+    }
+
+    fn lower_call(&mut self, call: &syn::ExprCall) -> Option<NodeId> {
+        let Expr::Path(func) = &*call.func else {
+            self.error(syn::spanned::Spanned::span(&call.func), "expected a layer field or a primitive name here");
+            return None;
+        };
+        let Some(fname) = func.path.get_ident() else {
+            self.error(
+                syn::spanned::Spanned::span(&call.func),
+                format!("expected a layer field or a primitive, not a path; primitives are called by their bare names: {}", prims::allowed_list()),
+            );
+            return None;
+        };
+        let span = fname.span();
+        let args: Vec<&Expr> = call.args.iter().collect();
+
+        if let Some(field) = self.fields.iter().position(|f| f.name == *fname) {
+            if args.len() != 1 {
+                self.error(span, format!("the layer `{fname}` takes 1 argument (a value), found {}", args.len()));
+                return None;
+            }
+            let a = self.lower(args[0])?;
+            self.used_fields.push(field);
+            return Some(self.lower_layer(field, a, span, args[0]));
+        }
+        if fname == "concat" {
+            if args.len() != 2 {
+                self.error(span, format!("`concat` takes 2 arguments (the values to join along the feature axis), found {}", args.len()));
+                return None;
+            }
+            let a = self.lower(args[0]);
+            let b = self.lower(args[1]);
+            let (a, b) = (a?, b?);
+            return Some(self.lower_concat(a, b, span));
+        }
+        if let Some(prim) = prims::unary(&fname.to_string()) {
+            let expected = 1 + usize::from(prim.constant.is_some());
+            if args.len() != expected {
+                let how = match prim.constant {
+                    Some(c) => format!("2 arguments: a value and the constant `{c}`, e.g. `{fname}(h, 0.1)`"),
+                    None => "1 argument".to_string(),
+                };
+                self.error(span, format!("`{fname}` takes {how}; found {}", args.len()));
+                return None;
+            }
+            let a = self.lower(args[0])?;
+            let constant = match prim.constant {
+                None => None,
+                Some(cname) => Some(self.constant(args[1], prim.name, cname)?),
+            };
+            return Some(self.lower_unary(prim, constant, a, span));
+        }
+        let layers: Vec<String> = self.fields.iter().map(|f| format!("`{}`", f.name)).collect();
+        self.error(
+            span,
+            format!(
+                "unknown function `{fname}` in `forward`; call one of the layers ({}) or a primitive: {}",
+                layers.join(", "),
+                prims::allowed_list()
+            ),
+        );
+        None
+    }
+
+    /// A numeric constant argument (`0.1`, `-0.2`, `1`), checked where the macro can.
+    fn constant(&mut self, expr: &Expr, prim: &str, cname: &str) -> Option<(TokenStream, String)> {
+        let Some(value) = numeric_literal(expr) else {
+            self.error(syn::spanned::Spanned::span(expr), format!("`{cname}` of `{prim}` must be a number literal, e.g. `0.1`"));
+            return None;
+        };
+        if prim == "dropout" && !(0.0..=1.0).contains(&value) {
+            self.error(
+                syn::spanned::Spanned::span(expr),
+                format!("dropout probability must be between 0 and 1, found {value}"),
+            );
+            return None;
+        }
+        Some((float_tokens(value), format_number(value)))
+    }
+
+    fn lower_layer(&mut self, field: usize, a: NodeId, span: Span, arg: &Expr) -> NodeId {
+        let fname = self.fields[field].name.clone();
+        let poisoned = self.nodes[a].poisoned;
+        let name = self.fresh_name(&format!("{fname}_out"));
+        match &self.fields[field].kind {
+            FieldKind::Linear { input, output } => {
+                let (input, output) = (input.clone(), output.clone());
+                let a_dims = self.nodes[a].dims.clone();
+                let mut bad = poisoned;
+                if !poisoned {
+                    if a_dims.len() != 2 {
+                        self.error(
+                            span,
+                            format!(
+                                "`{fname}` takes a batch of feature rows `[B, {}]`, but `{}` has shape {}; flatten it first: `{fname}(flatten({}))`",
+                                input.text,
+                                self.nodes[a].name,
+                                dims_text(&a_dims),
+                                self.nodes[a].name
+                            ),
+                        );
+                        bad = true;
+                    } else {
+                        match (a_dims[1].lit, input.lit) {
+                            (Some(have), Some(want)) if have != want => {
+                                self.error(
+                                    span,
+                                    format!(
+                                        "`{fname}` expects {want} input features, but `{}` has {have}",
+                                        value_text(&self.nodes[a], arg)
+                                    ),
+                                );
+                                bad = true;
+                            }
+                            (Some(_), Some(_)) => {}
+                            _ => self.deferred.push(DeferredCheck {
+                                have: a_dims[1].ty.clone(),
+                                want: input.ty.clone(),
+                                span,
+                            }),
+                        }
+                    }
+                }
+                let batch = a_dims.first().cloned().unwrap_or_else(|| output.clone());
+                self.push(name, Op::Linear { field }, vec![a], vec![batch, output], span, bad)
+            }
+            FieldKind::Opaque => {
+                if let Some(first) = self.opaque_calls.get(&field) {
+                    let _ = first;
+                    self.error(
+                        span,
+                        format!("`{fname}` is applied twice, but a nested network keeps the saved values of one call only; declare a second field of the same type, or share a `Linear` (which can be applied twice)"),
+                    );
+                }
+                self.opaque_calls.insert(field, span);
+                let a_ty = tensor_type(&self.nodes[a].dims);
+                let f_ty = &self.fields[field].ty;
+                let out_ty = quote!(<#f_ty as ::nanotorch::Layer<#a_ty, E>>::Output);
+                let batch = self.nodes[a].dims[0].clone();
+                let features = DimInfo {
+                    ty: quote!(::nanotorch::codegen::Features<#out_ty>),
+                    lit: None,
+                    text: format!("{fname}.out"),
+                };
+                self.push(name, Op::Layer { field }, vec![a], vec![batch, features], span, poisoned)
+            }
+        }
+    }
+
+    fn lower_unary(&mut self, prim: &'static Unary, constant: Option<(TokenStream, String)>, a: NodeId, span: Span) -> NodeId {
+        let a_dims = self.nodes[a].dims.clone();
+        let mut poisoned = self.nodes[a].poisoned;
+        let dims = if prim.name == "flatten" {
+            if a_dims.len() < 2 {
+                poisoned = true;
+                a_dims.clone()
+            } else {
+                let rest = &a_dims[1..];
+                let mut ty = rest[0].ty.clone();
+                for d in &rest[1..] {
+                    let t = &d.ty;
+                    ty = quote!(::nanotorch::shape::Prod<#ty, #t>);
+                }
+                let lit = rest.iter().try_fold(1u64, |acc, d| d.lit.map(|n| acc * n));
+                let text = match lit {
+                    Some(n) => n.to_string(),
+                    None => rest.iter().map(|d| d.text.clone()).collect::<Vec<_>>().join("·"),
+                };
+                vec![a_dims[0].clone(), DimInfo { ty, lit, text }]
+            }
+        } else {
+            a_dims
+        };
+        let name = self.fresh_name(&format!("{}_{}", prim.name, self.base_of(a)));
+        self.push(name, Op::Unary { prim, constant }, vec![a], dims, span, poisoned)
+    }
+
+    fn lower_concat(&mut self, a: NodeId, b: NodeId, span: Span) -> NodeId {
+        let (ad, bd) = (self.nodes[a].dims.clone(), self.nodes[b].dims.clone());
+        let mut poisoned = self.nodes[a].poisoned || self.nodes[b].poisoned;
+        if !poisoned && (ad.len() != 2 || bd.len() != 2) {
+            self.error(span, format!("`concat` joins two `[B, features]` values, but got {} and {}", dims_text(&ad), dims_text(&bd)));
+            poisoned = true;
+        }
+        let dims = if ad.len() == 2 && bd.len() == 2 {
+            let (ta, tb) = (&ad[1].ty, &bd[1].ty);
+            let lit = ad[1].lit.zip(bd[1].lit).map(|(x, y)| x + y);
+            vec![
+                ad[0].clone(),
+                DimInfo {
+                    ty: lit.map(typenum).unwrap_or_else(|| quote!(::nanotorch::shape::Sum<#ta, #tb>)),
+                    lit,
+                    text: lit.map(|n| n.to_string()).unwrap_or_else(|| format!("{}+{}", ad[1].text, bd[1].text)),
+                },
+            ]
+        } else {
+            ad
+        };
+        let name = self.fresh_name(&format!("concat_{}_{}", self.base_of(a), self.base_of(b)));
+        self.push(name, Op::Concat, vec![a, b], dims, span, poisoned)
+    }
+
+    fn lower_binary(&mut self, bin: &syn::ExprBinary) -> Option<NodeId> {
+        let span = match bin.op {
+            BinOp::Add(t) => t.span,
+            BinOp::Sub(t) => t.span,
+            BinOp::Mul(t) => t.span,
+            BinOp::Div(t) => t.span,
+            _ => syn::spanned::Spanned::span(&bin.op),
+        };
+        // A number on either side of `*` (or on the right of `/`) is a scalar scale.
+        let (left_num, right_num) = (numeric_literal(&bin.left), numeric_literal(&bin.right));
+        match (&bin.op, left_num, right_num) {
+            (BinOp::Mul(_), Some(c), None) | (BinOp::Mul(_), None, Some(c)) => {
+                let value_expr = if left_num.is_some() { &bin.right } else { &bin.left };
+                let a = self.lower(value_expr)?;
+                return Some(self.scale(a, c, format_number(c), span));
+            }
+            (BinOp::Div(_), None, Some(c)) => {
+                if c == 0.0 {
+                    self.error(span, "division by the constant 0");
+                    return None;
+                }
+                let a = self.lower(&bin.left)?;
+                return Some(self.scale(a, 1.0 / c, format!("1/{}", format_number(c)), span));
+            }
+            (BinOp::Add(_) | BinOp::Sub(_) | BinOp::Mul(_), _, _) => {}
+            _ => {
+                self.error(span, "only `+`, `-`, `*` between values (elementwise) and `*` or `/` by a number are supported in `forward`");
+                return None;
+            }
+        }
+        let a = self.lower(&bin.left);
+        let b = self.lower(&bin.right);
+        let (a, b) = (a?, b?);
+        let (op, word, sym) = match bin.op {
+            BinOp::Add(_) => (Op::Add, "plus", "+"),
+            BinOp::Sub(_) => (Op::Sub, "minus", "-"),
+            _ => (Op::Mul, "times", "*"),
+        };
+        let (ad, bd) = (self.nodes[a].dims.clone(), self.nodes[b].dims.clone());
+        let mut poisoned = self.nodes[a].poisoned || self.nodes[b].poisoned;
+        if !poisoned {
+            if ad.len() != bd.len() {
+                self.error(span, format!("`{sym}` needs values of the same shape, but `{}` is {} and `{}` is {}", self.nodes[a].name, dims_text(&ad), self.nodes[b].name, dims_text(&bd)));
+                poisoned = true;
+            } else {
+                for (k, (da, db)) in ad.iter().zip(&bd).enumerate().skip(1) {
+                    match (da.lit, db.lit) {
+                        (Some(x), Some(y)) if x != y => {
+                            self.error(
+                                span,
+                                format!(
+                                    "`{sym}` needs values of the same shape, but `{}` has {x} features and `{}` has {y}{}",
+                                    self.nodes[a].name,
+                                    self.nodes[b].name,
+                                    if ad.len() > 2 { format!(" (axis {k})") } else { String::new() }
+                                ),
+                            );
+                            poisoned = true;
+                        }
+                        (Some(_), Some(_)) => {}
+                        _ => self.deferred.push(DeferredCheck {
+                            have: db.ty.clone(),
+                            want: da.ty.clone(),
+                            span,
+                        }),
+                    }
+                }
+            }
+        }
+        let name = self.fresh_name(&format!("{}_{word}_{}", self.base_of(a), self.base_of(b)));
+        Some(self.push(name, op, vec![a, b], ad, span, poisoned))
+    }
+
+    fn scale(&mut self, a: NodeId, c: f64, text: String, span: Span) -> NodeId {
+        let dims = self.nodes[a].dims.clone();
+        let poisoned = self.nodes[a].poisoned;
+        let name = self.fresh_name(&format!("scaled_{}", self.base_of(a)));
+        self.push(
+            name,
+            Op::Scale {
+                factor: float_tokens(c),
+                text,
+            },
+            vec![a],
+            dims,
+            span,
+            poisoned,
+        )
+    }
+}
+
+/// How to name a value in a message: its let name, or the expression the user wrote.
+fn value_text(node: &Node, arg: &Expr) -> String {
+    match arg {
+        Expr::Path(_) => node.name.to_string(),
+        _ => quote!(#arg).to_string().replace(" (", "(").replace("( ", "(").replace(" )", ")"),
+    }
+}
+
+/// `0.1`, `-0.2`, `3` as a number.
+fn numeric_literal(expr: &Expr) -> Option<f64> {
+    match expr {
+        Expr::Lit(l) => match &l.lit {
+            Lit::Float(f) => f.base10_parse::<f64>().ok(),
+            Lit::Int(i) => i.base10_parse::<f64>().ok(),
+            _ => None,
+        },
+        Expr::Unary(u) if matches!(u.op, UnOp::Neg(_)) => numeric_literal(&u.expr).map(|v| -v),
+        Expr::Paren(p) => numeric_literal(&p.expr),
+        _ => None,
+    }
+}
+
+fn float_tokens(v: f64) -> TokenStream {
+    let lit = proc_macro2::Literal::f64_unsuffixed(v);
+    quote!(#lit)
+}
+
+fn format_number(v: f64) -> String {
+    format!("{v}")
+}
+
+/// The tensor type of a value: `::nanotorch::Tensor<(B, F), E>`.
+pub fn tensor_type(dims: &[DimInfo]) -> TokenStream {
+    let tys = dims.iter().map(|d| &d.ty);
+    quote!(::nanotorch::Tensor<(#(#tys,)*), E>)
+}
+
+/// Lowers and checks the declaration. Returns the graph, or the errors (one per mistake).
+pub fn build(net: &Network) -> Result<Graph, Errors> {
+    let mut errors = Errors::new();
+    let fields: Vec<LayerField> = net.fields.iter().map(|f| classify_field(f, &mut errors)).collect();
+    for (k, f) in net.fields.iter().enumerate() {
+        if net.fields[..k].iter().any(|g| g.name == f.name) {
+            errors.push(syn::Error::new(f.name.span(), format!("the layer `{}` is declared twice", f.name)));
+        }
+    }
+    let fwd = &net.forward;
+    let input_dims = shape_dims(&fwd.input_shape);
+    let output_dims = shape_dims(&fwd.output_shape);
+    let batch = input_dims[0].clone();
+
+    let mut lowering = Lowering {
+        fields: &fields,
+        nodes: Vec::new(),
+        scope: Vec::new(),
+        used_fields: Vec::new(),
+        opaque_calls: HashMap::new(),
+        errors,
+        deferred: Vec::new(),
+        names_taken: HashMap::new(),
+    };
+    let input_name = lowering.fresh_name(&fwd.input.to_string());
+    let input = lowering.push(input_name, Op::Input, vec![], input_dims.clone(), fwd.input.span(), false);
+    lowering.scope.push((fwd.input.clone(), input));
+
+    let (stmts, result): (&[crate::ast::Stmt], &Expr) = match &fwd.body {
+        Body::Block(stmts, result) => (stmts, result),
+        Body::Sequential(expr) => (&[], expr),
+    };
+    let mut let_nodes: Vec<(Ident, NodeId)> = Vec::new();
+    for stmt in stmts {
+        let before = lowering.nodes.len();
+        let Some(id) = lowering.lower(&stmt.expr) else {
+            // Bind the name anyway so later uses do not report a second, follow-on error.
+            let placeholder = lowering.push(stmt.name.clone(), Op::Input, vec![], vec![batch.clone()], stmt.name.span(), true);
+            lowering.scope.push((stmt.name.clone(), placeholder));
+            continue;
+        };
+        if id >= before {
+            // A new value: name it after the user's binding.
+            let name = lowering.fresh_name(&stmt.name.to_string());
+            lowering.nodes[id].name = name;
+        }
+        lowering.scope.push((stmt.name.clone(), id));
+        let_nodes.push((stmt.name.clone(), id));
+    }
+    let output = lowering.lower(result);
+
+    let Lowering {
+        nodes,
+        used_fields,
+        mut errors,
+        deferred,
+        ..
+    } = lowering;
+
+    let Some(output) = output else {
+        if errors.is_empty() {
+            errors.push(syn::Error::new(Span::call_site(), "`forward` has no result"));
+        }
+        return Err(errors);
+    };
+
+    // Declared output shape vs the computed one.
+    let out = &nodes[output];
+    if !out.poisoned {
+        let got = &out.dims;
+        let same_rank = got.len() == output_dims.len();
+        let mismatch = !same_rank
+            || got
+                .iter()
+                .zip(&output_dims)
+                .skip(1)
+                .any(|(g, d)| matches!((g.lit, d.lit), (Some(x), Some(y)) if x != y));
+        let batch_mismatch =
+            batch_decl_differs(&fwd.input_shape.dims[0], &fwd.output_shape.dims[0]);
+        if mismatch || batch_mismatch {
+            errors.push(syn::Error::new(
+                fwd.output_shape.span,
+                format!(
+                    "`forward` declares the output shape {}, but its result `{}` has shape {}",
+                    dims_text(&output_dims),
+                    out.name,
+                    dims_text(got)
+                ),
+            ));
+        }
+    }
+
+    // Layers declared but never used, and values computed but never used.
+    if errors.is_empty() {
+        for (k, f) in fields.iter().enumerate() {
+            if !used_fields.contains(&k) {
+                errors.push(syn::Error::new(
+                    f.name.span(),
+                    format!("the layer `{}` is declared but never used in `forward`", f.name),
+                ));
+            }
+        }
+        let mut used = vec![false; nodes.len()];
+        used[output] = true;
+        for n in &nodes {
+            for &i in &n.inputs {
+                used[i] = true;
+            }
+        }
+        for (name, id) in &let_nodes {
+            if !used[*id] {
+                errors.push(syn::Error::new(
+                    name.span(),
+                    format!("`{name}` is computed but never used"),
+                ));
+            }
+        }
+    }
+
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let mut deferred = deferred;
+    // The declared output dims that are not literals are checked by the compiler too.
+    for (g, d) in nodes[output].dims.iter().zip(&output_dims).skip(1) {
+        if g.lit.is_none() || d.lit.is_none() {
+            deferred.push(DeferredCheck {
+                have: g.ty.clone(),
+                want: d.ty.clone(),
+                span: fwd.output_shape.span,
+            });
+        }
+    }
+    Ok(Graph {
+        fields,
+        nodes,
+        output,
+        batch,
+        input_dims,
+        output_dims,
+        deferred,
+    })
+}
+
+/// The output batch must be the input's: the same name or the same number.
+fn batch_decl_differs(input: &DimDecl, output: &DimDecl) -> bool {
+    match (input, output) {
+        (DimDecl::Lit(a, _), DimDecl::Lit(b, _)) => a != b,
+        (DimDecl::Name(a), DimDecl::Name(b)) => a != b,
+        _ => true,
+    }
+}
