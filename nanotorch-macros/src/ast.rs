@@ -16,7 +16,6 @@
 use proc_macro2::Span;
 use syn::parse::{Parse, ParseStream};
 use syn::punctuated::Punctuated;
-use syn::spanned::Spanned;
 use syn::{Attribute, Expr, Ident, LitInt, Token, Type, Visibility, braced, bracketed, parenthesized};
 
 /// The whole declaration.
@@ -37,7 +36,6 @@ pub struct Field {
 
 /// `fn forward(x: [B, 3]) -> [B, 1] { ... }`.
 pub struct Forward {
-    pub attrs: Vec<Attribute>,
     pub input: Ident,
     pub input_shape: ShapeDecl,
     pub output_shape: ShapeDecl,
@@ -54,19 +52,10 @@ pub struct ShapeDecl {
 #[derive(Clone)]
 pub enum DimDecl {
     /// An integer literal: a static size.
-    Lit(u64, Span),
+    Lit(u64),
     /// A name: for the batch, a runtime size (`Dyn`) named for the reader; elsewhere a type
     /// (a typenum alias such as `U64`, or `Dyn`).
     Name(Ident),
-}
-
-impl DimDecl {
-    pub fn span(&self) -> Span {
-        match self {
-            DimDecl::Lit(_, s) => *s,
-            DimDecl::Name(i) => i.span(),
-        }
-    }
 }
 
 /// The forward pass.
@@ -123,7 +112,8 @@ impl Parse for Network {
 
 impl Parse for Forward {
     fn parse(input: ParseStream) -> syn::Result<Self> {
-        let attrs = input.call(Attribute::parse_outer)?;
+        // Doc comments on `forward` are accepted; the generated `forward` carries its own.
+        let _attrs = input.call(Attribute::parse_outer)?;
         input.parse::<Token![fn]>()?;
         let fn_name: Ident = input.parse()?;
         if fn_name != "forward" {
@@ -179,7 +169,6 @@ impl Parse for Forward {
             Body::Block(stmts, result)
         };
         Ok(Forward {
-            attrs,
             input: input_name,
             input_shape,
             output_shape,
@@ -239,15 +228,10 @@ impl Parse for DimDecl {
         if input.peek(LitInt) {
             let lit: LitInt = input.parse()?;
             let n = lit.base10_parse::<u64>()?;
-            Ok(DimDecl::Lit(n, lit.span()))
+            Ok(DimDecl::Lit(n))
         } else {
             let ident: Ident = input.parse()?;
             Ok(DimDecl::Name(ident))
         }
     }
-}
-
-/// The span of an expression, for diagnostics.
-pub fn expr_span(expr: &Expr) -> Span {
-    expr.span()
 }

@@ -290,7 +290,7 @@ impl Walk<'_, '_> {
                 }
                 let input_only = na.unwrap_or(true) && nb.unwrap_or(true);
                 let width = plan.node(a).dims[1].text.clone();
-                let mut side = |walk: &mut Self, x: NodeId, need: Option<bool>, term: String, k: usize| match need {
+                let side = |walk: &mut Self, x: NodeId, need: Option<bool>, term: String, k: usize| match need {
                     Some(_) => walk.target(x, n, term),
                     None => {
                         let unused = format_ident!("unused_{}_{}", walk.plan.node(n).name, k);

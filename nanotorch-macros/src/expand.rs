@@ -24,7 +24,6 @@ pub enum Home {
 /// Facts about each node that every generator needs.
 pub struct Plan<'g> {
     pub graph: &'g Graph,
-    pub name: Ident,
     pub home: Vec<Home>,
     /// True if backward reads this value.
     pub read_by_backward: Vec<bool>,
@@ -32,7 +31,7 @@ pub struct Plan<'g> {
 }
 
 impl<'g> Plan<'g> {
-    pub fn new(graph: &'g Graph, name: Ident) -> Self {
+    pub fn new(graph: &'g Graph) -> Self {
         let n = graph.nodes.len();
         let mut read = vec![false; n];
         for (id, node) in graph.nodes.iter().enumerate() {
@@ -66,7 +65,6 @@ impl<'g> Plan<'g> {
             .any(|n| matches!(&n.op, Op::Unary { prim, .. } if prim.name == "dropout"));
         Plan {
             graph,
-            name,
             home,
             read_by_backward: read,
             has_dropout,
@@ -288,7 +286,7 @@ pub fn expand(net: &Network, graph: &Graph) -> TokenStream {
     let name = &net.name;
     let vis = &net.vis;
     let attrs = &net.attrs;
-    let plan = Plan::new(graph, name.clone());
+    let plan = Plan::new(graph);
     let backward: Backward = plan_backward(&plan);
 
     let saved_name = format_ident!("{}Saved", name);

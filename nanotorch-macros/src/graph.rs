@@ -81,7 +81,6 @@ pub struct Graph {
     pub fields: Vec<LayerField>,
     pub nodes: Vec<Node>,
     pub output: NodeId,
-    pub batch: DimInfo,
     pub input_dims: Vec<DimInfo>,
     pub output_dims: Vec<DimInfo>,
     pub deferred: Vec<DeferredCheck>,
@@ -101,7 +100,7 @@ fn lit_dim(n: u64) -> DimInfo {
 /// The batch dim: a name means a runtime size (`Dyn`), a number a static one.
 pub fn batch_dim(decl: &DimDecl) -> DimInfo {
     match decl {
-        DimDecl::Lit(n, _) => lit_dim(*n),
+        DimDecl::Lit(n) => lit_dim(*n),
         DimDecl::Name(name) if name == "Dyn" => DimInfo {
             ty: quote!(::nanotorch::Dyn),
             lit: None,
@@ -118,7 +117,7 @@ pub fn batch_dim(decl: &DimDecl) -> DimInfo {
 /// A feature dim: a number, `Dyn`, or a type (alias or generic) the compiler will check.
 fn feature_dim(decl: &DimDecl) -> DimInfo {
     match decl {
-        DimDecl::Lit(n, _) => lit_dim(*n),
+        DimDecl::Lit(n) => lit_dim(*n),
         DimDecl::Name(name) if name == "Dyn" => DimInfo {
             ty: quote!(::nanotorch::Dyn),
             lit: None,
@@ -793,7 +792,6 @@ pub fn build(net: &Network) -> Result<Graph, Errors> {
         fields,
         nodes,
         output,
-        batch,
         input_dims,
         output_dims,
         deferred,
@@ -803,7 +801,7 @@ pub fn build(net: &Network) -> Result<Graph, Errors> {
 /// The output batch must be the input's: the same name or the same number.
 fn batch_decl_differs(input: &DimDecl, output: &DimDecl) -> bool {
     match (input, output) {
-        (DimDecl::Lit(a, _), DimDecl::Lit(b, _)) => a != b,
+        (DimDecl::Lit(a), DimDecl::Lit(b)) => a != b,
         (DimDecl::Name(a), DimDecl::Name(b)) => a != b,
         _ => true,
     }

@@ -11,8 +11,6 @@ pub enum Reads {
     Input,
     /// The primitive's output.
     Output,
-    /// Both inputs of a binary primitive (mul).
-    BothInputs,
     /// A mask it draws (dropout).
     Mask,
 }
@@ -26,8 +24,6 @@ pub struct Unary {
     /// The local derivative, for the generated docs: `{y}` is the output, `{x}` the input,
     /// `{c}` the constant.
     pub derivative: &'static str,
-    /// True if the output has the input's shape.
-    pub same_shape: bool,
 }
 
 /// The unary primitives, in the order error messages list them.
@@ -37,84 +33,72 @@ pub const UNARY: &[Unary] = &[
         constant: None,
         reads: Reads::Output,
         derivative: "1[{y} > 0]",
-        same_shape: true,
     },
     Unary {
         name: "leaky_relu",
         constant: Some("negative_slope"),
         reads: Reads::Input,
         derivative: "(1[{x} > 0] + {c}·1[{x} ≤ 0])",
-        same_shape: true,
     },
     Unary {
         name: "sigmoid",
         constant: None,
         reads: Reads::Output,
         derivative: "{y} ⊙ (1 − {y})",
-        same_shape: true,
     },
     Unary {
         name: "tanh",
         constant: None,
         reads: Reads::Output,
         derivative: "(1 − {y}²)",
-        same_shape: true,
     },
     Unary {
         name: "gelu",
         constant: None,
         reads: Reads::Input,
         derivative: "(Φ({x}) + {x}·φ({x}))",
-        same_shape: true,
     },
     Unary {
         name: "gelu_tanh",
         constant: None,
         reads: Reads::Input,
         derivative: "gelu_tanh′({x})",
-        same_shape: true,
     },
     Unary {
         name: "exp",
         constant: None,
         reads: Reads::Output,
         derivative: "{y}",
-        same_shape: true,
     },
     Unary {
         name: "log",
         constant: None,
         reads: Reads::Input,
         derivative: "(1 ⊘ {x})",
-        same_shape: true,
     },
     Unary {
         name: "softmax",
         constant: None,
         reads: Reads::Output,
         derivative: "",
-        same_shape: true,
     },
     Unary {
         name: "log_softmax",
         constant: None,
         reads: Reads::Output,
         derivative: "",
-        same_shape: true,
     },
     Unary {
         name: "dropout",
         constant: Some("p"),
         reads: Reads::Mask,
         derivative: "mask_{y}",
-        same_shape: true,
     },
     Unary {
         name: "flatten",
         constant: None,
         reads: Reads::Nothing,
         derivative: "",
-        same_shape: false,
     },
 ];
 

@@ -24,6 +24,7 @@ pub mod error;
 pub mod gradcheck;
 pub mod layer;
 pub mod layers;
+pub mod network;
 pub mod ops;
 pub mod shape;
 pub mod tensor;
@@ -45,6 +46,11 @@ pub fn seeded_rng(seed: u64) -> SeededRng {
     SeededRng::seed_from_u64(seed)
 }
 
+/// Declares a network; see the [`network`](mod@network) guide.
+pub use nanotorch_macros::network;
+/// The typenum type for any size, e.g. `U![3136]` (typenum's own names stop at 1024).
+pub use nanotorch_macros::U;
+
 /// Re-exported so generated code and users name the same crate versions.
 pub use ndarray;
 pub use rand;
@@ -56,5 +62,5 @@ pub mod prelude {
     pub use crate::layers::*;
     pub use crate::ops::*;
     pub use crate::shape::*;
-    pub use crate::{Dyn, Element, ShapeError, Tensor, seeded_rng};
+    pub use crate::{Dyn, Element, ShapeError, Tensor, U, network, seeded_rng};
 }

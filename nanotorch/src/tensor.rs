@@ -215,6 +215,13 @@ impl<S: Shape, E: Element> Tensor<S, E> {
         self.data.assign(&src.data);
     }
 
+    /// Internal constructor for primitives whose output sizes follow from their inputs.
+    pub(crate) fn from_parts(shape: S, data: Array<E, S::Ix>) -> Self {
+        debug_assert_eq!(data.raw_dim(), shape.ix());
+        debug_assert!(data.is_standard_layout());
+        Self { shape, data }
+    }
+
     /// Internal: the `ndarray` storage (primitives read it directly).
     pub(crate) fn data(&self) -> &Array<E, S::Ix> {
         &self.data

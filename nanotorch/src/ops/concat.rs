@@ -71,3 +71,22 @@ where
     db.data_mut().assign(&dy.data().slice_axis(Axis(1), Slice::from(A::USIZE..)));
     (da, db)
 }
+
+/// [`concat_backward`] writing the halves into `da` and `db` (resized if needed), so a
+/// training step reuses their memory.
+pub fn concat_backward_into<B: Dim, A: StaticDim, C: StaticDim, E: Element>(
+    dy: &Tensor<(B, Sum<A, C>), E>,
+    da: &mut Tensor<(B, A), E>,
+    db: &mut Tensor<(B, C), E>,
+) where
+    A: Add<C>,
+    Sum<A, C>: StaticDim,
+{
+    let (rows, _) = dy.shape();
+    da.resize_to((rows, A::default()));
+    db.resize_to((rows, C::default()));
+    da.data_mut()
+        .assign(&dy.data().slice_axis(Axis(1), Slice::from(..A::USIZE)));
+    db.data_mut()
+        .assign(&dy.data().slice_axis(Axis(1), Slice::from(A::USIZE..)));
+}

@@ -1,0 +1,68 @@
+//! # The `network!` language
+//!
+//! A learner declares layers as fields and writes the forward pass as PyTorch would; the macro
+//! writes the rest — the struct, `forward`, `backward` (by the chain rule, at compile time),
+//! `predict`, and the [`Module`](crate::Module)/[`Layer`](crate::Layer) impls.
+//!
+//! ```
+//! use nanotorch::prelude::*;
+//!
+//! network! {
+//!     /// The Python NanoTorch's README model: fits y = x·[1, 2, 3].
+//!     pub struct Regressor {
+//!         fc1: Linear<3, 3>,
+//!         fc2: Linear<3, 5>,
+//!         fc3: Linear<5, 1>,
+//!     }
+//!     fn forward(x: [B, 3]) -> [B, 1] {
+//!         let h = sigmoid(fc1(x));
+//!         fc3(sigmoid(fc2(h)))
+//!     }
+//! }
+//!
+//! let mut net = Regressor::<f32>::new(0);
+//! let x = Tensor::<(Dyn, U3)>::from_vec(&[2, 3], vec![0.1, 0.2, 0.3, 0.4, 0.5, 0.6])?;
+//! let y = net.forward(&x).clone();
+//! assert_eq!(y.dims(), &[2, 1]);
+//! net.backward(&Tensor::ones(y.shape()));
+//! # Ok::<(), nanotorch::ShapeError>(())
+//! ```
+//!
+//! ## Declaring
+//!
+//! - **Fields** are layers: `Linear<IN, OUT>` with literal sizes of any magnitude (784, 3136,
+//!   12288) or typenum types, or another `network!` struct (written by its bare name; it gets
+//!   the element type as its generic argument).
+//! - **`fn forward(x: [B, 3]) -> [B, 1]`**: the first dim is the batch. A name (`B`) is a size
+//!   known at run time ([`Dyn`](crate::Dyn)); a number (`[32, 3]`) fixes it in the type.
+//! - **The body**: `let` bindings and a final expression, built from calls of the layer fields,
+//!   the primitives `relu`, `leaky_relu(x, slope)`, `sigmoid`, `tanh`, `gelu`, `gelu_tanh`,
+//!   `softmax`, `log_softmax`, `exp`, `log`, `flatten`, `concat(a, b)`, `dropout(x, p)`,
+//!   and `+`, `-`, `*` (elementwise), `* c` or `/ c` by a number.
+//! - **Sequential shorthand** for a plain chain: `fn forward(x: [B, 64]) -> [B, 10] = fc1 -> relu -> fc2;`
+//!
+//! A value used twice (fan-out, residual connections) gets the sum of both gradient
+//! contributions. A `Linear` applied twice shares its weights, and its gradients accumulate.
+//!
+//! ## What it generates
+//!
+//! - the struct, generic over the element type `E` (default `f32`), with `pub` fields named
+//!   after the layers, plus private buffers: `saved` (exactly what backward reads), `work`
+//!   (forward temporaries), `grads` (gradient buffers) — all reused from step to step;
+//! - `new(seed)`: PyTorch's default initialisation from a seed;
+//! - `forward(&mut self, x) -> &Output`, `backward(&mut self, d_output)` (accumulates parameter
+//!   gradients; computes no input gradient), `backward_with_input` (also returns ∂L/∂x),
+//!   `predict(&self, x) -> Output` (saves nothing);
+//! - impls of [`Init`](crate::Init), [`Module`](crate::Module) (parameter visitor with
+//!   PyTorch state-dict names such as `fc1.weight`, `zero_grad`, train/eval) and
+//!   [`Layer`](crate::Layer), so networks nest.
+//!
+//! The generated items carry docs with the derivation; `cargo doc` shows them, and
+//! `cargo expand` shows the code.
+//!
+//! ## Mistakes are compile errors
+//!
+//! A size mismatch between literals is reported by the macro at the offending call, with both
+//! numbers: "`fc2` expects 128 input features, but `h` has 64". Sizes the macro cannot read
+//! (aliases, generics) are checked by the compiler through traits whose messages say which
+//! dims must agree.
