@@ -270,7 +270,8 @@ fn predict_step(plan: &Plan, id: NodeId) -> TokenStream {
             quote_spanned! {span=> ::nanotorch::ops::scale(#a, #c) }
         }
     };
-    quote!(let #name = #value;)
+    let ty = plan.ty(id);
+    quote!(let #name: #ty = #value;)
 }
 
 fn doc_lines(lines: &[String]) -> TokenStream {
@@ -462,6 +463,7 @@ pub fn expand(net: &Network, graph: &Graph) -> TokenStream {
         let (have, want) = (&c.have, &c.want);
         quote_spanned! {c.span=>
             const _: () = {
+                #[allow(dead_code)]
                 fn check<E: ::nanotorch::Element>() {
                     ::nanotorch::codegen::dims_agree::<#have, #want>();
                 }

@@ -23,7 +23,9 @@ use typenum::Unsigned;
 
 use crate::error::ShapeError;
 
-pub use typenum::{U0, U1, U2, U3, U4, U5, U8, U10, U16, U32, U64, U128, U256, U512, U784};
+/// typenum's named sizes `U0` … `U1024` (and its powers of two and ten beyond), so
+/// `use nanotorch::shape::*` brings `U3`, `U64`, `U784` into scope.
+pub use typenum::consts::*;
 
 /// One dimension of a shape: a static size (a typenum unsigned) or a runtime size ([`Dyn`]).
 pub trait Dim: Copy + Debug + Eq + Send + Sync + 'static {

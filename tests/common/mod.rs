@@ -52,3 +52,51 @@ pub fn assert_grad<S: Shape>(
 pub fn rng(k: u64) -> SeededRng {
     seeded_rng(0x6e61_6e6f ^ k)
 }
+
+/// All parameter values (or gradients) of a model, flattened in visit order.
+pub fn flat_params<M: nanotorch::Module<f64>>(model: &mut M, grads: bool) -> Vec<f64> {
+    let mut out = Vec::new();
+    model.visit_params(&mut |p| out.extend_from_slice(if grads { p.grad } else { p.value }));
+    out
+}
+
+/// Overwrites all parameter values of a model from a flat vector (visit order).
+pub fn set_flat_params<M: nanotorch::Module<f64>>(model: &mut M, values: &[f64]) {
+    let mut k = 0;
+    model.visit_params(&mut |p| {
+        let n = p.value.len();
+        p.value.copy_from_slice(&values[k..k + n]);
+        k += n;
+    });
+}
+
+/// Gradient check of every parameter of a model: `backprop` runs forward + backward for the
+/// scalar loss (after `zero_grad`), `loss` evaluates the same scalar without saving.
+pub fn assert_model_grads<M: nanotorch::Module<f64>>(
+    name: &str,
+    model: &mut M,
+    mut backprop: impl FnMut(&mut M),
+    mut loss: impl FnMut(&M) -> f64,
+) -> GradCheckReport {
+    model.zero_grad();
+    backprop(model);
+    let analytic = flat_params(model, true);
+    let values = flat_params(model, false);
+    let report = check_gradient(
+        &values,
+        &analytic,
+        |v| {
+            set_flat_params(model, v);
+            loss(model)
+        },
+        GradCheckConfig::default(),
+    );
+    set_flat_params(model, &values);
+    println!(
+        "gradcheck {name:<24} params {:>5}  max abs err {:.3e}",
+        report.checked, report.max_abs_err
+    );
+    assert!(report.passed(), "{name}: parameter gradient check failed: {report:?}");
+    assert!(analytic.iter().any(|g| *g != 0.0), "{name}: all gradients are zero");
+    report
+}
