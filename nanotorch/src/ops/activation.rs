@@ -48,7 +48,7 @@ fn backward_map_into<S: Shape, E: Element>(
 
 /// Rectified linear unit, `y = max(x, 0)`.
 ///
-/// - **Forward:** `y = max(x, 0)`.
+/// - **Forward:** `y = max(x, 0)`; NaN stays NaN, as in PyTorch.
 /// - **Backward:** `dx = dy ⊙ 1[y > 0]` (the derivative at 0 is taken as 0, as PyTorch does).
 /// - **Saves:** the output `y` (`y > 0` exactly where `x > 0`).
 /// - **Shapes:** any; `y` and `dx` have `x`'s shape.
@@ -60,7 +60,8 @@ pub fn relu<S: Shape, E: Element>(x: &Tensor<S, E>) -> Tensor<S, E> {
 
 /// [`relu`] writing into `y`.
 pub fn relu_into<S: Shape, E: Element>(x: &Tensor<S, E>, y: &mut Tensor<S, E>) {
-    map_into(x, y, |v| if v > E::zero() { v } else { E::zero() });
+    // Written so that NaN passes through (NaN < 0 is false), as in PyTorch.
+    map_into(x, y, |v| if v < E::zero() { E::zero() } else { v });
 }
 
 /// Backward of [`relu`] from the saved output: `dx = dy ⊙ 1[y > 0]`.
@@ -77,8 +78,9 @@ pub fn relu_backward_into<S: Shape, E: Element>(
     backward_map_into(y, dy, dx, relu_grad);
 }
 
+/// `1[y > 0]`, written as PyTorch's `threshold_backward` so a NaN output passes `dy` through.
 fn relu_grad<E: Element>(y: E) -> E {
-    if y > E::zero() { E::one() } else { E::zero() }
+    if y <= E::zero() { E::zero() } else { E::one() }
 }
 
 /// Logistic sigmoid, `y = σ(x) = 1 / (1 + e^(−x))`.
