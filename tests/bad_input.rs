@@ -32,7 +32,10 @@ fn from_vec_wrong_length() {
             found: 5
         }
     );
-    assert_eq!(err.to_string(), "expected 6 elements for shape [2, 3], found 5");
+    assert_eq!(
+        err.to_string(),
+        "expected 6 elements for shape [2, 3], found 5"
+    );
 }
 
 #[test]
@@ -90,25 +93,40 @@ fn elementwise_runtime_dims_must_agree() {
     assert_eq!(add(&a, &b).unwrap_err(), runtime("add operands", 2, 3));
     assert_eq!(sub(&a, &b).unwrap_err(), runtime("sub operands", 2, 3));
     assert_eq!(mul(&a, &b).unwrap_err(), runtime("mul operands", 2, 3));
-    assert_eq!(mul_backward(&a, &b, &a).unwrap_err(), runtime("mul operands", 2, 3));
+    assert_eq!(
+        mul_backward(&a, &b, &a).unwrap_err(),
+        runtime("mul operands", 2, 3)
+    );
     let mut out = Tensor::zeros(a.shape());
-    assert_eq!(add_into(&a, &b, &mut out).unwrap_err(), runtime("add operands", 2, 3));
+    assert_eq!(
+        add_into(&a, &b, &mut out).unwrap_err(),
+        runtime("add operands", 2, 3)
+    );
     // The second axis is compared too.
-    assert_eq!(add(&dyn2(2, 3), &dyn2(2, 4)).unwrap_err(), runtime("add operands", 3, 4));
+    assert_eq!(
+        add(&dyn2(2, 3), &dyn2(2, 4)).unwrap_err(),
+        runtime("add operands", 3, 4)
+    );
 }
 
 #[test]
 fn matmul_inner_dims_must_agree() {
     let a = dyn2(2, 3);
     let b = Tensor::<(Dyn, U2)>::zeros((Dyn(4), U2::default()));
-    assert_eq!(matmul(&a, &b).unwrap_err(), runtime("matmul inner dims", 3, 4));
+    assert_eq!(
+        matmul(&a, &b).unwrap_err(),
+        runtime("matmul inner dims", 3, 4)
+    );
 }
 
 #[test]
 fn concat_batches_must_agree() {
     let a = batch3(2, vec![0.0; 6]);
     let b = Tensor::<(Dyn, U2)>::zeros((Dyn(3), U2::default()));
-    assert_eq!(concat(&a, &b).unwrap_err(), runtime("concat batch of a and b", 2, 3));
+    assert_eq!(
+        concat(&a, &b).unwrap_err(),
+        runtime("concat batch of a and b", 2, 3)
+    );
 }
 
 #[test]
@@ -195,7 +213,10 @@ fn empty_reductions_match_pytorch() {
     assert_eq!(m.dims(), &[3]);
     assert!(m.as_slice().iter().all(|v| v.is_nan()));
     assert_eq!(sum_axis::<1, _, _>(&x).dims(), &[0]);
-    assert_eq!(mean_all_backward(x.shape(), &Tensor::full((), 1.0)).dims(), &[0, 3]);
+    assert_eq!(
+        mean_all_backward(x.shape(), &Tensor::full((), 1.0)).dims(),
+        &[0, 3]
+    );
     assert_eq!(bias_grad(&x).to_vec(), vec![0.0; 3]);
 }
 
@@ -262,7 +283,17 @@ fn softmax_of_a_row_with_infinities() {
     // a −inf entry in a finite row gets probability 0 (log-probability −inf).
     let x = batch3(
         3,
-        vec![f32::INFINITY, 1.0, 2.0, f32::NEG_INFINITY, 1.0, 2.0, 0.0, 0.0, 0.0],
+        vec![
+            f32::INFINITY,
+            1.0,
+            2.0,
+            f32::NEG_INFINITY,
+            1.0,
+            2.0,
+            0.0,
+            0.0,
+            0.0,
+        ],
     );
     let y = softmax(&x).to_vec();
     assert!(y[..3].iter().all(|v| v.is_nan()));
@@ -299,7 +330,10 @@ fn dropout_edge_probabilities() {
     let x = Tensor::<(Dyn, U5)>::ones((Dyn(20), U5::default()));
     let mut rng = seeded_rng(4);
     let (y, mask) = dropout(&x, 1.0, true, &mut rng).unwrap();
-    assert!(y.as_slice().iter().all(|&v| v == 0.0), "p = 1 zeros everything");
+    assert!(
+        y.as_slice().iter().all(|&v| v == 0.0),
+        "p = 1 zeros everything"
+    );
     assert!(mask.as_slice().iter().all(|&v| v == 0.0));
     let (y, _) = dropout(&x, 0.0, true, &mut rng).unwrap();
     assert_eq!(y, x, "p = 0 keeps everything");

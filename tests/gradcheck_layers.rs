@@ -24,7 +24,11 @@ where
     assert_eq!(dx.dims(), x.dims(), "{name}: dx has x's shape");
     assert_grad(name, x, &dx, |x| dot(g, &before.clone().forward(x)));
     // forward must return what the loss above differentiates.
-    assert_eq!(y, before.clone().forward(x), "{name}: forward is deterministic given its state");
+    assert_eq!(
+        y,
+        before.clone().forward(x),
+        "{name}: forward is deterministic given its state"
+    );
 }
 
 fn r3(n: usize) -> (Dyn, U3, U4) {
@@ -128,16 +132,26 @@ fn dropout_layer() {
         let x = rand_tensor(r3(n), -2.0, 2.0, &mut r);
         let g = rand_tensor(x.shape(), -1.0, 1.0, &mut r);
         let mut layer = Dropout::new(0.4, 7 + n as u64).unwrap();
-        assert!(layer.is_training(), "layers start in training mode, as in PyTorch");
+        assert!(
+            layer.is_training(),
+            "layers start in training mode, as in PyTorch"
+        );
         check_layer("Dropout train p=0.4", &mut layer, &x, &g);
         // Training drops something for a batch this size and scales what it keeps.
         let y = layer.forward(&x);
         for (yi, xi) in y.as_slice().iter().zip(x.as_slice()) {
-            assert!(*yi == 0.0 || (yi - xi / 0.6).abs() < 1e-12, "kept values scaled by 1/(1-p)");
+            assert!(
+                *yi == 0.0 || (yi - xi / 0.6).abs() < 1e-12,
+                "kept values scaled by 1/(1-p)"
+            );
         }
         // Consecutive forwards draw different masks.
         let big = Tensor::ones(r3(40));
-        assert_ne!(layer.forward(&big), layer.forward(&big), "a new mask per forward");
+        assert_ne!(
+            layer.forward(&big),
+            layer.forward(&big),
+            "a new mask per forward"
+        );
 
         layer.eval();
         assert!(!layer.is_training());
@@ -157,5 +171,8 @@ fn backward_before_forward_gives_zeros() {
     assert_eq!(Tanh::default().backward(&g), Tensor::zeros(g.shape()));
     assert_eq!(Gelu::default().backward(&g), Tensor::zeros(g.shape()));
     assert_eq!(LeakyRelu::default().backward(&g), Tensor::zeros(g.shape()));
-    assert_eq!(Dropout::new(0.5, 1).unwrap().backward(&g), Tensor::zeros(g.shape()));
+    assert_eq!(
+        Dropout::new(0.5, 1).unwrap().backward(&g),
+        Tensor::zeros(g.shape())
+    );
 }

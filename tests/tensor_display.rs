@@ -19,7 +19,10 @@ fn two_by_two_f32() {
 #[test]
 fn integral_values_print_with_a_dot() {
     let t = Tensor::<(Dyn, U2)>::from_vec(&[2, 2], vec![1.0, 2.0, 3.0, 4.0]).unwrap();
-    assert_eq!(t.to_string(), "tensor([[1., 2.],\n        [3., 4.]], shape=[2, 2])");
+    assert_eq!(
+        t.to_string(),
+        "tensor([[1., 2.],\n        [3., 4.]], shape=[2, 2])"
+    );
 }
 
 #[test]
@@ -32,7 +35,10 @@ fn scalar() {
 fn f64_names_its_dtype() {
     let t = Tensor::<(U3,), f64>::from_vec(&[3], vec![0.1, 2.0, -3.0]).unwrap();
     // torch.tensor([0.1, 2., -3.], dtype=torch.float64)
-    assert_eq!(t.to_string(), "tensor([ 0.1000,  2.0000, -3.0000], shape=[3], dtype=f64)");
+    assert_eq!(
+        t.to_string(),
+        "tensor([ 0.1000,  2.0000, -3.0000], shape=[3], dtype=f64)"
+    );
 }
 
 #[test]
@@ -54,8 +60,8 @@ fn non_finite_values() {
 
 #[test]
 fn rank_three_separates_blocks_with_a_blank_line() {
-    let t = Tensor::<(U2, U2, U2)>::from_vec(&[2, 2, 2], (1..=8).map(|v| v as f32).collect())
-        .unwrap();
+    let t =
+        Tensor::<(U2, U2, U2)>::from_vec(&[2, 2, 2], (1..=8).map(|v| v as f32).collect()).unwrap();
     assert_eq!(
         t.to_string(),
         "tensor([[[1., 2.],\n         [3., 4.]],\n\n        [[5., 6.],\n         [7., 8.]]], shape=[2, 2, 2])"

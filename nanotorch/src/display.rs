@@ -112,7 +112,11 @@ impl NumberFormat {
         let min = nonzero.iter().fold(f64::INFINITY, |m, &x| m.min(x));
         let wide = max / min > 1000.0 || max > 1e8;
         if nonzero.iter().all(|x| x.fract() == 0.0) {
-            if wide { Self::Scientific } else { Self::Integer }
+            if wide {
+                Self::Scientific
+            } else {
+                Self::Integer
+            }
         } else if wide || min < 1e-4 {
             Self::Scientific
         } else {
