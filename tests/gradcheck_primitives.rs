@@ -38,9 +38,15 @@ fn linear_gradients() {
         let mut dw = Tensor::zeros(w.shape());
         let mut db = Tensor::zeros(b.shape());
         linear_backward_params(&x, &g, &mut dw, Some(&mut db)).unwrap();
-        assert_grad("linear.x", &x, &dx, |x| dot(&g, &linear(x, &w, Some(&b)).unwrap()));
-        assert_grad("linear.weight", &w, &dw, |w| dot(&g, &linear(&x, w, Some(&b)).unwrap()));
-        assert_grad("linear.bias", &b, &db, |b| dot(&g, &linear(&x, &w, Some(b)).unwrap()));
+        assert_grad("linear.x", &x, &dx, |x| {
+            dot(&g, &linear(x, &w, Some(&b)).unwrap())
+        });
+        assert_grad("linear.weight", &w, &dw, |w| {
+            dot(&g, &linear(&x, w, Some(&b)).unwrap())
+        });
+        assert_grad("linear.bias", &b, &db, |b| {
+            dot(&g, &linear(&x, &w, Some(b)).unwrap())
+        });
     }
 }
 
@@ -100,7 +106,11 @@ fn into_matches<S: Shape>(
 ) {
     let mut dx = Tensor::full(stale, f64::NAN);
     backward_into(saved, g, &mut dx);
-    assert_eq!(dx, backward(saved, g), "{name}: _backward_into differs from _backward");
+    assert_eq!(
+        dx,
+        backward(saved, g),
+        "{name}: _backward_into differs from _backward"
+    );
 }
 
 type R3 = (Dyn, U3, U4);
@@ -123,7 +133,14 @@ fn relu_sigmoid_backward_into() {
         let y = sigmoid(&x);
         sigmoid_backward_into(&y, &g, &mut dx);
         assert_grad("sigmoid (into)", &x, &dx, |x| dot(&g, &sigmoid(x)));
-        into_matches("sigmoid", &y, &g, r3(n + 1), sigmoid_backward, sigmoid_backward_into);
+        into_matches(
+            "sigmoid",
+            &y,
+            &g,
+            r3(n + 1),
+            sigmoid_backward,
+            sigmoid_backward_into,
+        );
     }
 }
 
@@ -155,7 +172,9 @@ fn elementwise_unary_gradients() {
         let g = rand_tensor(x.shape(), -1.0, 1.0, &mut r);
         assert_grad("neg", &x, &neg(&g), |x| dot(&g, &neg(x)));
         for c in [2.5, -0.75] {
-            assert_grad("scale", &x, &scale_backward(&g, c), |x| dot(&g, &scale(x, c)));
+            assert_grad("scale", &x, &scale_backward(&g, c), |x| {
+                dot(&g, &scale(x, c))
+            });
         }
     }
 }
@@ -195,9 +214,13 @@ fn add_bias_gradients() {
         let x = rand_tensor((Dyn(n), U4::default()), -1.0, 1.0, &mut r);
         let bias = rand_tensor((U4::default(),), -1.0, 1.0, &mut r);
         let g = rand_tensor(x.shape(), -1.0, 1.0, &mut r);
-        assert_grad("add_bias.x", &x, &g, |x| dot(&g, &add_bias(x, &bias).unwrap()));
+        assert_grad("add_bias.x", &x, &g, |x| {
+            dot(&g, &add_bias(x, &bias).unwrap())
+        });
         let db = bias_grad(&g);
-        assert_grad("add_bias.bias", &bias, &db, |b| dot(&g, &add_bias(&x, b).unwrap()));
+        assert_grad("add_bias.bias", &bias, &db, |b| {
+            dot(&g, &add_bias(&x, b).unwrap())
+        });
         // Accumulating into an existing gradient adds the same amount.
         let start = rand_tensor(bias.shape(), -1.0, 1.0, &mut r);
         let mut acc = start.clone();
@@ -245,7 +268,14 @@ fn tanh_gradients() {
         let x = rand_tensor(r3(n), -3.0, 3.0, &mut r);
         let g = rand_tensor(x.shape(), -1.0, 1.0, &mut r);
         check_from_output("tanh", &x, &g, tanh, tanh_backward);
-        into_matches("tanh", &tanh(&x), &g, r3(n + 1), tanh_backward, tanh_backward_into);
+        into_matches(
+            "tanh",
+            &tanh(&x),
+            &g,
+            r3(n + 1),
+            tanh_backward,
+            tanh_backward_into,
+        );
     }
 }
 
@@ -276,7 +306,14 @@ fn exp_log_gradients() {
         let x = rand_tensor(r3(n), -2.0, 2.0, &mut r);
         let g = rand_tensor(x.shape(), -1.0, 1.0, &mut r);
         check_from_output("exp", &x, &g, exp, exp_backward);
-        into_matches("exp", &exp(&x), &g, r3(n + 1), exp_backward, exp_backward_into);
+        into_matches(
+            "exp",
+            &exp(&x),
+            &g,
+            r3(n + 1),
+            exp_backward,
+            exp_backward_into,
+        );
         let x = rand_tensor(r3(n), 0.5, 3.0, &mut r);
         check_from_input("log", &x, &g, log, log_backward);
         into_matches("log", &x, &g, r3(n + 1), log_backward, log_backward_into);
@@ -290,9 +327,22 @@ fn softmax_gradients() {
         let x = rand_tensor((Dyn(n), U5::default()), -3.0, 3.0, &mut r);
         let g = rand_tensor(x.shape(), -1.0, 1.0, &mut r);
         check_from_output("softmax [n,5]", &x, &g, softmax, softmax_backward);
-        check_from_output("log_softmax [n,5]", &x, &g, log_softmax, log_softmax_backward);
+        check_from_output(
+            "log_softmax [n,5]",
+            &x,
+            &g,
+            log_softmax,
+            log_softmax_backward,
+        );
         let y = softmax(&x);
-        into_matches("softmax", &y, &g, (Dyn(n + 1), U5::default()), softmax_backward, softmax_backward_into);
+        into_matches(
+            "softmax",
+            &y,
+            &g,
+            (Dyn(n + 1), U5::default()),
+            softmax_backward,
+            softmax_backward_into,
+        );
         let y = log_softmax(&x);
         into_matches(
             "log_softmax",
@@ -306,9 +356,18 @@ fn softmax_gradients() {
         let x = rand_tensor(r3(n), -3.0, 3.0, &mut r);
         let g = rand_tensor(x.shape(), -1.0, 1.0, &mut r);
         check_from_output("softmax [n,3,4]", &x, &g, softmax, softmax_backward);
-        check_from_output("log_softmax [n,3,4]", &x, &g, log_softmax, log_softmax_backward);
+        check_from_output(
+            "log_softmax [n,3,4]",
+            &x,
+            &g,
+            log_softmax,
+            log_softmax_backward,
+        );
         for row in softmax(&x).as_slice().chunks(4) {
-            assert!((row.iter().sum::<f64>() - 1.0).abs() < 1e-12, "softmax row sums to 1");
+            assert!(
+                (row.iter().sum::<f64>() - 1.0).abs() < 1e-12,
+                "softmax row sums to 1"
+            );
         }
     }
     // Rank 1: the whole vector is one distribution.
@@ -340,21 +399,33 @@ fn axis_reduction_gradients() {
 
         let g0 = rand_tensor((U3::default(), U4::default()), -1.0, 1.0, &mut r);
         let dx = sum_axis_backward::<0, _, _>(s, &g0).unwrap();
-        assert_grad("sum_axis<0>", &x, &dx, |x| dot(&g0, &sum_axis::<0, _, _>(x)));
+        assert_grad("sum_axis<0>", &x, &dx, |x| {
+            dot(&g0, &sum_axis::<0, _, _>(x))
+        });
         let dx = mean_axis_backward::<0, _, _>(s, &g0).unwrap();
-        assert_grad("mean_axis<0>", &x, &dx, |x| dot(&g0, &mean_axis::<0, _, _>(x)));
+        assert_grad("mean_axis<0>", &x, &dx, |x| {
+            dot(&g0, &mean_axis::<0, _, _>(x))
+        });
 
         let g1 = rand_tensor((Dyn(n), U4::default()), -1.0, 1.0, &mut r);
         let dx = sum_axis_backward::<1, _, _>(s, &g1).unwrap();
-        assert_grad("sum_axis<1>", &x, &dx, |x| dot(&g1, &sum_axis::<1, _, _>(x)));
+        assert_grad("sum_axis<1>", &x, &dx, |x| {
+            dot(&g1, &sum_axis::<1, _, _>(x))
+        });
         let dx = mean_axis_backward::<1, _, _>(s, &g1).unwrap();
-        assert_grad("mean_axis<1>", &x, &dx, |x| dot(&g1, &mean_axis::<1, _, _>(x)));
+        assert_grad("mean_axis<1>", &x, &dx, |x| {
+            dot(&g1, &mean_axis::<1, _, _>(x))
+        });
 
         let g2 = rand_tensor((Dyn(n), U3::default()), -1.0, 1.0, &mut r);
         let dx = sum_axis_backward::<2, _, _>(s, &g2).unwrap();
-        assert_grad("sum_axis<2>", &x, &dx, |x| dot(&g2, &sum_axis::<2, _, _>(x)));
+        assert_grad("sum_axis<2>", &x, &dx, |x| {
+            dot(&g2, &sum_axis::<2, _, _>(x))
+        });
         let dx = mean_axis_backward::<2, _, _>(s, &g2).unwrap();
-        assert_grad("mean_axis<2>", &x, &dx, |x| dot(&g2, &mean_axis::<2, _, _>(x)));
+        assert_grad("mean_axis<2>", &x, &dx, |x| {
+            dot(&g2, &mean_axis::<2, _, _>(x))
+        });
     }
 }
 
@@ -373,10 +444,19 @@ fn reshape_and_flatten_gradients() {
         let g = rand_tensor((Dyn(n), U12::default()), -1.0, 1.0, &mut r);
         let dx = flatten_backward(x.shape(), &g);
         assert_grad("flatten rank 3", &x, &dx, |x| dot(&g, &flatten(x)));
-        assert_eq!(flatten(&x).to_vec(), x.to_vec(), "flatten keeps row-major order");
+        assert_eq!(
+            flatten(&x).to_vec(),
+            x.to_vec(),
+            "flatten keeps row-major order"
+        );
 
         // flatten rank 4: [n, 2, 3, 2] -> [n, 12]
-        let x4 = rand_tensor((Dyn(n), U2::default(), U3::default(), U2::default()), -2.0, 2.0, &mut r);
+        let x4 = rand_tensor(
+            (Dyn(n), U2::default(), U3::default(), U2::default()),
+            -2.0,
+            2.0,
+            &mut r,
+        );
         let dx = flatten_backward(x4.shape(), &g);
         assert_grad("flatten rank 4", &x4, &dx, |x| dot(&g, &flatten(x)));
 
@@ -417,18 +497,31 @@ fn dropout_gradients() {
     for n in BATCHES {
         let x = rand_tensor(r3(n), -2.0, 2.0, &mut r);
         let g = rand_tensor(x.shape(), -1.0, 1.0, &mut r);
-        for (p, training) in [(0.3, true), (0.5, true), (0.0, true), (1.0, true), (0.5, false)] {
+        for (p, training) in [
+            (0.3, true),
+            (0.5, true),
+            (0.0, true),
+            (1.0, true),
+            (0.5, false),
+        ] {
             // The same seed gives the same mask, so the mask is fixed while x is perturbed.
             let seed = 100 + n as u64;
             let (_, mask) = dropout(&x, p, training, &mut seeded_rng(seed)).unwrap();
-            let keep = if training { if p < 1.0 { 1.0 / (1.0 - p) } else { 0.0 } } else { 1.0 };
+            let keep = if training {
+                if p < 1.0 { 1.0 / (1.0 - p) } else { 0.0 }
+            } else {
+                1.0
+            };
             assert!(
                 mask.as_slice().iter().all(|&m| m == 0.0 || m == keep),
                 "dropout mask values are 0 or {keep}"
             );
             let dx = dropout_backward(&mask, &g);
             assert_grad("dropout", &x, &dx, |x| {
-                dot(&g, &dropout(x, p, training, &mut seeded_rng(seed)).unwrap().0)
+                dot(
+                    &g,
+                    &dropout(x, p, training, &mut seeded_rng(seed)).unwrap().0,
+                )
             });
         }
     }

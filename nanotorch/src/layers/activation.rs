@@ -99,7 +99,7 @@ activation_layer!(
 );
 activation_layer!(
     /// Softmax over the last axis as a layer, as PyTorch's `nn.Softmax(dim=-1)`; see
-    /// [`ops::softmax`]. Saves its output.
+    /// [`ops::softmax`](fn@ops::softmax). Saves its output.
     Softmax: HasLastAxis, saves output, ops::softmax, ops::softmax_backward
 );
 activation_layer!(
@@ -174,7 +174,7 @@ impl<S: Shape, E: Element> Layer<Tensor<S, E>, E> for LeakyRelu<S, E> {
     }
 }
 
-/// Dropout as a layer, as PyTorch's `nn.Dropout(p)`; see [`ops::dropout`].
+/// Dropout as a layer, as PyTorch's `nn.Dropout(p)`; see [`ops::dropout`](fn@ops::dropout).
 ///
 /// Holds its probability `p`, its mode (training, the default, or evaluation — switched by
 /// [`Module::train`] / [`Module::eval`]) and its own seeded generator, so a run is reproducible

@@ -48,7 +48,7 @@ fn backward_map_into<S: Shape, E: Element>(
 
 /// Rectified linear unit, `y = max(x, 0)`.
 ///
-/// - **Forward:** `y = max(x, 0)`.
+/// - **Forward:** `y = max(x, 0)`; NaN stays NaN, as in PyTorch.
 /// - **Backward:** `dx = dy ⊙ 1[y > 0]` (the derivative at 0 is taken as 0, as PyTorch does).
 /// - **Saves:** the output `y` (`y > 0` exactly where `x > 0`).
 /// - **Shapes:** any; `y` and `dx` have `x`'s shape.
@@ -60,7 +60,8 @@ pub fn relu<S: Shape, E: Element>(x: &Tensor<S, E>) -> Tensor<S, E> {
 
 /// [`relu`] writing into `y`.
 pub fn relu_into<S: Shape, E: Element>(x: &Tensor<S, E>, y: &mut Tensor<S, E>) {
-    map_into(x, y, |v| if v > E::zero() { v } else { E::zero() });
+    // Written so that NaN passes through (NaN < 0 is false), as in PyTorch.
+    map_into(x, y, |v| if v < E::zero() { E::zero() } else { v });
 }
 
 /// Backward of [`relu`] from the saved output: `dx = dy ⊙ 1[y > 0]`.
@@ -77,8 +78,9 @@ pub fn relu_backward_into<S: Shape, E: Element>(
     backward_map_into(y, dy, dx, relu_grad);
 }
 
+/// `1[y > 0]`, written as PyTorch's `threshold_backward` so a NaN output passes `dy` through.
 fn relu_grad<E: Element>(y: E) -> E {
-    if y > E::zero() { E::one() } else { E::zero() }
+    if y <= E::zero() { E::zero() } else { E::one() }
 }
 
 /// Logistic sigmoid, `y = σ(x) = 1 / (1 + e^(−x))`.
@@ -97,12 +99,11 @@ pub fn sigmoid<S: Shape, E: Element>(x: &Tensor<S, E>) -> Tensor<S, E> {
 
 /// The numerically stable scalar sigmoid used by [`sigmoid`] (and by the losses).
 pub fn sigmoid_scalar<E: Element>(x: E) -> E {
-    if x >= E::zero() {
-        E::one() / (E::one() + (-x).exp())
-    } else {
-        let e = x.exp();
-        e / (E::one() + e)
-    }
+    // e = e^(−|x|) ≤ 1 never overflows; σ(x) = 1/(1 + e) for x ≥ 0 and e/(1 + e) for x < 0.
+    // One exp and a select (no unpredictable branch around the exp).
+    let e = (-x.abs()).exp();
+    let r = E::one() / (E::one() + e);
+    if x >= E::zero() { r } else { e * r }
 }
 
 /// [`sigmoid`] writing into `y`.
@@ -111,10 +112,7 @@ pub fn sigmoid_into<S: Shape, E: Element>(x: &Tensor<S, E>, y: &mut Tensor<S, E>
 }
 
 /// Backward of [`sigmoid`] from the saved output: `dx = dy ⊙ y ⊙ (1 − y)`.
-pub fn sigmoid_backward<S: Shape, E: Element>(
-    y: &Tensor<S, E>,
-    dy: &Tensor<S, E>,
-) -> Tensor<S, E> {
+pub fn sigmoid_backward<S: Shape, E: Element>(y: &Tensor<S, E>, dy: &Tensor<S, E>) -> Tensor<S, E> {
     backward_map(y, dy, |v| v * (E::one() - v))
 }
 
@@ -170,7 +168,11 @@ pub fn leaky_relu_backward_into<S: Shape, E: Element>(
     dx: &mut Tensor<S, E>,
 ) {
     backward_map_into(x, dy, dx, |v| {
-        if v > E::zero() { E::one() } else { negative_slope }
+        if v > E::zero() {
+            E::one()
+        } else {
+            negative_slope
+        }
     });
 }
 
@@ -213,8 +215,7 @@ fn normal_cdf<E: Element>(x: E) -> E {
 /// The standard normal density `φ(x) = e^(−x²/2) / √(2π)`.
 fn normal_pdf<E: Element>(x: E) -> E {
     // 1/√(2π) = (2/√π)·(1/√2)·½
-    let inv_sqrt_2pi =
-        std::f64::consts::FRAC_2_SQRT_PI * std::f64::consts::FRAC_1_SQRT_2 * 0.5;
+    let inv_sqrt_2pi = std::f64::consts::FRAC_2_SQRT_PI * std::f64::consts::FRAC_1_SQRT_2 * 0.5;
     E::cast(inv_sqrt_2pi) * (-(x * x) * E::cast(0.5)).exp()
 }
 

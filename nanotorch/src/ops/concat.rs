@@ -30,7 +30,7 @@ where
     Ok(y)
 }
 
-/// [`concat`] writing into `out` (resized if needed).
+/// [`concat`](fn@concat) writing into `out` (resized if needed).
 pub fn concat_into<B: Dim, A: StaticDim, C: StaticDim, E: Element>(
     a: &Tensor<(B, A), E>,
     b: &Tensor<(B, C), E>,
@@ -51,12 +51,14 @@ where
     }
     out.resize_to((rows_a, Sum::<A, C>::default()));
     let data = out.data_mut();
-    data.slice_axis_mut(Axis(1), Slice::from(..A::USIZE)).assign(a.data());
-    data.slice_axis_mut(Axis(1), Slice::from(A::USIZE..)).assign(b.data());
+    data.slice_axis_mut(Axis(1), Slice::from(..A::USIZE))
+        .assign(a.data());
+    data.slice_axis_mut(Axis(1), Slice::from(A::USIZE..))
+        .assign(b.data());
     Ok(())
 }
 
-/// Backward of [`concat`]: splits `dy` into `(da, db) = (dy[:, ..A], dy[:, A..])`.
+/// Backward of [`concat`](fn@concat): splits `dy` into `(da, db) = (dy[:, ..A], dy[:, A..])`.
 pub fn concat_backward<B: Dim, A: StaticDim, C: StaticDim, E: Element>(
     dy: &Tensor<(B, Sum<A, C>), E>,
 ) -> (Tensor<(B, A), E>, Tensor<(B, C), E>)
@@ -67,8 +69,10 @@ where
     let (rows, _) = dy.shape();
     let mut da = Tensor::zeros((rows, A::default()));
     let mut db = Tensor::zeros((rows, C::default()));
-    da.data_mut().assign(&dy.data().slice_axis(Axis(1), Slice::from(..A::USIZE)));
-    db.data_mut().assign(&dy.data().slice_axis(Axis(1), Slice::from(A::USIZE..)));
+    da.data_mut()
+        .assign(&dy.data().slice_axis(Axis(1), Slice::from(..A::USIZE)));
+    db.data_mut()
+        .assign(&dy.data().slice_axis(Axis(1), Slice::from(A::USIZE..)));
     (da, db)
 }
 

@@ -60,9 +60,17 @@ pub fn dropout_into<S: Shape, E: Element, R: Rng + ?Sized>(
     mask.resize_to(x.shape());
     if training {
         // p = 1 drops everything: never compute 1/(1 − p) = inf.
-        let keep = if p < 1.0 { E::cast(1.0 / (1.0 - p)) } else { E::zero() };
+        let keep = if p < 1.0 {
+            E::cast(1.0 / (1.0 - p))
+        } else {
+            E::zero()
+        };
         for m in mask.as_slice_mut() {
-            *m = if rng.random::<f64>() >= p { keep } else { E::zero() };
+            *m = if rng.random::<f64>() >= p {
+                keep
+            } else {
+                E::zero()
+            };
         }
     } else {
         mask.fill(E::one());

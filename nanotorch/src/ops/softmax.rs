@@ -20,7 +20,11 @@ fn last_axis<S: Shape>() -> Axis {
 fn row_max<E: Element>(row: &ArrayView1<'_, E>) -> E {
     // `max` over floats, letting a NaN through (a NaN row must give NaN, not be skipped).
     row.iter().fold(E::neg_infinity(), |m, &v| {
-        if v.is_nan() || m.is_nan() { E::nan() } else { m.max(v) }
+        if v.is_nan() || m.is_nan() {
+            E::nan()
+        } else {
+            m.max(v)
+        }
     })
 }
 
@@ -31,14 +35,18 @@ fn softmax_row<E: Element>(x: ArrayView1<'_, E>, mut y: ArrayViewMut1<'_, E>) {
         *o = (v - m).exp();
         total += *o;
     });
-    y.mapv_inplace(|v| v / total);
+    // One division per row, then products (as PyTorch's CPU kernel does).
+    let inv = E::one() / total;
+    y.mapv_inplace(|v| v * inv);
 }
 
 fn log_softmax_row<E: Element>(x: ArrayView1<'_, E>, mut y: ArrayViewMut1<'_, E>) {
     let m = row_max(&x);
     let total: E = x.iter().map(|&v| (v - m).exp()).sum();
     let log_sum_exp = m + total.ln();
-    Zip::from(&mut y).and(&x).for_each(|o, &v| *o = v - log_sum_exp);
+    Zip::from(&mut y)
+        .and(&x)
+        .for_each(|o, &v| *o = v - log_sum_exp);
 }
 
 /// Applies `row_fn` to every lane of `x` along the last axis, writing the lanes of `y`.
