@@ -14,8 +14,7 @@
 mod train_support;
 
 use nanotorch::optim::{
-    Adam, AdamW, CosineAnnealingLr, LrScheduler, Optimizer, RmsProp, Sgd, StepLr,
-    clip_grad_norm,
+    Adam, AdamW, CosineAnnealingLr, LrScheduler, Optimizer, RmsProp, Sgd, StepLr, clip_grad_norm,
 };
 use serde_json::{Map, Value};
 use train_support::{Agreement, TwoParams, f32s, golden, num};
@@ -33,7 +32,9 @@ fn betas(name: &str, v: &Value) -> (f64, f64) {
 }
 
 fn build_sgd(name: &str, kwargs: &Map<String, Value>) -> Sgd<f32> {
-    let lr = num(kwargs.get("lr").unwrap_or_else(|| panic!("{name}: SGD needs lr")));
+    let lr = num(kwargs
+        .get("lr")
+        .unwrap_or_else(|| panic!("{name}: SGD needs lr")));
     let mut opt = Sgd::new(lr);
     for (key, v) in kwargs {
         opt = match key.as_str() {

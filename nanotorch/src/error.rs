@@ -34,7 +34,9 @@ pub enum ShapeError {
         right: usize,
     },
     /// A class-index target (cross-entropy, NLL) names no class of the logits.
-    #[error("target {index} at position {position} is not a class: expected an index in 0..{classes}")]
+    #[error(
+        "target {index} at position {position} is not a class: expected an index in 0..{classes}"
+    )]
     ClassIndex {
         /// Where in the target list (the batch row).
         position: usize,

@@ -2,7 +2,7 @@
 
 use crate::element::Element;
 use crate::error::ShapeError;
-use crate::loss::{Reduction, check_same_dims};
+use crate::loss::{LossAndGrad, Reduction, check_same_dims};
 use crate::ops::sigmoid_scalar;
 use crate::shape::Shape;
 use crate::tensor::Tensor;
@@ -31,7 +31,7 @@ pub fn bce_with_logits<S: Shape, E: Element>(
     logits: &Tensor<S, E>,
     targets: &Tensor<S, E>,
     reduction: Reduction,
-) -> Result<(E, Tensor<S, E>), ShapeError> {
+) -> Result<LossAndGrad<S, E>, ShapeError> {
     let mut grad = Tensor::zeros(logits.shape());
     let loss = bce_with_logits_into(logits, targets, reduction, &mut grad)?;
     Ok((loss, grad))

@@ -2,7 +2,7 @@
 
 use crate::element::Element;
 use crate::error::ShapeError;
-use crate::loss::{Reduction, check_class_targets};
+use crate::loss::{LossAndGrad, Reduction, check_class_targets};
 use crate::shape::Dim;
 use crate::tensor::Tensor;
 
@@ -29,7 +29,7 @@ pub fn cross_entropy<B: Dim, C: Dim, E: Element>(
     logits: &Tensor<(B, C), E>,
     targets: &[usize],
     reduction: Reduction,
-) -> Result<(E, Tensor<(B, C), E>), ShapeError> {
+) -> Result<LossAndGrad<(B, C), E>, ShapeError> {
     let mut grad = Tensor::zeros(logits.shape());
     let loss = cross_entropy_into(logits, targets, reduction, &mut grad)?;
     Ok((loss, grad))
@@ -44,7 +44,12 @@ pub fn cross_entropy_into<B: Dim, C: Dim, E: Element>(
     grad: &mut Tensor<(B, C), E>,
 ) -> Result<E, ShapeError> {
     let (b, c) = logits.shape();
-    check_class_targets("cross_entropy: number of targets vs batch rows", b, c, targets)?;
+    check_class_targets(
+        "cross_entropy: number of targets vs batch rows",
+        b,
+        c,
+        targets,
+    )?;
     grad.resize_to(logits.shape());
     let scale = E::cast(reduction.scale(b.size()));
     let mut sum = 0.0;
@@ -90,7 +95,7 @@ pub fn nll_loss<B: Dim, C: Dim, E: Element>(
     log_probs: &Tensor<(B, C), E>,
     targets: &[usize],
     reduction: Reduction,
-) -> Result<(E, Tensor<(B, C), E>), ShapeError> {
+) -> Result<LossAndGrad<(B, C), E>, ShapeError> {
     let mut grad = Tensor::zeros(log_probs.shape());
     let loss = nll_loss_into(log_probs, targets, reduction, &mut grad)?;
     Ok((loss, grad))

@@ -33,6 +33,11 @@ pub use mse::{mse_loss, mse_loss_into};
 
 use crate::error::ShapeError;
 use crate::shape::{Dim, fmt_dims};
+use crate::tensor::Tensor;
+
+/// What the allocating losses return: the loss value `L` and `∂L/∂input`, a tensor of the
+/// input's shape `S`.
+pub type LossAndGrad<S, E> = (E, Tensor<S, E>);
 
 /// How a loss combines its per-element terms, as PyTorch's `reduction=` argument.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]

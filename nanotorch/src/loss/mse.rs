@@ -2,7 +2,7 @@
 
 use crate::element::Element;
 use crate::error::ShapeError;
-use crate::loss::{Reduction, check_same_dims};
+use crate::loss::{LossAndGrad, Reduction, check_same_dims};
 use crate::shape::Shape;
 use crate::tensor::Tensor;
 
@@ -26,7 +26,7 @@ pub fn mse_loss<S: Shape, E: Element>(
     pred: &Tensor<S, E>,
     target: &Tensor<S, E>,
     reduction: Reduction,
-) -> Result<(E, Tensor<S, E>), ShapeError> {
+) -> Result<LossAndGrad<S, E>, ShapeError> {
     let mut grad = Tensor::zeros(pred.shape());
     let loss = mse_loss_into(pred, target, reduction, &mut grad)?;
     Ok((loss, grad))

@@ -25,8 +25,8 @@ pub fn clip_grad_norm<E: Element, M: Module<E> + ?Sized>(model: &mut M, max_norm
     });
     let norm = sum_sq.sqrt();
     let scale = max_norm / (norm + 1e-6);
-    // `!(scale >= 1)` rather than `scale < 1` so a NaN norm poisons the gradients as in PyTorch.
-    if !(scale >= 1.0) {
+    // A NaN norm scales too, poisoning the gradients as in PyTorch.
+    if scale.is_nan() || scale < 1.0 {
         let scale = E::cast(scale);
         model.visit_params(&mut |p| p.grad.iter_mut().for_each(|g| *g *= scale));
     }

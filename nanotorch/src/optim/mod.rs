@@ -15,7 +15,7 @@
 //! and once per epoch `scheduler.step(&mut opt)`.
 //!
 //! **Parameters and state.** An optimizer sees a model only through
-//! [`Module::visit_params`](crate::Module::visit_params): a fixed sequence of flat
+//! [`Module::visit_params`]: a fixed sequence of flat
 //! `(value, grad)` slices. Per-parameter state (momentum buffers, moment estimates) is
 //! allocated on the first [`Optimizer::step`] that needs it, as one buffer laid out in visit
 //! order; later steps allocate nothing. An optimizer therefore belongs to one model: stepping

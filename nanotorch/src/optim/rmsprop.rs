@@ -111,7 +111,11 @@ impl<E: Element> RmsProp<E> {
     pub fn validated(self) -> Result<Self, ShapeError> {
         require(self.lr >= 0.0, "RMSprop: lr must be >= 0", self.lr)?;
         require(self.eps >= 0.0, "RMSprop: eps must be >= 0", self.eps)?;
-        require(self.momentum >= 0.0, "RMSprop: momentum must be >= 0", self.momentum)?;
+        require(
+            self.momentum >= 0.0,
+            "RMSprop: momentum must be >= 0",
+            self.momentum,
+        )?;
         require(
             self.weight_decay >= 0.0,
             "RMSprop: weight_decay must be >= 0",
@@ -147,7 +151,7 @@ impl<E: Element> Optimizer<E> for RmsProp<E> {
                 let mut var = v[i];
                 if centered {
                     g_avg[i] = alpha * g_avg[i] + one_minus_alpha * g;
-                    var = var - g_avg[i] * g_avg[i];
+                    var -= g_avg[i] * g_avg[i];
                 }
                 let denom = var.sqrt() + eps;
                 if use_momentum {

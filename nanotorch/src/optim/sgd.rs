@@ -85,11 +85,27 @@ impl<E: Element> Sgd<E> {
     /// [`ShapeError::Invalid`] naming the first bad argument.
     pub fn validated(self) -> Result<Self, ShapeError> {
         require(self.lr >= 0.0, "SGD: lr must be >= 0", self.lr)?;
-        require(self.momentum >= 0.0, "SGD: momentum must be >= 0", self.momentum)?;
-        require(self.weight_decay >= 0.0, "SGD: weight_decay must be >= 0", self.weight_decay)?;
+        require(
+            self.momentum >= 0.0,
+            "SGD: momentum must be >= 0",
+            self.momentum,
+        )?;
+        require(
+            self.weight_decay >= 0.0,
+            "SGD: weight_decay must be >= 0",
+            self.weight_decay,
+        )?;
         if self.nesterov {
-            require(self.momentum > 0.0, "SGD: nesterov needs momentum > 0", self.momentum)?;
-            require(self.dampening == 0.0, "SGD: nesterov needs dampening = 0", self.dampening)?;
+            require(
+                self.momentum > 0.0,
+                "SGD: nesterov needs momentum > 0",
+                self.momentum,
+            )?;
+            require(
+                self.dampening == 0.0,
+                "SGD: nesterov needs dampening = 0",
+                self.dampening,
+            )?;
         }
         Ok(self)
     }
@@ -106,16 +122,20 @@ impl<E: Element> Optimizer<E> for Sgd<E> {
         let nesterov = self.nesterov;
         let (state, first) = ParamState::ensure(&mut self.state, model, usize::from(use_momentum));
         state.for_each(model, |p, buf| {
-            for i in 0..p.value.len() {
-                let mut g = p.grad[i];
+            for (i, (value, &grad)) in p.value.iter_mut().zip(p.grad.iter()).enumerate() {
+                let mut g = grad;
                 if decay {
-                    g += wd * p.value[i];
+                    g += wd * *value;
                 }
                 if use_momentum {
-                    buf[i] = if first { g } else { mu * buf[i] + one_minus_tau * g };
+                    buf[i] = if first {
+                        g
+                    } else {
+                        mu * buf[i] + one_minus_tau * g
+                    };
                     g = if nesterov { g + mu * buf[i] } else { buf[i] };
                 }
-                p.value[i] -= lr * g;
+                *value -= lr * g;
             }
         });
         state.steps += 1;
