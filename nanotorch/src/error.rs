@@ -33,6 +33,18 @@ pub enum ShapeError {
         /// The second one's size.
         right: usize,
     },
+    /// A class-index target (cross-entropy, NLL) names no class of the logits.
+    #[error(
+        "target {index} at position {position} is not a class: expected an index in 0..{classes}"
+    )]
+    ClassIndex {
+        /// Where in the target list (the batch row).
+        position: usize,
+        /// The index given.
+        index: usize,
+        /// The number of classes (valid indices are `0..classes`).
+        classes: usize,
+    },
     /// A value is out of the range an operation accepts (e.g. a dropout probability of 1.5).
     #[error("{what}: {found}")]
     Invalid {

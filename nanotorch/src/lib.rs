@@ -8,6 +8,8 @@
 //! - [`ops`]: the differentiable primitives. Each forward function sits beside its backward
 //!   (vector-Jacobian product), and its rustdoc states the math.
 //! - [`layer`] and [`layers`]: the layer trait and `Linear` plus the activations.
+//! - [`loss`]: losses that return the loss value and its gradient in one call.
+//! - [`optim`]: SGD, Adam, AdamW, RMSprop, learning-rate schedules, gradient clipping.
 //! - [`gradcheck`]: finite-difference checking of any backward.
 //!
 //! Conventions used in every formula: a batch is a matrix whose **rows** are samples
@@ -24,8 +26,10 @@ pub mod error;
 pub mod gradcheck;
 pub mod layer;
 pub mod layers;
+pub mod loss;
 pub mod network;
 pub mod ops;
+pub mod optim;
 pub mod shape;
 pub mod tensor;
 
@@ -60,7 +64,9 @@ pub use typenum;
 pub mod prelude {
     pub use crate::layer::{Init, Layer, Module};
     pub use crate::layers::*;
+    pub use crate::loss::*;
     pub use crate::ops::*;
+    pub use crate::optim::*;
     pub use crate::shape::*;
     pub use crate::{Dyn, Element, ShapeError, Tensor, U, network, seeded_rng};
 }
