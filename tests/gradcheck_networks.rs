@@ -114,34 +114,66 @@ macro_rules! check_network {
             net.zero_grad();
             net.forward(&x);
             let dx = net.backward_with_input(&g).clone();
-            assert_grad(concat!($name, ".input"), &x, &dx, |x| dot(&g, &net.predict(x)));
+            assert_grad(concat!($name, ".input"), &x, &dx, |x| {
+                dot(&g, &net.predict(x))
+            });
         }
     }};
 }
 
 #[test]
 fn chain() {
-    check_network!("chain", Chain<f64>, |b| (Dyn(b), U3::default()), |b| (Dyn(b), U1::default()), 1);
+    check_network!(
+        "chain",
+        Chain<f64>,
+        |b| (Dyn(b), U3::default()),
+        |b| (Dyn(b), U1::default()),
+        1
+    );
 }
 
 #[test]
 fn residual() {
-    check_network!("residual", Residual<f64>, |b| (Dyn(b), U6::default()), |b| (Dyn(b), U3::default()), 2);
+    check_network!(
+        "residual",
+        Residual<f64>,
+        |b| (Dyn(b), U6::default()),
+        |b| (Dyn(b), U3::default()),
+        2
+    );
 }
 
 #[test]
 fn fan_out() {
-    check_network!("fan_out", FanOut<f64>, |b| (Dyn(b), U4::default()), |b| (Dyn(b), U2::default()), 3);
+    check_network!(
+        "fan_out",
+        FanOut<f64>,
+        |b| (Dyn(b), U4::default()),
+        |b| (Dyn(b), U2::default()),
+        3
+    );
 }
 
 #[test]
 fn concat_branches() {
-    check_network!("concat", Branches<f64>, |b| (Dyn(b), U4::default()), |b| (Dyn(b), U2::default()), 4);
+    check_network!(
+        "concat",
+        Branches<f64>,
+        |b| (Dyn(b), U4::default()),
+        |b| (Dyn(b), U2::default()),
+        4
+    );
 }
 
 #[test]
 fn nested_and_shared() {
-    check_network!("nested+shared", Outer<f64>, |b| (Dyn(b), U3::default()), |b| (Dyn(b), U2::default()), 5);
+    check_network!(
+        "nested+shared",
+        Outer<f64>,
+        |b| (Dyn(b), U3::default()),
+        |b| (Dyn(b), U2::default()),
+        5
+    );
 }
 
 #[test]
@@ -159,7 +191,9 @@ fn flatten_input() {
 fn state_dict_names() {
     let mut net = Outer::<f32>::new(0);
     let mut names = Vec::new();
-    net.visit_named_params("", &mut |name, dims, _| names.push(format!("{name} {dims:?}")));
+    net.visit_named_params("", &mut |name, dims, _| {
+        names.push(format!("{name} {dims:?}"))
+    });
     assert_eq!(
         names,
         [

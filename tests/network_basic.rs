@@ -29,7 +29,8 @@ network! {
 #[test]
 fn builds_and_runs() {
     let mut net = Regressor::<f64>::new(0);
-    let x = Tensor::<(Dyn, U3), f64>::from_vec(&[2, 3], vec![0.1, 0.2, 0.3, 0.4, 0.5, 0.6]).unwrap();
+    let x =
+        Tensor::<(Dyn, U3), f64>::from_vec(&[2, 3], vec![0.1, 0.2, 0.3, 0.4, 0.5, 0.6]).unwrap();
     let y = net.forward(&x).clone();
     assert_eq!(y.dims(), &[2, 1]);
     net.backward(&Tensor::ones(y.shape()));

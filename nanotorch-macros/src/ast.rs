@@ -16,7 +16,9 @@
 use proc_macro2::Span;
 use syn::parse::{Parse, ParseStream};
 use syn::punctuated::Punctuated;
-use syn::{Attribute, Expr, Ident, LitInt, Token, Type, Visibility, braced, bracketed, parenthesized};
+use syn::{
+    Attribute, Expr, Ident, LitInt, Token, Type, Visibility, braced, bracketed, parenthesized,
+};
 
 /// The whole declaration.
 pub struct Network {
@@ -156,9 +158,8 @@ impl Parse for Forward {
                 }
             }
             if content.is_empty() {
-                return Err(content.error(
-                    "`forward` must end with the expression it returns (no trailing `;`)",
-                ));
+                return Err(content
+                    .error("`forward` must end with the expression it returns (no trailing `;`)"));
             }
             let result: Expr = content.parse()?;
             if !content.is_empty() {

@@ -210,7 +210,9 @@ impl Walk<'_, '_> {
             }
             Op::Unary { prim, constant: c } => {
                 let a = inputs[0];
-                let Some(input_only) = self.need(a) else { return };
+                let Some(input_only) = self.need(a) else {
+                    return;
+                };
                 let (yn, xn) = (self.name(n), self.name(a));
                 let term = match prim.name {
                     "softmax" => format!("{yn} ⊙ ({dn_text} − Σ_row({dn_text} ⊙ {yn}))"),
@@ -218,14 +220,20 @@ impl Walk<'_, '_> {
                     "flatten" => format!("reshape({dn_text}, shape of {xn})"),
                     _ => {
                         let c_text = c.as_ref().map(|(_, t)| t.clone()).unwrap_or_default();
-                        let local = prim.derivative.replace("{y}", &yn).replace("{x}", &xn).replace("{c}", &c_text);
+                        let local = prim
+                            .derivative
+                            .replace("{y}", &yn)
+                            .replace("{x}", &xn)
+                            .replace("{c}", &c_text);
                         format!("{dn_text} ⊙ {local}")
                     }
                 };
                 let t = self.target(a, n, term);
                 let (dst, then) = (t.dst, t.then);
                 let call = match (prim.name, c) {
-                    ("flatten", _) => quote_spanned! {span=> ::nanotorch::codegen::reshape_rows_into(#dn, #dst); },
+                    ("flatten", _) => {
+                        quote_spanned! {span=> ::nanotorch::codegen::reshape_rows_into(#dn, #dst); }
+                    }
                     ("dropout", _) => {
                         let mask = format_ident!("{}_mask", plan.node(n).name);
                         quote_spanned! {span=> ::nanotorch::ops::dropout_backward_into(&self.saved.#mask, #dn, #dst); }
@@ -241,7 +249,9 @@ impl Walk<'_, '_> {
                                 let v = constant(v);
                                 quote_spanned! {span=> ::nanotorch::ops::#f(#saved, #dn, #v, #dst); }
                             }
-                            None => quote_spanned! {span=> ::nanotorch::ops::#f(#saved, #dn, #dst); },
+                            None => {
+                                quote_spanned! {span=> ::nanotorch::ops::#f(#saved, #dn, #dst); }
+                            }
                         }
                     }
                 };
@@ -279,7 +289,10 @@ impl Walk<'_, '_> {
                     let t = self.target(a, n, format!("{text}·{dn_text}"));
                     let (dst, then) = (t.dst, t.then);
                     let c = constant(factor);
-                    self.emit(input_only, quote_spanned! {span=> ::nanotorch::ops::scale_into(#dn, #c, #dst); #then });
+                    self.emit(
+                        input_only,
+                        quote_spanned! {span=> ::nanotorch::ops::scale_into(#dn, #c, #dst); #then },
+                    );
                 }
             }
             Op::Concat => {
@@ -290,12 +303,20 @@ impl Walk<'_, '_> {
                 }
                 let input_only = na.unwrap_or(true) && nb.unwrap_or(true);
                 let width = plan.node(a).dims[1].text.clone();
-                let side = |walk: &mut Self, x: NodeId, need: Option<bool>, term: String, k: usize| match need {
+                let side = |walk: &mut Self,
+                            x: NodeId,
+                            need: Option<bool>,
+                            term: String,
+                            k: usize| match need {
                     Some(_) => walk.target(x, n, term),
                     None => {
                         let unused = format_ident!("unused_{}_{}", walk.plan.node(n).name, k);
                         let ty = walk.plan.ty(x);
-                        walk.buffers.push((unused.clone(), ty, "A half of a concat gradient that nothing needs.".into()));
+                        walk.buffers.push((
+                            unused.clone(),
+                            ty,
+                            "A half of a concat gradient that nothing needs.".into(),
+                        ));
                         Target {
                             dst: quote!(&mut self.grads.#unused),
                             then: quote!(),
@@ -323,7 +344,10 @@ impl Walk<'_, '_> {
     }
 
     fn terms_nested(&mut self, f: &Ident) {
-        self.param_terms.push((format!("∂L/∂({f}'s parameters)"), format!("by {f}'s own backward")));
+        self.param_terms.push((
+            format!("∂L/∂({f}'s parameters)"),
+            format!("by {f}'s own backward"),
+        ));
     }
 }
 
@@ -336,7 +360,8 @@ pub fn plan_backward(plan: &Plan) -> Backward {
     for (id, node) in g.nodes.iter().enumerate() {
         let has_params = matches!(node.op, Op::Linear { .. } | Op::Layer { .. });
         for_params[id] = has_params || node.inputs.iter().any(|&i| for_params[i]);
-        for_input[id] = matches!(node.op, Op::Input) || has_params || node.inputs.iter().any(|&i| for_input[i]);
+        for_input[id] =
+            matches!(node.op, Op::Input) || has_params || node.inputs.iter().any(|&i| for_input[i]);
     }
     let mut walk = Walk {
         plan,
@@ -355,7 +380,10 @@ pub fn plan_backward(plan: &Plan) -> Backward {
             let doc = if walk.for_params[id] {
                 format!("∂L/∂{}.", walk.name(id))
             } else {
-                format!("∂L/∂{} (computed only by `backward_with_input`).", walk.name(id))
+                format!(
+                    "∂L/∂{} (computed only by `backward_with_input`).",
+                    walk.name(id)
+                )
             };
             walk.buffers.push((d, plan.ty(id), doc));
         }
@@ -365,11 +393,22 @@ pub fn plan_backward(plan: &Plan) -> Backward {
         walk.node(id);
     }
     // The derivation: each value's gradient as the sum of its contributions, in reverse order.
-    derivation.push(format!("∂L/∂{} = given (the argument)", walk.name(g.output)));
+    derivation.push(format!(
+        "∂L/∂{} = given (the argument)",
+        walk.name(g.output)
+    ));
     for id in (0..n).rev() {
         if !walk.terms[id].is_empty() {
-            let only = if walk.for_params[id] { "" } else { "   (only with the input gradient)" };
-            derivation.push(format!("∂L/∂{} = {}{only}", walk.name(id), walk.terms[id].join(" + ")));
+            let only = if walk.for_params[id] {
+                ""
+            } else {
+                "   (only with the input gradient)"
+            };
+            derivation.push(format!(
+                "∂L/∂{} = {}{only}",
+                walk.name(id),
+                walk.terms[id].join(" + ")
+            ));
         }
     }
     for (lhs, rhs) in &walk.param_terms {

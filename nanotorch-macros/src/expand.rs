@@ -307,7 +307,14 @@ pub fn expand(net: &Network, graph: &Graph) -> TokenStream {
         let fname = &f.name;
         let fty = &f.ty;
         let fattrs = &f.attrs;
-        let doc = format!(" The layer `{}: {}`.", f.name, f.written.replace(" < ", "<").replace(" >", ">").replace(" ,", ","));
+        let doc = format!(
+            " The layer `{}: {}`.",
+            f.name,
+            f.written
+                .replace(" < ", "<")
+                .replace(" >", ">")
+                .replace(" ,", ",")
+        );
         quote! {
             #(#fattrs)*
             #[doc = #doc]
@@ -327,7 +334,10 @@ pub fn expand(net: &Network, graph: &Graph) -> TokenStream {
                 saved_fields.push(quote!(#[doc = #doc] #n: #ty,));
             }
             Home::Work => {
-                let doc = format!(" `{n}` {} — not read by `backward`; kept to reuse its memory.", dims_text(&node.dims));
+                let doc = format!(
+                    " `{n}` {} — not read by `backward`; kept to reuse its memory.",
+                    dims_text(&node.dims)
+                );
                 work_fields.push(quote!(#[doc = #doc] #n: #ty,));
             }
             Home::Argument => {}
@@ -336,7 +346,9 @@ pub fn expand(net: &Network, graph: &Graph) -> TokenStream {
             && prim.name == "dropout"
         {
             let mask = format_ident!("{}_mask", n);
-            let doc = format!(" The dropout mask that produced `{n}` (0 or 1/(1−p)) — read by `backward`.");
+            let doc = format!(
+                " The dropout mask that produced `{n}` (0 or 1/(1−p)) — read by `backward`."
+            );
             saved_fields.push(quote!(#[doc = #doc] #mask: #ty,));
         }
     }
@@ -358,19 +370,11 @@ pub fn expand(net: &Network, graph: &Graph) -> TokenStream {
     // ---- forward ----
     let mut forward_stmts = Vec::new();
     let mut forward_doc = Vec::new();
-    if plan.read_by_backward[input] {
-        forward_stmts.push(quote!(self.saved.#x.assign(#x);));
-        forward_doc.push(format!("{x} is copied into the saved values (backward reads it)"));
-    }
     for id in 1..graph.nodes.len() {
         let (stmt, doc) = forward_step(&plan, id);
-        let doc_attr = format!(" {doc}");
-        forward_stmts.push(quote!(#[doc = #doc_attr] #stmt));
-        forward_stmts.last_mut().map(|_| ());
+        forward_stmts.push(stmt);
         forward_doc.push(doc);
     }
-    // Doc attributes on statements are not allowed; keep them as comments instead.
-    let forward_stmts: Vec<TokenStream> = (1..graph.nodes.len()).map(|id| forward_step(&plan, id).0).collect();
     let copy_input = if plan.read_by_backward[input] {
         quote!(self.saved.#x.assign(#x);)
     } else {
@@ -388,12 +392,18 @@ pub fn expand(net: &Network, graph: &Graph) -> TokenStream {
     let forward_doc_text = format!(
         " Computes the output for a batch `{x}` {} and keeps what `backward` reads.\n\n Steps (the chain `backward` differentiates):\n\n```text\n{}\n```\n\n Saved for backward: {}.{dropout_note}",
         dims_text(&graph.input_dims),
-        forward_doc.iter().map(|l| format!("{l}")).collect::<Vec<_>>().join("\n"),
+        forward_doc
+            .iter()
+            .map(|l| l.to_string())
+            .collect::<Vec<_>>()
+            .join("\n"),
         saved_list(&plan),
     );
 
     // ---- predict ----
-    let predict_stmts: Vec<TokenStream> = (1..graph.nodes.len()).map(|id| predict_step(&plan, id)).collect();
+    let predict_stmts: Vec<TokenStream> = (1..graph.nodes.len())
+        .map(|id| predict_step(&plan, id))
+        .collect();
 
     // ---- backward ----
     let backward_stmts = &backward.statements;
@@ -441,10 +451,19 @@ pub fn expand(net: &Network, graph: &Graph) -> TokenStream {
         .iter()
         .map(|f| {
             let kind = match &f.kind {
-                FieldKind::Linear { input, output } => format!("{} → {} features", input.text, output.text),
+                FieldKind::Linear { input, output } => {
+                    format!("{} → {} features", input.text, output.text)
+                }
                 FieldKind::Opaque => "a nested layer".to_string(),
             };
-            format!(" - `{}`: `{}` ({kind})", f.name, f.written.replace(" < ", "<").replace(" >", ">").replace(" ,", ","))
+            format!(
+                " - `{}`: `{}` ({kind})",
+                f.name,
+                f.written
+                    .replace(" < ", "<")
+                    .replace(" >", ">")
+                    .replace(" ,", ",")
+            )
         })
         .collect::<Vec<_>>();
     let struct_doc = doc_lines(
@@ -458,9 +477,9 @@ pub fn expand(net: &Network, graph: &Graph) -> TokenStream {
             .chain(std::iter::once("See [`Self::forward`] for the computation and [`Self::backward`] for its derivative, derived at compile time by the chain rule.".to_string()))
             .collect::<Vec<_>>(),
     );
-    let _ = forward_doc;
     let deferred = graph.deferred.iter().map(|c| {
-        let (have, want) = (&c.have, &c.want);
+        // Re-spanned so the compiler's error points at the user's call, not at the alias.
+        let (have, want) = (respan(&c.have, c.span), respan(&c.want, c.span));
         quote_spanned! {c.span=>
             const _: () = {
                 #[allow(dead_code)]
@@ -470,8 +489,11 @@ pub fn expand(net: &Network, graph: &Graph) -> TokenStream {
             };
         }
     });
-    let saved_doc = format!(" What [`{name}::forward`] keeps because [`{name}::backward`] reads it.");
-    let work_doc = format!(" Forward temporaries of [`{name}`] that backward does not read; kept so each step reuses their memory.");
+    let saved_doc =
+        format!(" What [`{name}::forward`] keeps because [`{name}::backward`] reads it.");
+    let work_doc = format!(
+        " Forward temporaries of [`{name}`] that backward does not read; kept so each step reuses their memory."
+    );
     let grads_doc = format!(" Gradient buffers of [`{name}::backward`], reused across steps.");
 
     quote! {
@@ -639,7 +661,6 @@ pub fn stub(net: &Network, graph_fields: Option<&[crate::graph::LayerField]>) ->
         let (n, t) = (&f.name, &f.ty);
         quote!(pub #n: #t,)
     });
-    let _ = Span::call_site();
     quote! {
         #(#attrs)*
         #vis struct #name<E: ::nanotorch::Element = f32> {
@@ -666,4 +687,22 @@ pub fn stub(net: &Network, graph_fields: Option<&[crate::graph::LayerField]>) ->
             fn set_training(&mut self, training: bool) {}
         }
     }
+}
+
+/// The same tokens with every span set to `span`.
+fn respan(tokens: &TokenStream, span: Span) -> TokenStream {
+    tokens
+        .clone()
+        .into_iter()
+        .map(|mut tt| {
+            if let proc_macro2::TokenTree::Group(g) = &tt {
+                let mut group = proc_macro2::Group::new(g.delimiter(), respan(&g.stream(), span));
+                group.set_span(span);
+                tt = proc_macro2::TokenTree::Group(group);
+            } else {
+                tt.set_span(span);
+            }
+            tt
+        })
+        .collect()
 }

@@ -47,13 +47,23 @@ pub struct LayerField {
 /// What a node computes.
 pub enum Op {
     Input,
-    Linear { field: usize },
-    Layer { field: usize },
-    Unary { prim: &'static Unary, constant: Option<(TokenStream, String)> },
+    Linear {
+        field: usize,
+    },
+    Layer {
+        field: usize,
+    },
+    Unary {
+        prim: &'static Unary,
+        constant: Option<(TokenStream, String)>,
+    },
     Add,
     Sub,
     Mul,
-    Scale { factor: TokenStream, text: String },
+    Scale {
+        factor: TokenStream,
+        text: String,
+    },
     Concat,
 }
 
@@ -204,7 +214,9 @@ fn classify_field(field: &crate::ast::Field, errors: &mut Errors) -> LayerField 
             ty,
             "`Linear` takes two sizes, input features then output features: `Linear<784, 128>`",
         ));
-        return opaque(quote!(::nanotorch::Linear<::nanotorch::typenum::U1, ::nanotorch::typenum::U1, E>));
+        return opaque(
+            quote!(::nanotorch::Linear<::nanotorch::typenum::U1, ::nanotorch::typenum::U1, E>),
+        );
     }
     // A bare name such as `Block` is taken to be a `network!` struct: it gets the element
     // type `E` as its generic argument. A type written with arguments is used as written.
@@ -224,6 +236,10 @@ struct Lowering<'a> {
     errors: Errors,
     deferred: Vec<DeferredCheck>,
     names_taken: HashMap<String, usize>,
+    /// A `Linear` whose input size the macro cannot compare (an alias or generic) is typed
+    /// with the size of the value it receives; the one spanned check then compares that size
+    /// with the declared one, so a mismatch gives exactly one error.
+    input_overrides: HashMap<usize, TokenStream>,
 }
 
 impl Lowering<'_> {
@@ -239,7 +255,15 @@ impl Lowering<'_> {
         }
     }
 
-    fn push(&mut self, name: Ident, op: Op, inputs: Vec<NodeId>, dims: Vec<DimInfo>, span: Span, poisoned: bool) -> NodeId {
+    fn push(
+        &mut self,
+        name: Ident,
+        op: Op,
+        inputs: Vec<NodeId>,
+        dims: Vec<DimInfo>,
+        span: Span,
+        poisoned: bool,
+    ) -> NodeId {
         self.nodes.push(Node {
             name,
             op,
@@ -253,7 +277,9 @@ impl Lowering<'_> {
 
     fn base_of(&self, id: NodeId) -> String {
         let name = self.nodes[id].name.to_string();
-        name.strip_suffix("_out").map(str::to_string).unwrap_or(name)
+        name.strip_suffix("_out")
+            .map(str::to_string)
+            .unwrap_or(name)
     }
 
     fn error(&mut self, span: Span, message: impl std::fmt::Display) {
@@ -261,7 +287,11 @@ impl Lowering<'_> {
     }
 
     fn lookup(&self, name: &Ident) -> Option<NodeId> {
-        self.scope.iter().rev().find(|(n, _)| n == name).map(|(_, id)| *id)
+        self.scope
+            .iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .map(|(_, id)| *id)
     }
 
     fn scope_list(&self) -> String {
@@ -272,7 +302,11 @@ impl Lowering<'_> {
                 names.push(n);
             }
         }
-        names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+        names
+            .iter()
+            .map(|n| format!("`{n}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 
     fn lower(&mut self, expr: &Expr) -> Option<NodeId> {
@@ -292,7 +326,10 @@ impl Lowering<'_> {
                 } else {
                     self.error(
                         ident.span(),
-                        format!("cannot find value `{ident}` in `forward`; the values in scope are {}", self.scope_list()),
+                        format!(
+                            "cannot find value `{ident}` in `forward`; the values in scope are {}",
+                            self.scope_list()
+                        ),
                     );
                 }
                 None
@@ -328,7 +365,10 @@ impl Lowering<'_> {
 
     fn lower_call(&mut self, call: &syn::ExprCall) -> Option<NodeId> {
         let Expr::Path(func) = &*call.func else {
-            self.error(syn::spanned::Spanned::span(&call.func), "expected a layer field or a primitive name here");
+            self.error(
+                syn::spanned::Spanned::span(&call.func),
+                "expected a layer field or a primitive name here",
+            );
             return None;
         };
         let Some(fname) = func.path.get_ident() else {
@@ -343,7 +383,13 @@ impl Lowering<'_> {
 
         if let Some(field) = self.fields.iter().position(|f| f.name == *fname) {
             if args.len() != 1 {
-                self.error(span, format!("the layer `{fname}` takes 1 argument (a value), found {}", args.len()));
+                self.error(
+                    span,
+                    format!(
+                        "the layer `{fname}` takes 1 argument (a value), found {}",
+                        args.len()
+                    ),
+                );
                 return None;
             }
             let a = self.lower(args[0])?;
@@ -364,7 +410,9 @@ impl Lowering<'_> {
             let expected = 1 + usize::from(prim.constant.is_some());
             if args.len() != expected {
                 let how = match prim.constant {
-                    Some(c) => format!("2 arguments: a value and the constant `{c}`, e.g. `{fname}(h, 0.1)`"),
+                    Some(c) => format!(
+                        "2 arguments: a value and the constant `{c}`, e.g. `{fname}(h, 0.1)`"
+                    ),
                     None => "1 argument".to_string(),
                 };
                 self.error(span, format!("`{fname}` takes {how}; found {}", args.len()));
@@ -377,7 +425,11 @@ impl Lowering<'_> {
             };
             return Some(self.lower_unary(prim, constant, a, span));
         }
-        let layers: Vec<String> = self.fields.iter().map(|f| format!("`{}`", f.name)).collect();
+        let layers: Vec<String> = self
+            .fields
+            .iter()
+            .map(|f| format!("`{}`", f.name))
+            .collect();
         self.error(
             span,
             format!(
@@ -392,7 +444,10 @@ impl Lowering<'_> {
     /// A numeric constant argument (`0.1`, `-0.2`, `1`), checked where the macro can.
     fn constant(&mut self, expr: &Expr, prim: &str, cname: &str) -> Option<(TokenStream, String)> {
         let Some(value) = numeric_literal(expr) else {
-            self.error(syn::spanned::Spanned::span(expr), format!("`{cname}` of `{prim}` must be a number literal, e.g. `0.1`"));
+            self.error(
+                syn::spanned::Spanned::span(expr),
+                format!("`{cname}` of `{prim}` must be a number literal, e.g. `0.1`"),
+            );
             return None;
         };
         if prim == "dropout" && !(0.0..=1.0).contains(&value) {
@@ -440,16 +495,28 @@ impl Lowering<'_> {
                                 bad = true;
                             }
                             (Some(_), Some(_)) => {}
-                            _ => self.deferred.push(DeferredCheck {
-                                have: a_dims[1].ty.clone(),
-                                want: input.ty.clone(),
-                                span,
-                            }),
+                            _ => {
+                                self.deferred.push(DeferredCheck {
+                                    have: a_dims[1].ty.clone(),
+                                    want: input.ty.clone(),
+                                    span,
+                                });
+                                self.input_overrides
+                                    .entry(field)
+                                    .or_insert_with(|| a_dims[1].ty.clone());
+                            }
                         }
                     }
                 }
                 let batch = a_dims.first().cloned().unwrap_or_else(|| output.clone());
-                self.push(name, Op::Linear { field }, vec![a], vec![batch, output], span, bad)
+                self.push(
+                    name,
+                    Op::Linear { field },
+                    vec![a],
+                    vec![batch, output],
+                    span,
+                    bad,
+                )
             }
             FieldKind::Opaque => {
                 if let Some(first) = self.opaque_calls.get(&field) {
@@ -469,12 +536,25 @@ impl Lowering<'_> {
                     lit: None,
                     text: format!("{fname}.out"),
                 };
-                self.push(name, Op::Layer { field }, vec![a], vec![batch, features], span, poisoned)
+                self.push(
+                    name,
+                    Op::Layer { field },
+                    vec![a],
+                    vec![batch, features],
+                    span,
+                    poisoned,
+                )
             }
         }
     }
 
-    fn lower_unary(&mut self, prim: &'static Unary, constant: Option<(TokenStream, String)>, a: NodeId, span: Span) -> NodeId {
+    fn lower_unary(
+        &mut self,
+        prim: &'static Unary,
+        constant: Option<(TokenStream, String)>,
+        a: NodeId,
+        span: Span,
+    ) -> NodeId {
         let a_dims = self.nodes[a].dims.clone();
         let mut poisoned = self.nodes[a].poisoned;
         let dims = if prim.name == "flatten" {
@@ -491,7 +571,11 @@ impl Lowering<'_> {
                 let lit = rest.iter().try_fold(1u64, |acc, d| d.lit.map(|n| acc * n));
                 let text = match lit {
                     Some(n) => n.to_string(),
-                    None => rest.iter().map(|d| d.text.clone()).collect::<Vec<_>>().join("·"),
+                    None => rest
+                        .iter()
+                        .map(|d| d.text.clone())
+                        .collect::<Vec<_>>()
+                        .join("·"),
                 };
                 vec![a_dims[0].clone(), DimInfo { ty, lit, text }]
             }
@@ -499,14 +583,28 @@ impl Lowering<'_> {
             a_dims
         };
         let name = self.fresh_name(&format!("{}_{}", prim.name, self.base_of(a)));
-        self.push(name, Op::Unary { prim, constant }, vec![a], dims, span, poisoned)
+        self.push(
+            name,
+            Op::Unary { prim, constant },
+            vec![a],
+            dims,
+            span,
+            poisoned,
+        )
     }
 
     fn lower_concat(&mut self, a: NodeId, b: NodeId, span: Span) -> NodeId {
         let (ad, bd) = (self.nodes[a].dims.clone(), self.nodes[b].dims.clone());
         let mut poisoned = self.nodes[a].poisoned || self.nodes[b].poisoned;
         if !poisoned && (ad.len() != 2 || bd.len() != 2) {
-            self.error(span, format!("`concat` joins two `[B, features]` values, but got {} and {}", dims_text(&ad), dims_text(&bd)));
+            self.error(
+                span,
+                format!(
+                    "`concat` joins two `[B, features]` values, but got {} and {}",
+                    dims_text(&ad),
+                    dims_text(&bd)
+                ),
+            );
             poisoned = true;
         }
         let dims = if ad.len() == 2 && bd.len() == 2 {
@@ -515,9 +613,13 @@ impl Lowering<'_> {
             vec![
                 ad[0].clone(),
                 DimInfo {
-                    ty: lit.map(typenum).unwrap_or_else(|| quote!(::nanotorch::shape::Sum<#ta, #tb>)),
+                    ty: lit
+                        .map(typenum)
+                        .unwrap_or_else(|| quote!(::nanotorch::shape::Sum<#ta, #tb>)),
                     lit,
-                    text: lit.map(|n| n.to_string()).unwrap_or_else(|| format!("{}+{}", ad[1].text, bd[1].text)),
+                    text: lit
+                        .map(|n| n.to_string())
+                        .unwrap_or_else(|| format!("{}+{}", ad[1].text, bd[1].text)),
                 },
             ]
         } else {
@@ -539,7 +641,11 @@ impl Lowering<'_> {
         let (left_num, right_num) = (numeric_literal(&bin.left), numeric_literal(&bin.right));
         match (&bin.op, left_num, right_num) {
             (BinOp::Mul(_), Some(c), None) | (BinOp::Mul(_), None, Some(c)) => {
-                let value_expr = if left_num.is_some() { &bin.right } else { &bin.left };
+                let value_expr = if left_num.is_some() {
+                    &bin.right
+                } else {
+                    &bin.left
+                };
                 let a = self.lower(value_expr)?;
                 return Some(self.scale(a, c, format_number(c), span));
             }
@@ -569,7 +675,16 @@ impl Lowering<'_> {
         let mut poisoned = self.nodes[a].poisoned || self.nodes[b].poisoned;
         if !poisoned {
             if ad.len() != bd.len() {
-                self.error(span, format!("`{sym}` needs values of the same shape, but `{}` is {} and `{}` is {}", self.nodes[a].name, dims_text(&ad), self.nodes[b].name, dims_text(&bd)));
+                self.error(
+                    span,
+                    format!(
+                        "`{sym}` needs values of the same shape, but `{}` is {} and `{}` is {}",
+                        self.nodes[a].name,
+                        dims_text(&ad),
+                        self.nodes[b].name,
+                        dims_text(&bd)
+                    ),
+                );
                 poisoned = true;
             } else {
                 for (k, (da, db)) in ad.iter().zip(&bd).enumerate().skip(1) {
@@ -622,7 +737,11 @@ impl Lowering<'_> {
 fn value_text(node: &Node, arg: &Expr) -> String {
     match arg {
         Expr::Path(_) => node.name.to_string(),
-        _ => quote!(#arg).to_string().replace(" (", "(").replace("( ", "(").replace(" )", ")"),
+        _ => quote!(#arg)
+            .to_string()
+            .replace(" (", "(")
+            .replace("( ", "(")
+            .replace(" )", ")"),
     }
 }
 
@@ -658,10 +777,17 @@ pub fn tensor_type(dims: &[DimInfo]) -> TokenStream {
 /// Lowers and checks the declaration. Returns the graph, or the errors (one per mistake).
 pub fn build(net: &Network) -> Result<Graph, Errors> {
     let mut errors = Errors::new();
-    let fields: Vec<LayerField> = net.fields.iter().map(|f| classify_field(f, &mut errors)).collect();
+    let fields: Vec<LayerField> = net
+        .fields
+        .iter()
+        .map(|f| classify_field(f, &mut errors))
+        .collect();
     for (k, f) in net.fields.iter().enumerate() {
         if net.fields[..k].iter().any(|g| g.name == f.name) {
-            errors.push(syn::Error::new(f.name.span(), format!("the layer `{}` is declared twice", f.name)));
+            errors.push(syn::Error::new(
+                f.name.span(),
+                format!("the layer `{}` is declared twice", f.name),
+            ));
         }
     }
     let fwd = &net.forward;
@@ -678,9 +804,17 @@ pub fn build(net: &Network) -> Result<Graph, Errors> {
         errors,
         deferred: Vec::new(),
         names_taken: HashMap::new(),
+        input_overrides: HashMap::new(),
     };
     let input_name = lowering.fresh_name(&fwd.input.to_string());
-    let input = lowering.push(input_name, Op::Input, vec![], input_dims.clone(), fwd.input.span(), false);
+    let input = lowering.push(
+        input_name,
+        Op::Input,
+        vec![],
+        input_dims.clone(),
+        fwd.input.span(),
+        false,
+    );
     lowering.scope.push((fwd.input.clone(), input));
 
     let (stmts, result): (&[crate::ast::Stmt], &Expr) = match &fwd.body {
@@ -692,7 +826,14 @@ pub fn build(net: &Network) -> Result<Graph, Errors> {
         let before = lowering.nodes.len();
         let Some(id) = lowering.lower(&stmt.expr) else {
             // Bind the name anyway so later uses do not report a second, follow-on error.
-            let placeholder = lowering.push(stmt.name.clone(), Op::Input, vec![], vec![batch.clone()], stmt.name.span(), true);
+            let placeholder = lowering.push(
+                stmt.name.clone(),
+                Op::Input,
+                vec![],
+                vec![batch.clone()],
+                stmt.name.span(),
+                true,
+            );
             lowering.scope.push((stmt.name.clone(), placeholder));
             continue;
         };
@@ -711,12 +852,23 @@ pub fn build(net: &Network) -> Result<Graph, Errors> {
         used_fields,
         mut errors,
         deferred,
+        input_overrides,
         ..
     } = lowering;
+    let mut fields = fields;
+    for (k, have) in input_overrides {
+        if let FieldKind::Linear { output, .. } = &fields[k].kind {
+            let o = &output.ty;
+            fields[k].ty = quote!(::nanotorch::Linear<#have, #o, E>);
+        }
+    }
 
     let Some(output) = output else {
         if errors.is_empty() {
-            errors.push(syn::Error::new(Span::call_site(), "`forward` has no result"));
+            errors.push(syn::Error::new(
+                Span::call_site(),
+                "`forward` has no result",
+            ));
         }
         return Err(errors);
     };
@@ -753,7 +905,10 @@ pub fn build(net: &Network) -> Result<Graph, Errors> {
             if !used_fields.contains(&k) {
                 errors.push(syn::Error::new(
                     f.name.span(),
-                    format!("the layer `{}` is declared but never used in `forward`", f.name),
+                    format!(
+                        "the layer `{}` is declared but never used in `forward`",
+                        f.name
+                    ),
                 ));
             }
         }

@@ -19,8 +19,8 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-mod display;
 pub mod codegen;
+mod display;
 pub mod element;
 pub mod error;
 pub mod gradcheck;
@@ -50,10 +50,10 @@ pub fn seeded_rng(seed: u64) -> SeededRng {
     SeededRng::seed_from_u64(seed)
 }
 
-/// Declares a network; see the [`network`](mod@network) guide.
-pub use nanotorch_macros::network;
 /// The typenum type for any size, e.g. `U![3136]` (typenum's own names stop at 1024).
 pub use nanotorch_macros::U;
+/// Declares a network; see the [`network`](mod@network) guide.
+pub use nanotorch_macros::network;
 
 /// Re-exported so generated code and users name the same crate versions.
 pub use ndarray;

@@ -100,7 +100,13 @@ pub fn assert_model_grads<M: nanotorch::Module<f64>>(
         "gradcheck {name:<24} params {:>5}  max abs err {:.3e}",
         report.checked, report.max_abs_err
     );
-    assert!(report.passed(), "{name}: parameter gradient check failed: {report:?}");
-    assert!(analytic.iter().any(|g| *g != 0.0), "{name}: all gradients are zero");
+    assert!(
+        report.passed(),
+        "{name}: parameter gradient check failed: {report:?}"
+    );
+    assert!(
+        analytic.iter().any(|g| *g != 0.0),
+        "{name}: all gradients are zero"
+    );
     report
 }

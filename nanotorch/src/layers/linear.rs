@@ -96,7 +96,9 @@ where
         linear_into(x, &self.weight.value, Some(&self.bias.value), y)
             .expect("features agree by the trait bound");
         self.saved_input.resize_to((Dyn(x.dims()[0]), I::default()));
-        self.saved_input.as_slice_mut().copy_from_slice(x.as_slice());
+        self.saved_input
+            .as_slice_mut()
+            .copy_from_slice(x.as_slice());
     }
 
     fn backward_params(&mut self, dy: &Tensor<(B, O), E>) {
