@@ -88,8 +88,11 @@ fn write_axis<E: Element>(
     Ok(())
 }
 
-/// One number format for the whole tensor, chosen as PyTorch does: integers print as `3.`,
-/// moderate values with 4 decimals, very large or very small ones in scientific notation.
+/// One number format for the whole tensor, chosen by PyTorch's rules (`torch/_tensor_str.py`)
+/// over the nonzero finite values: if all are integers they print as `3.`, otherwise with 4
+/// decimals; either switches to scientific notation (`1.0000e-05`) when the largest magnitude
+/// exceeds 1e8 or is more than 1000 times the smallest, or (non-integers only) the smallest is
+/// below 1e-4.
 enum NumberFormat {
     Integer,
     Fixed,
@@ -98,16 +101,19 @@ enum NumberFormat {
 
 impl NumberFormat {
     fn choose(values: impl Iterator<Item = f64>) -> Self {
-        let finite: Vec<f64> = values.filter(|x| x.is_finite()).collect();
-        if finite.iter().all(|x| x.fract() == 0.0 && x.abs() < 1e8) {
+        let nonzero: Vec<f64> = values
+            .filter(|x| x.is_finite() && *x != 0.0)
+            .map(f64::abs)
+            .collect();
+        if nonzero.is_empty() {
             return Self::Integer;
         }
-        let max = finite.iter().fold(0.0f64, |m, x| m.max(x.abs()));
-        let min = finite
-            .iter()
-            .filter(|x| **x != 0.0)
-            .fold(f64::INFINITY, |m, x| m.min(x.abs()));
-        if max >= 1e8 || min < 1e-4 || (min > 0.0 && max / min > 1e3 && max >= 1e4) {
+        let max = nonzero.iter().fold(0.0f64, |m, &x| m.max(x));
+        let min = nonzero.iter().fold(f64::INFINITY, |m, &x| m.min(x));
+        let wide = max / min > 1000.0 || max > 1e8;
+        if nonzero.iter().all(|x| x.fract() == 0.0) {
+            if wide { Self::Scientific } else { Self::Integer }
+        } else if wide || min < 1e-4 {
             Self::Scientific
         } else {
             Self::Fixed
@@ -124,7 +130,18 @@ impl NumberFormat {
         match self {
             Self::Integer => format!("{x:.0}."),
             Self::Fixed => format!("{x:.4}"),
-            Self::Scientific => format!("{x:.4e}"),
+            Self::Scientific => {
+                // Rust writes `1.0000e-5`; Python (and so PyTorch) writes `1.0000e-05`.
+                let s = format!("{x:.4e}");
+                match s.split_once('e') {
+                    Some((mantissa, exp)) => {
+                        let exp: i32 = exp.parse().unwrap_or(0);
+                        let sign = if exp < 0 { '-' } else { '+' };
+                        format!("{mantissa}e{sign}{:02}", exp.abs())
+                    }
+                    None => s,
+                }
+            }
         }
     }
 }

@@ -1,5 +1,11 @@
 //! Elementwise activations. Each has a diagonal Jacobian, so its backward is an elementwise
 //! product `dx = dy ⊙ f'(·)`, where `f'` is written in terms of whatever is cheapest to save.
+//!
+//! Every activation comes as `f(x)`, `f_into(x, y)`, `f_backward(saved, dy)` and
+//! `f_backward_into(saved, dy, dx)`. The backward's `saved` tensor is the one the forward doc
+//! names under **Saves**; it must come from the forward that produced `dy`, so the two have
+//! the same sizes. A backward given tensors of different runtime sizes panics: that is a bug
+//! in the caller's sequencing (backward without its forward), not bad data.
 
 use ndarray::Zip;
 
@@ -22,16 +28,27 @@ fn backward_map<S: Shape, E: Element>(
     g: impl Fn(E) -> E,
 ) -> Tensor<S, E> {
     let mut dx = Tensor::zeros(dy.shape());
+    backward_map_into(saved, dy, &mut dx, g);
+    dx
+}
+
+/// [`backward_map`] writing into `dx` (resized to `dy`'s shape).
+fn backward_map_into<S: Shape, E: Element>(
+    saved: &Tensor<S, E>,
+    dy: &Tensor<S, E>,
+    dx: &mut Tensor<S, E>,
+    g: impl Fn(E) -> E,
+) {
+    dx.resize_to(dy.shape());
     Zip::from(dx.data_mut())
         .and(saved.data())
         .and(dy.data())
         .for_each(|d, &s, &g_up| *d = g_up * g(s));
-    dx
 }
 
 /// Rectified linear unit, `y = max(x, 0)`.
 ///
-/// - **Forward:** `y = max(x, 0)`.
+/// - **Forward:** `y = max(x, 0)`; NaN stays NaN, as in PyTorch.
 /// - **Backward:** `dx = dy ⊙ 1[y > 0]` (the derivative at 0 is taken as 0, as PyTorch does).
 /// - **Saves:** the output `y` (`y > 0` exactly where `x > 0`).
 /// - **Shapes:** any; `y` and `dx` have `x`'s shape.
@@ -43,12 +60,27 @@ pub fn relu<S: Shape, E: Element>(x: &Tensor<S, E>) -> Tensor<S, E> {
 
 /// [`relu`] writing into `y`.
 pub fn relu_into<S: Shape, E: Element>(x: &Tensor<S, E>, y: &mut Tensor<S, E>) {
-    map_into(x, y, |v| if v > E::zero() { v } else { E::zero() });
+    // Written so that NaN passes through (NaN < 0 is false), as in PyTorch.
+    map_into(x, y, |v| if v < E::zero() { E::zero() } else { v });
 }
 
 /// Backward of [`relu`] from the saved output: `dx = dy ⊙ 1[y > 0]`.
 pub fn relu_backward<S: Shape, E: Element>(y: &Tensor<S, E>, dy: &Tensor<S, E>) -> Tensor<S, E> {
-    backward_map(y, dy, |v| if v > E::zero() { E::one() } else { E::zero() })
+    backward_map(y, dy, relu_grad)
+}
+
+/// [`relu_backward`] writing into `dx` (resized if needed).
+pub fn relu_backward_into<S: Shape, E: Element>(
+    y: &Tensor<S, E>,
+    dy: &Tensor<S, E>,
+    dx: &mut Tensor<S, E>,
+) {
+    backward_map_into(y, dy, dx, relu_grad);
+}
+
+/// `1[y > 0]`, written as PyTorch's `threshold_backward` so a NaN output passes `dy` through.
+fn relu_grad<E: Element>(y: E) -> E {
+    if y <= E::zero() { E::zero() } else { E::one() }
 }
 
 /// Logistic sigmoid, `y = σ(x) = 1 / (1 + e^(−x))`.
@@ -86,4 +118,263 @@ pub fn sigmoid_backward<S: Shape, E: Element>(
     dy: &Tensor<S, E>,
 ) -> Tensor<S, E> {
     backward_map(y, dy, |v| v * (E::one() - v))
+}
+
+/// [`sigmoid_backward`] writing into `dx` (resized if needed).
+pub fn sigmoid_backward_into<S: Shape, E: Element>(
+    y: &Tensor<S, E>,
+    dy: &Tensor<S, E>,
+    dx: &mut Tensor<S, E>,
+) {
+    backward_map_into(y, dy, dx, |v| v * (E::one() - v));
+}
+
+/// Leaky ReLU, `y = x` for `x > 0` and `y = negative_slope·x` otherwise (PyTorch's
+/// `F.leaky_relu`; its default slope is `0.01`).
+///
+/// - **Forward:** `y = x` if `x > 0`, else `negative_slope·x`.
+/// - **Backward:** `dx = dy` where `x > 0`, else `negative_slope·dy` (at `x = 0` the slope
+///   side is taken, as PyTorch does).
+/// - **Saves:** the input `x`. (The output would not do: with a negative slope, which
+///   PyTorch allows, the sign of `y` no longer tells the sign of `x`.)
+/// - **Shapes:** any; `y` and `dx` have `x`'s shape.
+pub fn leaky_relu<S: Shape, E: Element>(x: &Tensor<S, E>, negative_slope: E) -> Tensor<S, E> {
+    let mut y = Tensor::zeros(x.shape());
+    leaky_relu_into(x, negative_slope, &mut y);
+    y
+}
+
+/// [`leaky_relu`] writing into `y`.
+pub fn leaky_relu_into<S: Shape, E: Element>(
+    x: &Tensor<S, E>,
+    negative_slope: E,
+    y: &mut Tensor<S, E>,
+) {
+    map_into(x, y, |v| if v > E::zero() { v } else { negative_slope * v });
+}
+
+/// Backward of [`leaky_relu`] from the saved input: `dx = dy ⊙ (x > 0 ? 1 : negative_slope)`.
+pub fn leaky_relu_backward<S: Shape, E: Element>(
+    x: &Tensor<S, E>,
+    dy: &Tensor<S, E>,
+    negative_slope: E,
+) -> Tensor<S, E> {
+    let mut dx = Tensor::zeros(dy.shape());
+    leaky_relu_backward_into(x, dy, negative_slope, &mut dx);
+    dx
+}
+
+/// [`leaky_relu_backward`] writing into `dx` (resized if needed).
+pub fn leaky_relu_backward_into<S: Shape, E: Element>(
+    x: &Tensor<S, E>,
+    dy: &Tensor<S, E>,
+    negative_slope: E,
+    dx: &mut Tensor<S, E>,
+) {
+    backward_map_into(x, dy, dx, |v| {
+        if v > E::zero() { E::one() } else { negative_slope }
+    });
+}
+
+/// Hyperbolic tangent, `y = tanh(x)`.
+///
+/// - **Forward:** `y = (eˣ − e⁻ˣ) / (eˣ + e⁻ˣ)`, saturating to ±1 without overflow.
+/// - **Backward:** `dx = dy ⊙ (1 − y²)` — the derivative written with the output.
+/// - **Saves:** the output `y`.
+/// - **Shapes:** any; `y` and `dx` have `x`'s shape.
+pub fn tanh<S: Shape, E: Element>(x: &Tensor<S, E>) -> Tensor<S, E> {
+    let mut y = Tensor::zeros(x.shape());
+    tanh_into(x, &mut y);
+    y
+}
+
+/// [`tanh`] writing into `y`.
+pub fn tanh_into<S: Shape, E: Element>(x: &Tensor<S, E>, y: &mut Tensor<S, E>) {
+    map_into(x, y, |v| v.tanh());
+}
+
+/// Backward of [`tanh`] from the saved output: `dx = dy ⊙ (1 − y²)`.
+pub fn tanh_backward<S: Shape, E: Element>(y: &Tensor<S, E>, dy: &Tensor<S, E>) -> Tensor<S, E> {
+    backward_map(y, dy, |v| E::one() - v * v)
+}
+
+/// [`tanh_backward`] writing into `dx` (resized if needed).
+pub fn tanh_backward_into<S: Shape, E: Element>(
+    y: &Tensor<S, E>,
+    dy: &Tensor<S, E>,
+    dx: &mut Tensor<S, E>,
+) {
+    backward_map_into(y, dy, dx, |v| E::one() - v * v);
+}
+
+/// The standard normal CDF `Φ(x) = ½(1 + erf(x/√2))`.
+fn normal_cdf<E: Element>(x: E) -> E {
+    E::cast(0.5) * (E::one() + (x * E::cast(std::f64::consts::FRAC_1_SQRT_2)).erf())
+}
+
+/// The standard normal density `φ(x) = e^(−x²/2) / √(2π)`.
+fn normal_pdf<E: Element>(x: E) -> E {
+    // 1/√(2π) = (2/√π)·(1/√2)·½
+    let inv_sqrt_2pi =
+        std::f64::consts::FRAC_2_SQRT_PI * std::f64::consts::FRAC_1_SQRT_2 * 0.5;
+    E::cast(inv_sqrt_2pi) * (-(x * x) * E::cast(0.5)).exp()
+}
+
+/// GELU, exact form (PyTorch's `F.gelu(x, approximate='none')`): `y = x·Φ(x)`, where
+/// `Φ(x) = ½(1 + erf(x/√2))` is the standard normal CDF.
+///
+/// - **Forward:** `y = x·Φ(x)`.
+/// - **Backward:** `dx = dy ⊙ (Φ(x) + x·φ(x))`, with `φ(x) = e^(−x²/2)/√(2π)` the normal
+///   density (product rule; `Φ' = φ`).
+/// - **Saves:** the input `x`.
+/// - **Shapes:** any; `y` and `dx` have `x`'s shape.
+pub fn gelu<S: Shape, E: Element>(x: &Tensor<S, E>) -> Tensor<S, E> {
+    let mut y = Tensor::zeros(x.shape());
+    gelu_into(x, &mut y);
+    y
+}
+
+/// [`gelu`] writing into `y`.
+pub fn gelu_into<S: Shape, E: Element>(x: &Tensor<S, E>, y: &mut Tensor<S, E>) {
+    map_into(x, y, |v| v * normal_cdf(v));
+}
+
+/// Backward of [`gelu`] from the saved input: `dx = dy ⊙ (Φ(x) + x·φ(x))`.
+pub fn gelu_backward<S: Shape, E: Element>(x: &Tensor<S, E>, dy: &Tensor<S, E>) -> Tensor<S, E> {
+    backward_map(x, dy, gelu_grad)
+}
+
+/// [`gelu_backward`] writing into `dx` (resized if needed).
+pub fn gelu_backward_into<S: Shape, E: Element>(
+    x: &Tensor<S, E>,
+    dy: &Tensor<S, E>,
+    dx: &mut Tensor<S, E>,
+) {
+    backward_map_into(x, dy, dx, gelu_grad);
+}
+
+fn gelu_grad<E: Element>(x: E) -> E {
+    normal_cdf(x) + x * normal_pdf(x)
+}
+
+/// `√(2/π)`, the constant of the tanh approximation of GELU.
+const SQRT_2_OVER_PI: f64 = std::f64::consts::FRAC_2_SQRT_PI * std::f64::consts::FRAC_1_SQRT_2;
+/// The cubic coefficient of the tanh approximation of GELU.
+const GELU_TANH_CUBIC: f64 = 0.044715;
+
+/// GELU, tanh approximation (PyTorch's `F.gelu(x, approximate='tanh')`):
+/// `y = ½x(1 + tanh(u))` with `u = √(2/π)(x + 0.044715x³)`.
+///
+/// - **Forward:** as above.
+/// - **Backward:** `dx = dy ⊙ (½(1 + tanh u) + ½x(1 − tanh²u)·√(2/π)(1 + 3·0.044715x²))`
+///   (product and chain rules).
+/// - **Saves:** the input `x`.
+/// - **Shapes:** any; `y` and `dx` have `x`'s shape.
+pub fn gelu_tanh<S: Shape, E: Element>(x: &Tensor<S, E>) -> Tensor<S, E> {
+    let mut y = Tensor::zeros(x.shape());
+    gelu_tanh_into(x, &mut y);
+    y
+}
+
+/// [`gelu_tanh`] writing into `y`.
+pub fn gelu_tanh_into<S: Shape, E: Element>(x: &Tensor<S, E>, y: &mut Tensor<S, E>) {
+    map_into(x, y, |v| {
+        let u = E::cast(SQRT_2_OVER_PI) * (v + E::cast(GELU_TANH_CUBIC) * v * v * v);
+        E::cast(0.5) * v * (E::one() + u.tanh())
+    });
+}
+
+/// Backward of [`gelu_tanh`] from the saved input.
+pub fn gelu_tanh_backward<S: Shape, E: Element>(
+    x: &Tensor<S, E>,
+    dy: &Tensor<S, E>,
+) -> Tensor<S, E> {
+    backward_map(x, dy, gelu_tanh_grad)
+}
+
+/// [`gelu_tanh_backward`] writing into `dx` (resized if needed).
+pub fn gelu_tanh_backward_into<S: Shape, E: Element>(
+    x: &Tensor<S, E>,
+    dy: &Tensor<S, E>,
+    dx: &mut Tensor<S, E>,
+) {
+    backward_map_into(x, dy, dx, gelu_tanh_grad);
+}
+
+fn gelu_tanh_grad<E: Element>(x: E) -> E {
+    let k = E::cast(SQRT_2_OVER_PI);
+    let a = E::cast(GELU_TANH_CUBIC);
+    let half = E::cast(0.5);
+    let t = (k * (x + a * x * x * x)).tanh();
+    let du = k * (E::one() + E::cast(3.0) * a * x * x);
+    half * (E::one() + t) + half * x * (E::one() - t * t) * du
+}
+
+/// Exponential, `y = eˣ`.
+///
+/// - **Forward:** `y = eˣ` (overflows to `inf` for large `x`, as in PyTorch).
+/// - **Backward:** `dx = dy ⊙ y` — the exponential is its own derivative.
+/// - **Saves:** the output `y`.
+/// - **Shapes:** any; `y` and `dx` have `x`'s shape.
+pub fn exp<S: Shape, E: Element>(x: &Tensor<S, E>) -> Tensor<S, E> {
+    let mut y = Tensor::zeros(x.shape());
+    exp_into(x, &mut y);
+    y
+}
+
+/// [`exp`] writing into `y`.
+pub fn exp_into<S: Shape, E: Element>(x: &Tensor<S, E>, y: &mut Tensor<S, E>) {
+    map_into(x, y, |v| v.exp());
+}
+
+/// Backward of [`exp`] from the saved output: `dx = dy ⊙ y`.
+pub fn exp_backward<S: Shape, E: Element>(y: &Tensor<S, E>, dy: &Tensor<S, E>) -> Tensor<S, E> {
+    backward_map(y, dy, |v| v)
+}
+
+/// [`exp_backward`] writing into `dx` (resized if needed).
+pub fn exp_backward_into<S: Shape, E: Element>(
+    y: &Tensor<S, E>,
+    dy: &Tensor<S, E>,
+    dx: &mut Tensor<S, E>,
+) {
+    backward_map_into(y, dy, dx, |v| v);
+}
+
+/// Natural logarithm, `y = ln x`.
+///
+/// - **Forward:** `y = ln x`. As in PyTorch this is not an error outside the domain:
+///   `ln 0 = −inf` and `ln x = NaN` for `x < 0` (check with [`Tensor::has_non_finite`]).
+/// - **Backward:** `dx = dy / x`.
+/// - **Saves:** the input `x`.
+/// - **Shapes:** any; `y` and `dx` have `x`'s shape.
+pub fn log<S: Shape, E: Element>(x: &Tensor<S, E>) -> Tensor<S, E> {
+    let mut y = Tensor::zeros(x.shape());
+    log_into(x, &mut y);
+    y
+}
+
+/// [`log`] writing into `y`.
+pub fn log_into<S: Shape, E: Element>(x: &Tensor<S, E>, y: &mut Tensor<S, E>) {
+    map_into(x, y, |v| v.ln());
+}
+
+/// Backward of [`log`] from the saved input: `dx = dy / x`.
+pub fn log_backward<S: Shape, E: Element>(x: &Tensor<S, E>, dy: &Tensor<S, E>) -> Tensor<S, E> {
+    let mut dx = Tensor::zeros(dy.shape());
+    log_backward_into(x, dy, &mut dx);
+    dx
+}
+
+/// [`log_backward`] writing into `dx` (resized if needed).
+pub fn log_backward_into<S: Shape, E: Element>(
+    x: &Tensor<S, E>,
+    dy: &Tensor<S, E>,
+    dx: &mut Tensor<S, E>,
+) {
+    dx.resize_to(dy.shape());
+    Zip::from(dx.data_mut())
+        .and(x.data())
+        .and(dy.data())
+        .for_each(|d, &v, &g| *d = g / v);
 }

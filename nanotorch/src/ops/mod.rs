@@ -9,7 +9,19 @@
 //! the forward pass, and the shapes.
 
 pub mod activation;
+pub mod concat;
+pub mod dropout;
+pub mod elementwise;
 pub mod matmul;
+pub mod reduce;
+pub mod reshape;
+pub mod softmax;
 
 pub use activation::*;
+pub use concat::*;
+pub use dropout::*;
+pub use elementwise::*;
 pub use matmul::*;
+pub use reduce::*;
+pub use reshape::*;
+pub use softmax::*;

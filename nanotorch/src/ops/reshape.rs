@@ -1,0 +1,127 @@
+//! Reshaping: [`reshape`] to any shape with the same element count (checked at run time), and
+//! the typed [`flatten`] that keeps the batch axis and multiplies the others at compile time.
+//!
+//! Tensors are stored row-major, so both keep the elements in the same order and only change
+//! how they are grouped; their backwards reshape `dy` back.
+
+use std::ops::Mul;
+
+use crate::element::Element;
+use crate::error::ShapeError;
+use crate::shape::{Dim, Prod, Shape, StaticDim, fmt_dims};
+use crate::tensor::Tensor;
+
+/// Regroups the row-major elements of a tensor into `to`, which must hold as many elements.
+///
+/// - **Forward:** `y` has the elements of `x` in the same row-major order, with `to`'s sizes.
+/// - **Backward:** `dx = dy` regrouped into `x`'s shape ([`reshape_backward`]).
+/// - **Saves:** only the input's shape.
+/// - **Shapes:** `x: S` → `y: S2` with `to.numel() == x.numel()`; otherwise a
+///   [`ShapeError::Length`] naming `to`'s sizes, its element count and `x`'s.
+pub fn reshape<S: Shape, S2: Shape, E: Element>(
+    x: &Tensor<S, E>,
+    to: S2,
+) -> Result<Tensor<S2, E>, ShapeError> {
+    if to.numel() != x.numel() {
+        return Err(ShapeError::Length {
+            shape: fmt_dims(&to.dims()),
+            expected: to.numel(),
+            found: x.numel(),
+        });
+    }
+    Tensor::from_shape_vec(to, x.to_vec())
+}
+
+/// Backward of [`reshape`]: `dy` regrouped into `shape`, the input's shape (errors as
+/// [`reshape`] if the counts differ).
+pub fn reshape_backward<S: Shape, S2: Shape, E: Element>(
+    shape: S,
+    dy: &Tensor<S2, E>,
+) -> Result<Tensor<S, E>, ShapeError> {
+    reshape(dy, shape)
+}
+
+/// Shapes that [`flatten`] can turn into `[B, features]`, keeping the batch axis `B` and
+/// multiplying the static dims after it: `(B, D1, D2)` → `(B, Prod<D1, D2>)`,
+/// `(B, D1, D2, D3)` → `(B, Prod<Prod<D1, D2>, D3>)`, and `(B, D)` → `(B, D)` (already flat).
+/// The element count is kept by the types, so flattening cannot fail.
+#[diagnostic::on_unimplemented(
+    message = "cannot flatten `{Self}` into `[batch, features]`",
+    label = "flatten needs a batch axis followed by 1 to 3 axes of static (typenum) sizes",
+    note = "the batch dim may be `Dyn`; the dims after it must be static, e.g. (Dyn, U1, U28, U28)"
+)]
+pub trait Flatten: Shape {
+    /// The flat shape `(B, features)`.
+    type Output: Shape;
+
+    /// The flat shape of this shape value.
+    fn flatten(&self) -> Self::Output;
+
+    /// The unflattened shape for a flat shape value: the batch comes from `flat`, the other
+    /// dims from the type.
+    fn unflatten(flat: &Self::Output) -> Self;
+}
+
+impl<B: Dim, D: Dim> Flatten for (B, D) {
+    type Output = (B, D);
+    fn flatten(&self) -> (B, D) {
+        *self
+    }
+    fn unflatten(flat: &(B, D)) -> Self {
+        *flat
+    }
+}
+
+impl<B: Dim, D1: StaticDim, D2: StaticDim> Flatten for (B, D1, D2)
+where
+    D1: Mul<D2>,
+    Prod<D1, D2>: StaticDim,
+{
+    type Output = (B, Prod<D1, D2>);
+    fn flatten(&self) -> Self::Output {
+        (self.0, Default::default())
+    }
+    fn unflatten(flat: &Self::Output) -> Self {
+        (flat.0, D1::default(), D2::default())
+    }
+}
+
+impl<B: Dim, D1: StaticDim, D2: StaticDim, D3: StaticDim> Flatten for (B, D1, D2, D3)
+where
+    D1: Mul<D2>,
+    Prod<D1, D2>: Mul<D3>,
+    Prod<Prod<D1, D2>, D3>: StaticDim,
+{
+    type Output = (B, Prod<Prod<D1, D2>, D3>);
+    fn flatten(&self) -> Self::Output {
+        (self.0, Default::default())
+    }
+    fn unflatten(flat: &Self::Output) -> Self {
+        (flat.0, D1::default(), D2::default(), D3::default())
+    }
+}
+
+/// Flattens every sample of a batch into one row, as PyTorch's `nn.Flatten()` (start_dim 1):
+/// `[B, C, H, W]` → `[B, C·H·W]`.
+///
+/// - **Forward:** `y[n, :]` is sample `n`'s elements in row-major order.
+/// - **Backward:** `dx = dy` regrouped into the input's shape ([`flatten_backward`]).
+/// - **Saves:** nothing (the static dims are in the type, the batch comes with `dy`).
+/// - **Shapes:** `x: S` → `y: S::Output` (see [`Flatten`]); the product of the static dims is
+///   computed by the compiler, so the next layer's input size is checked against it.
+pub fn flatten<S: Flatten, E: Element>(x: &Tensor<S, E>) -> Tensor<S::Output, E> {
+    Tensor::from_shape_vec(x.shape().flatten(), x.to_vec())
+        .expect("Flatten::Output holds the same number of elements by its types")
+}
+
+/// Backward of [`flatten`]: `dy` regrouped into the input's shape. The batch size is taken
+/// from `dy`, the other dims from the type; `shape` (the input's shape) is taken for symmetry
+/// with the other backwards and needs to agree only in type.
+pub fn flatten_backward<S: Flatten, E: Element>(
+    shape: S,
+    dy: &Tensor<S::Output, E>,
+) -> Tensor<S, E> {
+    let _ = shape;
+    Tensor::from_shape_vec(S::unflatten(&dy.shape()), dy.to_vec())
+        .expect("Flatten::Output holds the same number of elements by its types")
+}
