@@ -261,16 +261,17 @@ fn reshape_case<S1: Shape, S2: Shape>(c: &Case) -> Outcome {
     Outcome::new(&y).grad("x", &reshape_backward(x.shape(), &dy).unwrap())
 }
 
-fn concat_case<A: StaticDim, C: StaticDim>(c: &Case) -> Outcome
+fn concat_case<A, C>(c: &Case) -> Outcome
 where
-    A: std::ops::Add<C>,
+    A: StaticDim + std::ops::Add<C>,
+    C: StaticDim,
     Sum<A, C>: StaticDim,
 {
     let a: Tensor<(Dyn, A)> = c.input("a");
     let b: Tensor<(Dyn, C)> = c.input("b");
     let dy: Tensor<(Dyn, Sum<A, C>)> = c.upstream();
     let y = concat(&a, &b).unwrap();
-    let (da, db): (Tensor<(Dyn, A)>, Tensor<(Dyn, C)>) = concat_backward(&dy);
+    let (da, db) = concat_backward::<Dyn, A, C, f32>(&dy);
     Outcome::new(&y).grad("a", &da).grad("b", &db)
 }
 
@@ -420,13 +421,17 @@ fn primitives_match_pytorch() {
         cases.len()
     );
     println!(
-        "{:<12} {:>5} {:>7} {:>12} {:>12}",
-        "op", "cases", "values", "max rel err", "max abs err"
+        "{:<12} {:>5} {:>7} {:>12} {:>12} {:>9}  worst element (largest share of the tolerance)",
+        "op", "cases", "values", "max rel err", "max abs err", "tol used"
     );
     for (op, (n, e)) in &per_op {
         println!(
-            "{op:<12} {n:>5} {:>7} {:>12.3e} {:>12.3e}",
-            e.compared, e.max_rel, e.max_abs
+            "{op:<12} {n:>5} {:>7} {:>12.3e} {:>12.3e} {:>8.1}%  {}",
+            e.compared,
+            e.max_rel,
+            e.max_abs,
+            100.0 * e.max_tol_used,
+            e.worst
         );
     }
     assert!(
@@ -475,4 +480,23 @@ fn comparison_rejects_wrong_results() {
     let mut wrong_shape = exact;
     wrong_shape.output.shape.reverse();
     assert!(!compare_case(c, &wrong_shape).failures.is_empty());
+}
+
+/// An op (or a shape) the test has no code for is an error, never a silent skip.
+#[test]
+fn unknown_ops_and_shapes_are_errors() {
+    let cases = parse_cases(GOLDEN).expect("golden file parses");
+    let mut unknown = cases[0].clone();
+    unknown.op = "frobnicate".to_string();
+    assert!(run_caught(&unknown).is_err());
+
+    let mut odd_shape = cases
+        .iter()
+        .find(|c| c.op == "relu")
+        .expect("a relu case")
+        .clone();
+    for t in odd_shape.inputs.values_mut() {
+        t.shape = vec![t.data.len(), 1];
+    }
+    assert!(run_caught(&odd_shape).is_err());
 }

@@ -210,6 +210,10 @@ pub struct Errors {
     pub max_rel: f64,
     /// Max `|a − b|` over all elements.
     pub max_abs: f64,
+    /// Max `|a − b| / (RTOL·|b| + ATOL)`: the share of the tolerance used (≤ 1 passes).
+    pub max_tol_used: f64,
+    /// The element with the largest share of the tolerance, described.
+    pub worst: String,
     /// Number of elements compared.
     pub compared: usize,
     /// Descriptions of the failures (shape mismatch or out-of-tolerance elements, first few).
@@ -221,6 +225,10 @@ impl Errors {
     pub fn merge(&mut self, other: Errors) {
         self.max_rel = self.max_rel.max(other.max_rel);
         self.max_abs = self.max_abs.max(other.max_abs);
+        if other.max_tol_used > self.max_tol_used || self.worst.is_empty() {
+            self.max_tol_used = other.max_tol_used;
+            self.worst = other.worst;
+        }
         self.compared += other.compared;
         self.failures.extend(other.failures);
     }
@@ -251,6 +259,11 @@ pub fn compare(what: &str, got: &GoldenTensor, want: &GoldenTensor) -> Errors {
             .max(if abs.is_nan() { f64::INFINITY } else { abs });
         if f64::from(b).abs() >= ATOL {
             errors.max_rel = errors.max_rel.max(abs / f64::from(b).abs());
+        }
+        let used = abs / (RTOL * f64::from(b).abs() + ATOL);
+        if used > errors.max_tol_used || errors.worst.is_empty() {
+            errors.max_tol_used = used;
+            errors.worst = format!("{what}[{i}]: nanotorch {a:e}, torch {b:e}");
         }
         if !within_tolerance(a, b) {
             bad += 1;
