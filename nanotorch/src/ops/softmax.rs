@@ -43,10 +43,11 @@ fn softmax_row<E: Element>(x: ArrayView1<'_, E>, mut y: ArrayViewMut1<'_, E>) {
 fn log_softmax_row<E: Element>(x: ArrayView1<'_, E>, mut y: ArrayViewMut1<'_, E>) {
     let m = row_max(&x);
     let total: E = x.iter().map(|&v| (v - m).exp()).sum();
-    let log_sum_exp = m + total.ln();
+    let log_total = total.ln();
+    // (x − m) − ln Σ, not x − (m + ln Σ): adding ln Σ to a large m would round it away.
     Zip::from(&mut y)
         .and(&x)
-        .for_each(|o, &v| *o = v - log_sum_exp);
+        .for_each(|o, &v| *o = (v - m) - log_total);
 }
 
 /// Applies `row_fn` to every lane of `x` along the last axis, writing the lanes of `y`.
@@ -116,7 +117,7 @@ pub fn softmax_backward_into<S: HasLastAxis, E: Element>(
 
 /// Log-softmax along the last axis: `y = x − log Σ_last eˣ`, as PyTorch's `F.log_softmax`.
 ///
-/// - **Forward:** by log-sum-exp with the row maximum `m`: `y = x − (m + ln Σ e^(x−m))`.
+/// - **Forward:** by log-sum-exp with the row maximum `m`: `y = (x − m) − ln Σ e^(x−m)`.
 ///   Never takes the log of a rounded-to-zero probability, so `y` stays finite for inputs of
 ///   ±10⁴ (where `ln(softmax(x))` would give `−inf`).
 /// - **Backward:** `dx = dy − eʸ ⊙ Σ_last dy` (`eʸ` is the softmax).
