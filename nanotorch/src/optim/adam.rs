@@ -55,29 +55,42 @@ impl AdamHyper {
         let l2 = E::cast(self.weight_decay);
         let shrink = E::cast(1.0 - self.lr * self.weight_decay);
         let (decoupled, amsgrad) = (self.decoupled, self.amsgrad);
+        // One element's update; `v_max` is `Some` under amsgrad. Inlined into the two loops
+        // below, which the compiler unswitches on the flags and vectorises.
+        let update = |value: &mut E, grad: E, m: &mut E, v: &mut E, v_max: Option<&mut E>| {
+            let mut g = grad;
+            if decay {
+                if decoupled {
+                    *value *= shrink;
+                } else {
+                    g += l2 * *value;
+                }
+            }
+            *m = beta1 * *m + one_minus_b1 * g;
+            *v = beta2 * *v + one_minus_b2 * g * g;
+            let second = match v_max {
+                Some(v_max) => {
+                    *v_max = v_max.max(*v);
+                    *v_max
+                }
+                None => *v,
+            };
+            let denom = second.sqrt() / bc2_sqrt + eps;
+            *value -= step_size * (*m / denom);
+        };
         state.for_each(model, |p, st| {
             let n = p.value.len();
             let (m, rest) = st.split_at_mut(n);
             let (v, v_max) = rest.split_at_mut(n);
-            for i in 0..n {
-                let mut g = p.grad[i];
-                if decay {
-                    if decoupled {
-                        p.value[i] *= shrink;
-                    } else {
-                        g += l2 * p.value[i];
-                    }
+            let elems = p.value.iter_mut().zip(p.grad.iter()).zip(m).zip(v);
+            if amsgrad {
+                for ((((value, &g), m), v), v_max) in elems.zip(v_max) {
+                    update(value, g, m, v, Some(v_max));
                 }
-                m[i] = beta1 * m[i] + one_minus_b1 * g;
-                v[i] = beta2 * v[i] + one_minus_b2 * g * g;
-                let second = if amsgrad {
-                    v_max[i] = v_max[i].max(v[i]);
-                    v_max[i]
-                } else {
-                    v[i]
-                };
-                let denom = second.sqrt() / bc2_sqrt + eps;
-                p.value[i] -= step_size * (m[i] / denom);
+            } else {
+                for (((value, &g), m), v) in elems {
+                    update(value, g, m, v, None);
+                }
             }
         });
     }

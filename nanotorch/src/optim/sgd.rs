@@ -121,21 +121,37 @@ impl<E: Element> Optimizer<E> for Sgd<E> {
         let one_minus_tau = E::cast(1.0 - self.dampening);
         let nesterov = self.nesterov;
         let (state, first) = ParamState::ensure(&mut self.state, model, usize::from(use_momentum));
+        // The option tests are hoisted out of the element loops, so each loop is a plain
+        // pass over contiguous slices that the compiler vectorises.
         state.for_each(model, |p, buf| {
-            for (i, (value, &grad)) in p.value.iter_mut().zip(p.grad.iter()).enumerate() {
-                let mut g = grad;
-                if decay {
-                    g += wd * *value;
+            let pairs = p.value.iter_mut().zip(p.grad.iter());
+            match (use_momentum, decay) {
+                (false, false) => {
+                    for (value, &g) in pairs {
+                        *value -= lr * g;
+                    }
                 }
-                if use_momentum {
-                    buf[i] = if first {
-                        g
-                    } else {
-                        mu * buf[i] + one_minus_tau * g
-                    };
-                    g = if nesterov { g + mu * buf[i] } else { buf[i] };
+                (false, true) => {
+                    for (value, &g) in pairs {
+                        let g = g + wd * *value;
+                        *value -= lr * g;
+                    }
                 }
-                *value -= lr * g;
+                (true, _) => {
+                    for ((value, &grad), b) in pairs.zip(buf.iter_mut()) {
+                        let mut g = grad;
+                        if decay {
+                            g += wd * *value;
+                        }
+                        *b = if first {
+                            g
+                        } else {
+                            mu * *b + one_minus_tau * g
+                        };
+                        g = if nesterov { g + mu * *b } else { *b };
+                        *value -= lr * g;
+                    }
+                }
             }
         });
         state.steps += 1;
