@@ -1,0 +1,179 @@
+//! NanoTorch against PyTorch on one full training step of the four benchmark models
+//! (`src/bench_models.rs`, `scripts/bench_torch.py`), at 1 and at 2 threads.
+//!
+//! ```text
+//! PYTHON=/path/to/venv/bin/python cargo run --release --example speed_compare [-- --rounds 3]
+//! ```
+//!
+//! The driver alternates the two sides — for each round and thread count it runs a NanoTorch
+//! worker process, then a PyTorch one — so background load hits both alike. Threads are
+//! pinned per process: NanoTorch's matrix products through `MATMUL_NUM_THREADS` (read once by
+//! the `matrixmultiply` crate), PyTorch through `torch.set_num_threads` (and
+//! `OMP_NUM_THREADS`/`MKL_NUM_THREADS`). Each worker warms up, then times samples of `n`
+//! back-to-back steps (about 2 ms per sample) for about a second per model and reports the
+//! median sample / `n`; the table shows, per cell, the median over rounds.
+//!
+//! `PYTHON` defaults to `.venv/bin/python` if that exists, else `python3`.
+
+use std::collections::BTreeMap;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use nanotorch_suite::bench_models::{NAMES, by_name};
+
+/// Speed-up targets (PyTorch time / NanoTorch time) from the performance issue, per model and
+/// thread count.
+fn target(model: &str, threads: usize) -> f64 {
+    match (model, threads) {
+        ("tiny", _) => 100.0,
+        ("digits", _) => 10.0,
+        ("mnist", 1) => 2.0,
+        ("mnist", _) => 1.5,
+        ("residual", _) => 5.0,
+        _ => f64::NAN,
+    }
+}
+
+/// Median nanoseconds per step of `step`, timed as described in the module doc.
+fn time_step(mut step: impl FnMut(), seconds: f64) -> (f64, usize) {
+    let start = Instant::now();
+    let mut warm = 0u32;
+    while start.elapsed() < Duration::from_millis(200) || warm < 10 {
+        step();
+        warm += 1;
+    }
+    let per_step = start.elapsed().as_secs_f64() / f64::from(warm);
+    let n = ((2e-3 / per_step) as usize).max(1);
+    let mut samples = Vec::new();
+    let start = Instant::now();
+    while start.elapsed().as_secs_f64() < seconds || samples.len() < 11 {
+        let t0 = Instant::now();
+        for _ in 0..n {
+            step();
+        }
+        samples.push(t0.elapsed().as_nanos() as f64 / n as f64);
+    }
+    (median(&mut samples), samples.len())
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let mid = v.len() / 2;
+    if v.len() % 2 == 1 {
+        v[mid]
+    } else {
+        (v[mid - 1] + v[mid]) / 2.0
+    }
+}
+
+/// Worker mode: time every model in this process and print `name ns_per_step samples`.
+fn worker(seconds: f64, models: &str) {
+    for name in NAMES
+        .into_iter()
+        .filter(|n| models.split(',').any(|m| m == *n))
+    {
+        let mut bench = by_name(name).expect("a known model");
+        let (ns, count) = time_step(
+            || {
+                std::hint::black_box(bench.step());
+            },
+            seconds,
+        );
+        println!("{name} {ns:.1} {count}");
+    }
+}
+
+/// Parses a worker's output into `name → ns per step`.
+fn parse(output: &[u8]) -> BTreeMap<String, f64> {
+    String::from_utf8_lossy(output)
+        .lines()
+        .filter_map(|line| {
+            let mut parts = line.split_whitespace();
+            let name = parts.next()?.to_string();
+            let ns = parts.next()?.parse().ok()?;
+            Some((name, ns))
+        })
+        .collect()
+}
+
+fn run(cmd: &mut Command) -> BTreeMap<String, f64> {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    parse(&out.stdout)
+}
+
+fn python() -> String {
+    std::env::var("PYTHON").unwrap_or_else(|_| {
+        if std::path::Path::new(".venv/bin/python").exists() {
+            ".venv/bin/python".into()
+        } else {
+            "python3".into()
+        }
+    })
+}
+
+fn arg(args: &[String], name: &str) -> Option<String> {
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let seconds: f64 = arg(&args, "--seconds").map_or(1.0, |s| s.parse().expect("--seconds N"));
+    if args.iter().any(|a| a == "--worker") {
+        let all = NAMES.join(",");
+        worker(seconds, &arg(&args, "--models").unwrap_or(all));
+        return;
+    }
+    let rounds: usize = arg(&args, "--rounds").map_or(3, |s| s.parse().expect("--rounds N"));
+    let me = std::env::current_exe().expect("the path of this program");
+    let py = python();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/bench_torch.py");
+    let seconds_arg = seconds.to_string();
+    // (threads, model) → per-round ns of each side.
+    let mut nano: BTreeMap<(usize, String), Vec<f64>> = BTreeMap::new();
+    let mut torch: BTreeMap<(usize, String), Vec<f64>> = BTreeMap::new();
+    for round in 1..=rounds {
+        for threads in [1usize, 2] {
+            eprintln!("round {round}/{rounds}, {threads} thread(s): NanoTorch, then PyTorch");
+            let t = threads.to_string();
+            let ours = run(Command::new(&me)
+                .args(["--worker", "--seconds", &seconds_arg])
+                .env("MATMUL_NUM_THREADS", &t));
+            let theirs = run(Command::new(&py)
+                .args([script, "--threads", &t, "--seconds", &seconds_arg])
+                .env("OMP_NUM_THREADS", &t)
+                .env("MKL_NUM_THREADS", &t));
+            for (name, ns) in ours {
+                nano.entry((threads, name)).or_default().push(ns);
+            }
+            for (name, ns) in theirs {
+                torch.entry((threads, name)).or_default().push(ns);
+            }
+        }
+    }
+    println!(
+        "| model | threads | NanoTorch µs/step | PyTorch µs/step | PyTorch / NanoTorch | target | met |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    for threads in [1usize, 2] {
+        for name in NAMES {
+            let key = (threads, name.to_string());
+            let ours = median(nano.get_mut(&key).expect("NanoTorch timed every model")) / 1e3;
+            let theirs = median(torch.get_mut(&key).expect("PyTorch timed every model")) / 1e3;
+            let ratio = theirs / ours;
+            let goal = target(name, threads);
+            println!(
+                "| {name} | {threads} | {ours:.2} | {theirs:.1} | {ratio:.1}× | ≥ {goal}× | {} |",
+                if ratio >= goal { "yes" } else { "no" }
+            );
+        }
+    }
+}

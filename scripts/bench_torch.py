@@ -1,0 +1,115 @@
+"""Times one full PyTorch training step for the four models of NanoTorch's speed benchmarks
+(src/bench_models.rs): zero_grad, forward, loss, backward, optimizer step, in f32 on the CPU.
+
+    python scripts/bench_torch.py --threads 1 [--models tiny,digits] [--seconds 1.0]
+
+Prints one line per model, `name median_ns_per_step samples`, in the format that
+`examples/speed_compare.rs` reads. The timing scheme is the same as its NanoTorch side:
+warm up, then time samples of `n` back-to-back steps (n chosen so one sample takes about
+2 ms) and report the median sample divided by n.
+"""
+
+import argparse
+import statistics
+import time
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+LABEL_SETS = 16
+
+
+class Residual(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.inp = nn.Linear(64, 32)
+        self.block = nn.Linear(32, 32)
+        self.head = nn.Linear(32, 10)
+
+    def forward(self, x):
+        h = torch.relu(self.inp(x))
+        r = h + torch.relu(self.block(h))
+        return self.head(r)
+
+
+def make(name, gen):
+    """The model, its optimizer, loss function, input batch and a list of target sets."""
+    if name == "tiny":
+        net = nn.Sequential(
+            nn.Linear(3, 3), nn.Sigmoid(), nn.Linear(3, 5), nn.Sigmoid(), nn.Linear(5, 1)
+        )
+        x = torch.rand(50, 3, generator=gen) * 2 - 1
+        y = x @ torch.tensor([[1.0], [2.0], [3.0]])
+        return net, torch.optim.SGD(net.parameters(), lr=0.1), F.mse_loss, x, [y]
+    if name == "digits":
+        net = nn.Sequential(nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 10))
+        batch, width, opt = 32, 64, "sgd"
+    elif name == "mnist":
+        net = nn.Sequential(
+            nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 128), nn.ReLU(), nn.Linear(128, 10)
+        )
+        batch, width, opt = 128, 784, "sgd"
+    elif name == "residual":
+        net = Residual()
+        batch, width, opt = 64, 64, "adam"
+    else:
+        raise SystemExit(f"unknown model {name}")
+    x = torch.rand(batch, width, generator=gen) * 2 - 1
+    # LABEL_SETS labellings, cycled through as in src/bench_models.rs (a single fixed batch is
+    # memorised and its gradients underflow into slow subnormals).
+    y = [torch.randint(0, 10, (batch,), generator=gen) for _ in range(LABEL_SETS)]
+    params = net.parameters()
+    optim = torch.optim.SGD(params, lr=0.1) if opt == "sgd" else torch.optim.Adam(params)
+    return net, optim, F.cross_entropy, x, y
+
+
+def time_model(name, seconds):
+    gen = torch.Generator().manual_seed(1)
+    torch.manual_seed(0)
+    net, opt, loss_fn, x, y = make(name, gen)
+
+    next_y = [0]
+
+    def step():
+        target = y[next_y[0]]
+        next_y[0] = (next_y[0] + 1) % len(y)
+        opt.zero_grad()
+        loss = loss_fn(net(x), target)
+        loss.backward()
+        opt.step()
+
+    # Warm up (first calls allocate optimizer state and caches), and size the samples.
+    start = time.perf_counter()
+    warm = 0
+    while time.perf_counter() - start < 0.2 or warm < 10:
+        step()
+        warm += 1
+    per_step = (time.perf_counter() - start) / warm
+    n = max(1, int(2e-3 / per_step))
+    samples = []
+    start = time.perf_counter()
+    while time.perf_counter() - start < seconds or len(samples) < 11:
+        t0 = time.perf_counter_ns()
+        for _ in range(n):
+            step()
+        samples.append((time.perf_counter_ns() - t0) / n)
+    return statistics.median(samples), len(samples)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--models", default="tiny,digits,mnist,residual")
+    ap.add_argument("--seconds", type=float, default=1.0, help="timed seconds per model")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.set_num_interop_threads(1)
+    for name in args.models.split(","):
+        median, count = time_model(name, args.seconds)
+        print(f"{name} {median:.1f} {count}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,259 @@
+//! The four training steps the speed benchmarks time (`benches/train_step.rs`,
+//! `examples/speed_compare.rs`, `tests/zero_alloc.rs`), declared once so all of them run the
+//! same code. `scripts/bench_torch.py` builds the same four in PyTorch.
+//!
+//! | name | network | batch | loss | optimizer |
+//! |---|---|---|---|---|
+//! | `tiny` | 3 → 3 → 5 → 1, sigmoid | 50 | MSE | SGD |
+//! | `digits` | 64 → 128 → 10, ReLU | 32 | cross-entropy | SGD |
+//! | `mnist` | 784 → 256 → 128 → 10, ReLU | 128 | cross-entropy | SGD |
+//! | `residual` | 64 → 32, 32 → 32 (+ skip), 32 → 10, ReLU | 64 | cross-entropy | Adam |
+//!
+//! One step is what a training loop does per batch: `zero_grad`, `forward`, the loss with its
+//! gradient (`_into`, into a kept buffer), `backward`, the optimizer's `step`.
+//!
+//! The classifiers cycle through [`LABEL_SETS`] random labellings of their one input batch.
+//! With a single fixed batch and fixed labels, a network memorises it within a few thousand
+//! steps, its loss gradient underflows into subnormal floats, and every product slows down
+//! several-fold — a benchmark artefact, not training. Contradictory labels keep the
+//! gradients at their ordinary size.
+
+use nanotorch::SeededRng;
+use nanotorch::prelude::*;
+use nanotorch::rand::Rng;
+
+network! {
+    /// The Python NanoTorch's README model, 3 → 3 → 5 → 1 with sigmoids.
+    pub struct Tiny {
+        fc1: Linear<3, 3>,
+        fc2: Linear<3, 5>,
+        fc3: Linear<5, 1>,
+    }
+    fn forward(x: [B, 3]) -> [B, 1] {
+        let h = sigmoid(fc1(x));
+        fc3(sigmoid(fc2(h)))
+    }
+}
+
+network! {
+    /// An 8×8-digits classifier, 64 → 128 → 10 with a ReLU.
+    pub struct Digits {
+        fc1: Linear<64, 128>,
+        fc2: Linear<128, 10>,
+    }
+    fn forward(x: [B, 64]) -> [B, 10] = fc1 -> relu -> fc2;
+}
+
+network! {
+    /// An MNIST-sized classifier, 784 → 256 → 128 → 10 with ReLUs.
+    pub struct Mnist {
+        fc1: Linear<784, 256>,
+        fc2: Linear<256, 128>,
+        fc3: Linear<128, 10>,
+    }
+    fn forward(x: [B, 784]) -> [B, 10] = fc1 -> relu -> fc2 -> relu -> fc3;
+}
+
+network! {
+    /// A residual block between an input layer and a head.
+    pub struct Residual {
+        inp: Linear<64, 32>,
+        block: Linear<32, 32>,
+        head: Linear<32, 10>,
+    }
+    fn forward(x: [B, 64]) -> [B, 10] {
+        let h = relu(inp(x));
+        let r = h + relu(block(h));
+        head(r)
+    }
+}
+
+/// The names of the four benchmarks, in table order.
+pub const NAMES: [&str; 4] = ["tiny", "digits", "mnist", "residual"];
+
+/// One benchmark: a model, its optimizer, one batch of data and the loss-gradient buffer.
+pub trait TrainStep {
+    /// Runs one full training step on the batch and returns the loss.
+    fn step(&mut self) -> f32;
+
+    /// Replaces the batch with `batch` new random samples (e.g. a smaller last batch).
+    fn set_batch(&mut self, batch: usize, seed: u64);
+
+    /// Multiply-adds ×2 of the step's matrix products at the current batch size: forward,
+    /// `dW` of every layer, `dX` of every layer but the first.
+    fn gemm_flops(&self) -> f64;
+}
+
+/// Uniform random features in `[-1, 1)`, `batch` rows of `F`.
+fn features<F: StaticDim>(batch: usize, rng: &mut SeededRng) -> Tensor<(Dyn, F)> {
+    Tensor::rand_uniform((Dyn(batch), F::default()), -1.0, 1.0, rng)
+}
+
+/// How many labellings of its input batch a classifier benchmark cycles through.
+pub const LABEL_SETS: usize = 16;
+
+/// [`LABEL_SETS`] lists of `batch` random class indices below `classes`.
+fn label_sets(batch: usize, classes: usize, rng: &mut SeededRng) -> Vec<Vec<usize>> {
+    (0..LABEL_SETS)
+        .map(|_| (0..batch).map(|_| rng.random_range(0..classes)).collect())
+        .collect()
+}
+
+/// `2·m·n·k` summed over the products of a chain of linear layers of the given sizes.
+fn chain_flops(batch: usize, sizes: &[(usize, usize)]) -> f64 {
+    let mut flops = 0.0;
+    for (i, &(inp, out)) in sizes.iter().enumerate() {
+        let one = 2.0 * (batch * inp * out) as f64;
+        // forward, dW, and dX except for the first layer
+        flops += if i == 0 { 2.0 * one } else { 3.0 * one };
+    }
+    flops
+}
+
+/// The README model on `y = x·[1, 2, 3]`: MSE and SGD (lr 0.1).
+pub struct TinyStep {
+    net: Tiny,
+    opt: Sgd,
+    x: Tensor<(Dyn, U3)>,
+    y: Tensor<(Dyn, U1)>,
+    dy: Tensor<(Dyn, U1)>,
+}
+
+impl TinyStep {
+    /// The model, optimizer and a batch of 50.
+    pub fn new() -> Self {
+        let mut s = Self {
+            net: Tiny::new(0),
+            opt: Sgd::new(0.1),
+            x: Tensor::default(),
+            y: Tensor::default(),
+            dy: Tensor::default(),
+        };
+        s.set_batch(50, 1);
+        s
+    }
+}
+
+impl Default for TinyStep {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl TrainStep for TinyStep {
+    fn step(&mut self) -> f32 {
+        self.net.zero_grad();
+        let out = self.net.forward(&self.x);
+        let loss = mse_loss_into(out, &self.y, Reduction::Mean, &mut self.dy)
+            .expect("targets have the batch size");
+        self.net.backward(&self.dy);
+        self.opt.step(&mut self.net);
+        loss
+    }
+
+    fn set_batch(&mut self, batch: usize, seed: u64) {
+        let mut rng = seeded_rng(seed);
+        self.x = features(batch, &mut rng);
+        let targets: Vec<f32> = self
+            .x
+            .as_slice()
+            .chunks_exact(3)
+            .map(|r| r[0] + 2.0 * r[1] + 3.0 * r[2])
+            .collect();
+        self.y = Tensor::from_shape_vec((Dyn(batch), U1::default()), targets)
+            .expect("one target per row");
+    }
+
+    fn gemm_flops(&self) -> f64 {
+        chain_flops(self.x.dims()[0], &[(3, 3), (3, 5), (5, 1)])
+    }
+}
+
+/// A classifier benchmark: cross-entropy over `C` classes, any optimizer.
+macro_rules! classifier_step {
+    ($(#[$doc:meta])* $name:ident, $net:ident, $in:ty, $classes:ty, $opt:ty, $make_opt:expr,
+     $batch:expr, $sizes:expr) => {
+        $(#[$doc])*
+        pub struct $name {
+            net: $net,
+            opt: $opt,
+            x: Tensor<(Dyn, $in)>,
+            labels: Vec<Vec<usize>>,
+            next: usize,
+            dy: Tensor<(Dyn, $classes)>,
+        }
+
+        impl $name {
+            /// The model, optimizer and a batch of the benchmark's size.
+            pub fn new() -> Self {
+                let mut s = Self {
+                    net: $net::new(0),
+                    opt: $make_opt,
+                    x: Tensor::default(),
+                    labels: Vec::new(),
+                    next: 0,
+                    dy: Tensor::default(),
+                };
+                s.set_batch($batch, 1);
+                s
+            }
+        }
+
+        impl Default for $name {
+            fn default() -> Self {
+                Self::new()
+            }
+        }
+
+        impl TrainStep for $name {
+            fn step(&mut self) -> f32 {
+                self.net.zero_grad();
+                let out = self.net.forward(&self.x);
+                let labels = &self.labels[self.next];
+                self.next = (self.next + 1) % LABEL_SETS;
+                let loss = cross_entropy_into(out, labels, Reduction::Mean, &mut self.dy)
+                    .expect("one label per row, each below the number of classes");
+                self.net.backward(&self.dy);
+                self.opt.step(&mut self.net);
+                loss
+            }
+
+            fn set_batch(&mut self, batch: usize, seed: u64) {
+                let mut rng = seeded_rng(seed);
+                self.x = features(batch, &mut rng);
+                let classes = <$classes as nanotorch::typenum::Unsigned>::USIZE;
+                self.labels = label_sets(batch, classes, &mut rng);
+            }
+
+            fn gemm_flops(&self) -> f64 {
+                chain_flops(self.x.dims()[0], $sizes)
+            }
+        }
+    };
+}
+
+classifier_step!(
+    /// 64 → 128 → 10 at batch 32, cross-entropy, SGD (lr 0.1).
+    DigitsStep, Digits, U64, U10, Sgd, Sgd::new(0.1), 32, &[(64, 128), (128, 10)]
+);
+classifier_step!(
+    /// 784 → 256 → 128 → 10 at batch 128, cross-entropy, SGD (lr 0.1).
+    MnistStep, Mnist, U784, U10, Sgd, Sgd::new(0.1), 128,
+    &[(784, 256), (256, 128), (128, 10)]
+);
+classifier_step!(
+    /// The residual network at batch 64, cross-entropy, Adam (PyTorch defaults).
+    ResidualStep, Residual, U64, U10, Adam, Adam::new(), 64,
+    &[(64, 32), (32, 32), (32, 10)]
+);
+
+/// The benchmark called `name` (one of [`NAMES`]).
+pub fn by_name(name: &str) -> Option<Box<dyn TrainStep>> {
+    Some(match name {
+        "tiny" => Box::new(TinyStep::new()),
+        "digits" => Box::new(DigitsStep::new()),
+        "mnist" => Box::new(MnistStep::new()),
+        "residual" => Box::new(ResidualStep::new()),
+        _ => return None,
+    })
+}
