@@ -7,9 +7,10 @@
 //!
 //! The driver alternates the two sides — for each round and thread count it runs a NanoTorch
 //! worker process, then a PyTorch one — so background load hits both alike. Threads are
-//! pinned per process: NanoTorch's matrix products through `MATMUL_NUM_THREADS` (read once by
-//! the `matrixmultiply` crate), PyTorch through `torch.set_num_threads` (and
-//! `OMP_NUM_THREADS`/`MKL_NUM_THREADS`). Each worker warms up, then times samples of `n`
+//! pinned per process: NanoTorch's matrix products through `OPENBLAS_NUM_THREADS` (OpenBLAS,
+//! the default backend here) and `MATMUL_NUM_THREADS` (read once by the `matrixmultiply`
+//! crate, the backend with `--no-default-features`), PyTorch through `torch.set_num_threads`
+//! (and `OMP_NUM_THREADS`/`MKL_NUM_THREADS`). Each worker warms up, then times samples of `n`
 //! back-to-back steps (about 2 ms per sample) for about a second per model and reports the
 //! median sample / `n`; the table shows, per cell, the median over rounds.
 //!
@@ -146,6 +147,7 @@ fn main() {
             let t = threads.to_string();
             let ours = run(Command::new(&me)
                 .args(["--worker", "--seconds", &seconds_arg])
+                .env("OPENBLAS_NUM_THREADS", &t)
                 .env("MATMUL_NUM_THREADS", &t));
             let theirs = run(Command::new(&py)
                 .args([script, "--threads", &t, "--seconds", &seconds_arg])

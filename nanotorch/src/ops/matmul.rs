@@ -118,31 +118,27 @@ where
     let (o, i2) = weight.shape();
     check_rows("linear input features", i, i2)?;
     y.resize_to((b, o));
-    match bias {
-        Some(bias) => {
-            check_rows("linear bias size", o, bias.shape().0)?;
-            // Start from the broadcast bias, then accumulate x·Wᵀ on top (beta = 1).
-            y.data_mut().assign(
-                &bias
-                    .data()
-                    .broadcast((b.size(), o.size()))
-                    .expect("bias length equals the output features, checked above"),
-            );
-            general_mat_mul(
-                E::one(),
-                x.data(),
-                &weight.data().t(),
-                E::one(),
-                y.data_mut(),
-            );
+    if let Some(bias) = bias {
+        check_rows("linear bias size", o, bias.shape().0)?;
+    }
+    general_mat_mul(
+        E::one(),
+        x.data(),
+        &weight.data().t(),
+        E::zero(),
+        y.data_mut(),
+    );
+    if let Some(bias) = bias {
+        // Then add the bias to every row: a vectorised pass over `y` (cheaper for narrow
+        // layers than copying the bias into each row first and letting the product add on top).
+        let bias = bias.as_slice();
+        if !bias.is_empty() {
+            for row in y.as_slice_mut().chunks_exact_mut(bias.len()) {
+                for (v, &b) in row.iter_mut().zip(bias) {
+                    *v += b;
+                }
+            }
         }
-        None => general_mat_mul(
-            E::one(),
-            x.data(),
-            &weight.data().t(),
-            E::zero(),
-            y.data_mut(),
-        ),
     }
     Ok(())
 }
@@ -164,9 +160,14 @@ pub fn linear_backward_params<BX: Dim, BY: Dim, I: Dim, O: Dim, E: Element>(
         d_weight.data_mut(),
     );
     if let Some(db) = d_bias {
-        for row in dy.data().rows() {
-            for (g, d) in db.data_mut().iter_mut().zip(row.iter()) {
-                *g += *d;
+        check_rows("linear bias gradient size", db.shape().0, dy.shape().1)?;
+        let db = db.as_slice_mut();
+        if !db.is_empty() {
+            // Row by row over flat slices (vectorised across the features).
+            for row in dy.as_slice().chunks_exact(db.len()) {
+                for (g, &d) in db.iter_mut().zip(row) {
+                    *g += d;
+                }
             }
         }
     }
