@@ -162,11 +162,17 @@ pub fn linear_backward_params<BX: Dim, BY: Dim, I: Dim, O: Dim, E: Element>(
     if let Some(db) = d_bias {
         check_rows("linear bias gradient size", db.shape().0, dy.shape().1)?;
         let db = db.as_slice_mut();
-        if !db.is_empty() {
+        match db.len() {
+            0 => {}
+            // One output (a regression head): sum in a register, then add once, instead of a
+            // chain of loads and stores through `db[0]`.
+            1 => db[0] += dy.as_slice().iter().fold(E::zero(), |sum, &d| sum + d),
             // Row by row over flat slices (vectorised across the features).
-            for row in dy.as_slice().chunks_exact(db.len()) {
-                for (g, &d) in db.iter_mut().zip(row) {
-                    *g += d;
+            width => {
+                for row in dy.as_slice().chunks_exact(width) {
+                    for (g, &d) in db.iter_mut().zip(row) {
+                        *g += d;
+                    }
                 }
             }
         }
