@@ -37,9 +37,15 @@ fn linear_gradients() {
         let mut dw = Tensor::zeros(w.shape());
         let mut db = Tensor::zeros(b.shape());
         linear_backward_params(&x, &g, &mut dw, Some(&mut db)).unwrap();
-        assert_grad("linear.x", &x, &dx, |x| dot(&g, &linear(x, &w, Some(&b)).unwrap()));
-        assert_grad("linear.weight", &w, &dw, |w| dot(&g, &linear(&x, w, Some(&b)).unwrap()));
-        assert_grad("linear.bias", &b, &db, |b| dot(&g, &linear(&x, &w, Some(b)).unwrap()));
+        assert_grad("linear.x", &x, &dx, |x| {
+            dot(&g, &linear(x, &w, Some(&b)).unwrap())
+        });
+        assert_grad("linear.weight", &w, &dw, |w| {
+            dot(&g, &linear(&x, w, Some(&b)).unwrap())
+        });
+        assert_grad("linear.bias", &b, &db, |b| {
+            dot(&g, &linear(&x, &w, Some(b)).unwrap())
+        });
     }
 }
 

@@ -88,11 +88,16 @@ pub fn check_gradient(
         let err = (analytic[i] - numeric).abs();
         // NaN must fail, so compare with `!(err <= tol)` rather than `err > tol`.
         let ok = err <= config.atol + config.rtol * numeric.abs();
-        report.max_abs_err = report.max_abs_err.max(if err.is_nan() { f64::INFINITY } else { err });
+        report.max_abs_err = report
+            .max_abs_err
+            .max(if err.is_nan() { f64::INFINITY } else { err });
         if !ok {
             report.failures += 1;
             let rel = err / numeric.abs().max(1e-12);
-            report.max_rel_err = report.max_rel_err.max(if rel.is_nan() { f64::INFINITY } else { rel });
+            report.max_rel_err =
+                report
+                    .max_rel_err
+                    .max(if rel.is_nan() { f64::INFINITY } else { rel });
         }
     }
     report

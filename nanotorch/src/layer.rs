@@ -63,7 +63,11 @@ pub trait Module<E: Element> {
     /// Calls `f` with every parameter's state-dict name (prefixed by `prefix`, e.g.
     /// `"fc1."` gives `"fc1.weight"`), its sizes and its data, in [`Module::visit_params`]
     /// order.
-    fn visit_named_params(&mut self, prefix: &str, f: &mut dyn FnMut(&str, &[usize], ParamMut<'_, E>));
+    fn visit_named_params(
+        &mut self,
+        prefix: &str,
+        f: &mut dyn FnMut(&str, &[usize], ParamMut<'_, E>),
+    );
 
     /// Switches dropout and similar layers between training (`true`) and evaluation.
     fn set_training(&mut self, training: bool);

@@ -9,6 +9,9 @@
 //!   (vector-Jacobian product), and its rustdoc states the math.
 //! - [`layer`] and [`layers`]: the layer trait and `Linear` plus the activations.
 //! - [`gradcheck`]: finite-difference checking of any backward.
+//! - [`data`]: embedded data sets, MNIST IDX files, data loader, splits, standardizing.
+//! - [`checkpoint`]: save and load parameters as safetensors, with PyTorch's state-dict names.
+//! - [`train`]: accuracy, confusion matrix, epoch summaries, progress bar, SVG curves.
 //!
 //! Conventions used in every formula: a batch is a matrix whose **rows** are samples
 //! (`x` is `[B, in]`); a linear layer's weight is `[out, in]` as in PyTorch, so `y = x·Wᵀ + b`;
@@ -17,6 +20,8 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod checkpoint;
+pub mod data;
 mod display;
 pub mod element;
 pub mod error;
@@ -26,6 +31,7 @@ pub mod layers;
 pub mod ops;
 pub mod shape;
 pub mod tensor;
+pub mod train;
 
 pub use element::Element;
 pub use error::ShapeError;

@@ -99,7 +99,9 @@ impl<S: Shape, E: Element> Tensor<S, E> {
     pub fn rand_uniform<R: Rng + ?Sized>(shape: S, low: E, high: E, rng: &mut R) -> Self {
         let data = if low < high {
             let dist = Uniform::new(low.as_f64(), high.as_f64()).expect("low < high was checked");
-            (0..shape.numel()).map(|_| E::cast(dist.sample(rng))).collect()
+            (0..shape.numel())
+                .map(|_| E::cast(dist.sample(rng)))
+                .collect()
         } else {
             vec![low; shape.numel()]
         };
@@ -118,7 +120,9 @@ impl<S: Shape, E: Element> Tensor<S, E> {
             what: "normal distribution needs a finite std >= 0",
             found: std.to_string(),
         })?;
-        let data = (0..shape.numel()).map(|_| E::cast(dist.sample(rng))).collect();
+        let data = (0..shape.numel())
+            .map(|_| E::cast(dist.sample(rng)))
+            .collect();
         Self::from_shape_vec(shape, data)
     }
 

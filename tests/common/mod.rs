@@ -22,7 +22,11 @@ pub fn rand_away_from_zero<S: Shape>(shape: S, gap: f64, rng: &mut SeededRng) ->
 
 /// `Σ g ⊙ y`, the scalar whose gradient with respect to `y` is `g`.
 pub fn dot<S: Shape>(g: &Tensor<S, f64>, y: &Tensor<S, f64>) -> f64 {
-    g.as_slice().iter().zip(y.as_slice()).map(|(a, b)| a * b).sum()
+    g.as_slice()
+        .iter()
+        .zip(y.as_slice())
+        .map(|(a, b)| a * b)
+        .sum()
 }
 
 /// Checks the gradient of `x ↦ Σ g ⊙ f(x)` against `analytic`, with PyTorch's gradcheck

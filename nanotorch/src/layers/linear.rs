@@ -58,7 +58,11 @@ impl<I: StaticDim, O: StaticDim, E: Element> Module<E> for Linear<I, O, E> {
         prefix: &str,
         f: &mut dyn FnMut(&str, &[usize], ParamMut<'_, E>),
     ) {
-        f(&format!("{prefix}weight"), &[O::USIZE, I::USIZE], self.weight.as_mut());
+        f(
+            &format!("{prefix}weight"),
+            &[O::USIZE, I::USIZE],
+            self.weight.as_mut(),
+        );
         f(&format!("{prefix}bias"), &[O::USIZE], self.bias.as_mut());
     }
 
@@ -76,7 +80,9 @@ where
         let y = self.predict(x);
         // Reuse the saved-input buffer; it reallocates only when the batch size changes.
         self.saved_input.resize_to((Dyn(x.dims()[0]), I::default()));
-        self.saved_input.as_slice_mut().copy_from_slice(x.as_slice());
+        self.saved_input
+            .as_slice_mut()
+            .copy_from_slice(x.as_slice());
         y
     }
 

@@ -81,9 +81,6 @@ pub fn sigmoid_into<S: Shape, E: Element>(x: &Tensor<S, E>, y: &mut Tensor<S, E>
 }
 
 /// Backward of [`sigmoid`] from the saved output: `dx = dy ⊙ y ⊙ (1 − y)`.
-pub fn sigmoid_backward<S: Shape, E: Element>(
-    y: &Tensor<S, E>,
-    dy: &Tensor<S, E>,
-) -> Tensor<S, E> {
+pub fn sigmoid_backward<S: Shape, E: Element>(y: &Tensor<S, E>, dy: &Tensor<S, E>) -> Tensor<S, E> {
     backward_map(y, dy, |v| v * (E::one() - v))
 }

@@ -122,12 +122,27 @@ where
         Some(bias) => {
             check_rows("linear bias size", o, bias.shape().0)?;
             // Start from the broadcast bias, then accumulate x·Wᵀ on top (beta = 1).
-            y.data_mut().assign(&bias.data().broadcast((b.size(), o.size())).expect(
-                "bias length equals the output features, checked above",
-            ));
-            general_mat_mul(E::one(), x.data(), &weight.data().t(), E::one(), y.data_mut());
+            y.data_mut().assign(
+                &bias
+                    .data()
+                    .broadcast((b.size(), o.size()))
+                    .expect("bias length equals the output features, checked above"),
+            );
+            general_mat_mul(
+                E::one(),
+                x.data(),
+                &weight.data().t(),
+                E::one(),
+                y.data_mut(),
+            );
         }
-        None => general_mat_mul(E::one(), x.data(), &weight.data().t(), E::zero(), y.data_mut()),
+        None => general_mat_mul(
+            E::one(),
+            x.data(),
+            &weight.data().t(),
+            E::zero(),
+            y.data_mut(),
+        ),
     }
     Ok(())
 }
@@ -141,7 +156,13 @@ pub fn linear_backward_params<BX: Dim, BY: Dim, I: Dim, O: Dim, E: Element>(
     d_bias: Option<&mut Tensor<(O,), E>>,
 ) -> Result<(), ShapeError> {
     check_rows("linear batch of x and dy", x.shape().0, dy.shape().0)?;
-    general_mat_mul(E::one(), &dy.data().t(), x.data(), E::one(), d_weight.data_mut());
+    general_mat_mul(
+        E::one(),
+        &dy.data().t(),
+        x.data(),
+        E::one(),
+        d_weight.data_mut(),
+    );
     if let Some(db) = d_bias {
         for row in dy.data().rows() {
             for (g, d) in db.data_mut().iter_mut().zip(row.iter()) {

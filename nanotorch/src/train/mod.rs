@@ -1,0 +1,1 @@
+//! The training experience: metrics, summaries, progress bar, curves.
