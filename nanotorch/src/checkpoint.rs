@@ -155,13 +155,13 @@ pub fn load_with<E: Element, M: Module<E> + ?Sized>(
     load_bytes(model, &bytes, &path.display().to_string(), options)
 }
 
-/// Loads parameters from the bytes of a safetensors file; `origin` names it in errors.
+/// Loads parameters from the bytes of a safetensors file (same checks as [`load_with`]).
 pub fn from_bytes<E: Element, M: Module<E> + ?Sized>(
     model: &mut M,
     bytes: &[u8],
     options: LoadOptions,
 ) -> Result<(), CheckpointError> {
-    load_bytes(model, bytes, "<bytes>", options)
+    load_bytes(model, bytes, "the checkpoint bytes", options)
 }
 
 fn load_bytes<E: Element, M: Module<E> + ?Sized>(

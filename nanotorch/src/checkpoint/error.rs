@@ -25,7 +25,7 @@ pub enum CheckpointError {
     /// The bytes are not a valid safetensors file (cut short, bad header, overlapping data).
     #[error("{origin} is not a valid safetensors file: {message}")]
     Corrupt {
-        /// The file (or `"<bytes>"`).
+        /// The file, or `"the checkpoint bytes"`.
         origin: String,
         /// What the safetensors reader found wrong.
         message: String,
@@ -34,7 +34,7 @@ pub enum CheckpointError {
     #[error("{origin} does not fit the model ({} problem{}):{}", problems.len(),
         if problems.len() == 1 { "" } else { "s" }, ListProblems(problems))]
     Mismatch {
-        /// The file (or `"<bytes>"`).
+        /// The file, or `"the checkpoint bytes"`.
         origin: String,
         /// Each parameter that is missing, unexpected, or of the wrong shape or dtype.
         problems: Vec<Problem>,
