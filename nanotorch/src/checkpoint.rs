@@ -90,7 +90,7 @@ pub fn to_bytes<E: Element, M: Module<E> + ?Sized>(
 ) -> Result<Vec<u8>, CheckpointError> {
     let mut tensors: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
     model.visit_named_params("", &mut |name, dims, p| {
-        let mut bytes = Vec::with_capacity(p.value.len() * size_of::<E>());
+        let mut bytes = Vec::with_capacity(std::mem::size_of_val(p.value));
         for &v in p.value.iter() {
             if E::DTYPE == "F64" {
                 bytes.extend_from_slice(&v.as_f64().to_le_bytes());

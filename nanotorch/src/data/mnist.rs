@@ -177,12 +177,14 @@ fn header(
     fields: usize,
 ) -> Result<Vec<u32>, DataError> {
     let need = 4 * (1 + fields);
-    if bytes.len() < need {
-        return Err(DataError::Truncated {
-            path: path.to_path_buf(),
-            expected: need as u64,
-            found: bytes.len() as u64,
-        });
+    let truncated = || DataError::Truncated {
+        path: path.to_path_buf(),
+        expected: need as u64,
+        found: bytes.len() as u64,
+    };
+    // The magic number first: a short file of the wrong kind is reported as the wrong kind.
+    if bytes.len() < 4 {
+        return Err(truncated());
     }
     let found = be_u32(bytes, 0);
     if found != magic {
@@ -192,6 +194,9 @@ fn header(
             expected: magic,
             found,
         });
+    }
+    if bytes.len() < need {
+        return Err(truncated());
     }
     Ok((1..=fields).map(|k| be_u32(bytes, 4 * k)).collect())
 }

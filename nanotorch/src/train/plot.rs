@@ -156,6 +156,7 @@ fn panel<DB: DrawingBackend>(
         .configure_mesh()
         .x_desc("epoch")
         .y_desc(y_label)
+        .x_label_formatter(&|x| format!("{x:.0}"))
         .draw()
         .map_err(draw_err)?;
     for c in curves.iter().filter(|c| !c.points.is_empty()) {
