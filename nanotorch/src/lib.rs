@@ -57,6 +57,7 @@ pub use typenum;
 
 /// Everything a typical program needs: `use nanotorch::prelude::*;`.
 pub mod prelude {
+    pub use crate::data::Dataset;
     pub use crate::layer::{Init, Layer, Module};
     pub use crate::layers::*;
     pub use crate::ops::*;
