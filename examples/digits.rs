@@ -63,7 +63,7 @@ fn main() -> Result<(), Box<dyn Error>> {
                 .filter(|(p, t)| p == t)
                 .count();
             let loss = cross_entropy_into(logits, &y, Reduction::Mean, &mut d_logits)?;
-            net.backward(&d_logits);
+            net.backward(&d_logits)?;
             optimizer.step(&mut net);
             progress.step(f64::from(loss), y.len(), Some(correct));
         }

@@ -45,7 +45,7 @@ fn main() -> Result<(), Box<dyn Error>> {
             net.zero_grad();
             let logits = net.forward(&x);
             let loss = cross_entropy_into(logits, &y, Reduction::Mean, &mut d_logits)?;
-            net.backward(&d_logits);
+            net.backward(&d_logits)?;
             optimizer.step(&mut net);
             progress.step(f64::from(loss), y.len(), None);
         }

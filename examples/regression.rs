@@ -36,7 +36,7 @@ fn main() -> Result<(), ShapeError> {
         model.zero_grad(); //                          optimizer.zero_grad()
         let pred = model.forward(&x); //               pred = model(x)
         let loss = mse_loss_into(pred, &y, Reduction::Mean, &mut d_pred)?; // loss = mse(pred, y)
-        model.backward(&d_pred); //                    loss.backward()
+        model.backward(&d_pred)?; //                    loss.backward()
         optimizer.step(&mut model); //                 optimizer.step()
         if epoch % 1000 == 0 {
             println!("epoch {epoch:>4}  loss {loss:.6}");

@@ -33,7 +33,7 @@ fn builds_and_runs() {
         Tensor::<(Dyn, U3), f64>::from_vec(&[2, 3], vec![0.1, 0.2, 0.3, 0.4, 0.5, 0.6]).unwrap();
     let y = net.forward(&x).clone();
     assert_eq!(y.dims(), &[2, 1]);
-    net.backward(&Tensor::ones(y.shape()));
+    net.backward(&Tensor::ones(y.shape())).unwrap();
     let mut r = ResidualMlp::<f64>::new(1);
     let x = Tensor::<(Dyn, U64), f64>::zeros((Dyn(4), U64::default()));
     let y = r.forward(&x).clone();
@@ -87,4 +87,24 @@ fn predict_equals_forward_and_saves_nothing() {
     let x = Tensor::<(Dyn, U64), f64>::rand_uniform((Dyn(5), U64::default()), -1.0, 1.0, &mut rng);
     let predicted = net.predict(&x);
     assert_eq!(&predicted, net.forward(&x));
+}
+
+#[test]
+fn backward_rejects_a_gradient_of_the_wrong_size() {
+    let mut net = Regressor::<f32>::new(0);
+    // No forward yet: the saved output is empty, so a 3-row gradient does not fit.
+    let d = Tensor::<(Dyn, U1)>::ones((Dyn(3), U1::default()));
+    assert_eq!(
+        net.backward(&d),
+        Err(ShapeError::Shape {
+            expected: "[0, 1] (the output of the last forward)".into(),
+            found: "[3, 1]".into()
+        })
+    );
+    let x = Tensor::<(Dyn, U3)>::zeros((Dyn(2), U3::default()));
+    net.forward(&x);
+    assert!(net.backward_with_input(&d).is_err());
+    // The right size is accepted.
+    let d = Tensor::<(Dyn, U1)>::ones((Dyn(2), U1::default()));
+    assert!(net.backward(&d).is_ok());
 }
