@@ -203,7 +203,10 @@ fn run_mlp(g: &GoldenNet) -> Run {
     let x: Tensor<(Dyn, U64)> = g.input.to_tensor("mlp input");
     let out = net.forward(&x).clone();
     let (loss, d_out) = cross_entropy(&out, &g.targets, Reduction::Mean).expect("mlp loss");
-    let dx = net.backward_with_input(&d_out).clone();
+    let dx = net
+        .backward_with_input(&d_out)
+        .expect("d_out has the output's sizes")
+        .clone();
     Run {
         output: record(&out),
         loss,
@@ -225,7 +228,10 @@ fn run_residual(g: &GoldenNet) -> Run {
     let x: Tensor<(Dyn, U12)> = g.input.to_tensor("residual input");
     let out = net.forward(&x).clone();
     let (loss, d_out) = mse_loss(&out, &mse_target(g), Reduction::Mean).expect("residual loss");
-    let dx = net.backward_with_input(&d_out).clone();
+    let dx = net
+        .backward_with_input(&d_out)
+        .expect("d_out has the output's sizes")
+        .clone();
     Run {
         output: record(&out),
         loss,
@@ -240,7 +246,10 @@ fn run_regressor(g: &GoldenNet) -> Run {
     let x: Tensor<(Dyn, U3)> = g.input.to_tensor("regressor input");
     let out = net.forward(&x).clone();
     let (loss, d_out) = mse_loss(&out, &mse_target(g), Reduction::Mean).expect("regressor loss");
-    let dx = net.backward_with_input(&d_out).clone();
+    let dx = net
+        .backward_with_input(&d_out)
+        .expect("d_out has the output's sizes")
+        .clone();
     Run {
         output: record(&out),
         loss,

@@ -242,6 +242,10 @@ fc3_out = sigmoid_fc2·W_fc3ᵀ + b_fc3   [B, 1]
     }
     /** Backpropagates `d_fc3_out` = ∂L/∂fc3_out through the network: **adds** every parameter's gradient into its `grad` (call `zero_grad` between steps) and computes no gradient for the input.
 
+ # Errors
+
+ [`nanotorch::ShapeError::Shape`] if `d_fc3_out` does not have the sizes of the last `forward`'s output (or no `forward` ran); nothing is changed then.
+
  Derivation (reverse order of forward; a value used twice gets the sum of both contributions):
 
 ```text
@@ -261,16 +265,22 @@ fc3_out = sigmoid_fc2·W_fc3ᵀ + b_fc3   [B, 1]
     pub fn backward(
         &mut self,
         d_fc3_out: &::nanotorch::Tensor<(::nanotorch::Dyn, ::nanotorch::typenum::U1), E>,
-    ) {
+    ) -> ::core::result::Result<(), ::nanotorch::ShapeError> {
+        ::nanotorch::codegen::check_gradient(&self.work.fc3_out, d_fc3_out)?;
         self.backward_pass(d_fc3_out, false);
+        Ok(())
     }
     /// Like [`Self::backward`], and also returns ∂L/∂x (needed when this network is a layer inside another).
     pub fn backward_with_input(
         &mut self,
         d_fc3_out: &::nanotorch::Tensor<(::nanotorch::Dyn, ::nanotorch::typenum::U1), E>,
-    ) -> &::nanotorch::Tensor<(::nanotorch::Dyn, ::nanotorch::typenum::U3), E> {
+    ) -> ::core::result::Result<
+        &::nanotorch::Tensor<(::nanotorch::Dyn, ::nanotorch::typenum::U3), E>,
+        ::nanotorch::ShapeError,
+    > {
+        ::nanotorch::codegen::check_gradient(&self.work.fc3_out, d_fc3_out)?;
         self.backward_pass(d_fc3_out, true);
-        &self.grads.d_x
+        Ok(&self.grads.d_x)
     }
     /// The body of [`Self::backward`]; `input_grad` also computes ∂L/∂input.
     fn backward_pass(
@@ -452,20 +462,35 @@ impl<
         &mut self,
         dy: &::nanotorch::Tensor<(::nanotorch::Dyn, ::nanotorch::typenum::U1), E>,
     ) -> ::nanotorch::Tensor<(::nanotorch::Dyn, ::nanotorch::typenum::U3), E> {
-        ::core::clone::Clone::clone(self.backward_with_input(dy))
+        ::core::clone::Clone::clone(
+            self
+                .backward_with_input(dy)
+                .expect(
+                    "a nested network's backward receives the gradient of its own forward's output",
+                ),
+        )
     }
     fn backward_into(
         &mut self,
         dy: &::nanotorch::Tensor<(::nanotorch::Dyn, ::nanotorch::typenum::U1), E>,
         dx: &mut ::nanotorch::Tensor<(::nanotorch::Dyn, ::nanotorch::typenum::U3), E>,
     ) {
-        dx.assign(self.backward_with_input(dy));
+        dx.assign(
+            self
+                .backward_with_input(dy)
+                .expect(
+                    "a nested network's backward receives the gradient of its own forward's output",
+                ),
+        );
     }
     fn backward_params(
         &mut self,
         dy: &::nanotorch::Tensor<(::nanotorch::Dyn, ::nanotorch::typenum::U1), E>,
     ) {
-        Self::backward(self, dy);
+        Self::backward(self, dy)
+            .expect(
+                "a nested network's backward receives the gradient of its own forward's output",
+            );
     }
     fn predict(
         &self,
