@@ -6,8 +6,9 @@
 // `cargo expand --lib -p nanotorch-suite lessons::MODULE` shows its code.
 // `tests/lessons_pages.rs` checks that every network here is the one its page shows.
 
-#[doc = include_str!("../lessons/01-tensors.md")]
 pub mod l01_tensors {
+    #![doc = include_str!("../lessons/01-tensors.md")]
+
     use nanotorch::prelude::*;
 
     network! {
@@ -24,8 +25,9 @@ pub mod l01_tensors {
     }
 }
 
-#[doc = include_str!("../lessons/02-linear.md")]
 pub mod l02_linear {
+    #![doc = include_str!("../lessons/02-linear.md")]
+
     use nanotorch::prelude::*;
 
     network! {
@@ -37,8 +39,9 @@ pub mod l02_linear {
     }
 }
 
-#[doc = include_str!("../lessons/03-chain-rule.md")]
 pub mod l03_chain_rule {
+    #![doc = include_str!("../lessons/03-chain-rule.md")]
+
     use nanotorch::prelude::*;
 
     network! {
@@ -54,8 +57,9 @@ pub mod l03_chain_rule {
     }
 }
 
-#[doc = include_str!("../lessons/04-activations.md")]
 pub mod l04_activations {
+    #![doc = include_str!("../lessons/04-activations.md")]
+
     use nanotorch::prelude::*;
 
     network! {
@@ -72,8 +76,9 @@ pub mod l04_activations {
     }
 }
 
-#[doc = include_str!("../lessons/05-losses.md")]
 pub mod l05_losses {
+    #![doc = include_str!("../lessons/05-losses.md")]
+
     use nanotorch::prelude::*;
 
     network! {
@@ -86,8 +91,9 @@ pub mod l05_losses {
     }
 }
 
-#[doc = include_str!("../lessons/06-optimizers.md")]
 pub mod l06_optimizers {
+    #![doc = include_str!("../lessons/06-optimizers.md")]
+
     use nanotorch::prelude::*;
 
     network! {
@@ -104,8 +110,9 @@ pub mod l06_optimizers {
     }
 }
 
-#[doc = include_str!("../lessons/07-fan-out.md")]
 pub mod l07_fan_out {
+    #![doc = include_str!("../lessons/07-fan-out.md")]
+
     use nanotorch::prelude::*;
 
     network! {
@@ -135,8 +142,9 @@ pub mod l07_fan_out {
     }
 }
 
-#[doc = include_str!("../lessons/08-concat-flatten.md")]
 pub mod l08_concat_flatten {
+    #![doc = include_str!("../lessons/08-concat-flatten.md")]
+
     use nanotorch::prelude::*;
 
     network! {
@@ -162,8 +170,9 @@ pub mod l08_concat_flatten {
     }
 }
 
-#[doc = include_str!("../lessons/09-gradcheck.md")]
 pub mod l09_gradcheck {
+    #![doc = include_str!("../lessons/09-gradcheck.md")]
+
     use nanotorch::prelude::*;
 
     network! {
@@ -176,8 +185,9 @@ pub mod l09_gradcheck {
     }
 }
 
-#[doc = include_str!("../lessons/10-memory.md")]
 pub mod l10_memory {
+    #![doc = include_str!("../lessons/10-memory.md")]
+
     use nanotorch::prelude::*;
 
     network! {
@@ -195,8 +205,9 @@ pub mod l10_memory {
     }
 }
 
-#[doc = include_str!("../lessons/11-generated-code.md")]
 pub mod l11_generated_code {
+    #![doc = include_str!("../lessons/11-generated-code.md")]
+
     use nanotorch::prelude::*;
 
     network! {
@@ -212,8 +223,9 @@ pub mod l11_generated_code {
     }
 }
 
-#[doc = include_str!("../lessons/12-digits.md")]
 pub mod l12_digits {
+    #![doc = include_str!("../lessons/12-digits.md")]
+
     use nanotorch::prelude::*;
 
     network! {
@@ -226,8 +238,9 @@ pub mod l12_digits {
     }
 }
 
-#[doc = include_str!("../lessons/13-pytorch-weights.md")]
 pub mod l13_pytorch_weights {
+    #![doc = include_str!("../lessons/13-pytorch-weights.md")]
+
     use nanotorch::prelude::*;
 
     network! {
@@ -240,5 +253,6 @@ pub mod l13_pytorch_weights {
     }
 }
 
-#[doc = include_str!("../lessons/14-limits.md")]
-pub mod l14_limits {}
+pub mod l14_limits {
+    #![doc = include_str!("../lessons/14-limits.md")]
+}

@@ -189,8 +189,8 @@ fn network_blocks(src: &str) -> Vec<Vec<String>> {
 fn lesson_networks_are_the_ones_on_the_pages() {
     let src = read(&root().join("src/lessons.rs"));
     let mut checked = 0;
-    // Each lesson module starts at its `include_str!` line; its networks follow until the next.
-    let marker = "#[doc = include_str!(\"../lessons/";
+    // Each lesson module starts with its `include_str!` line; its networks follow until the next.
+    let marker = "#![doc = include_str!(\"../lessons/";
     for section in src.split(marker).skip(1) {
         let file = section.split('"').next().expect("a file name");
         let page = read(&root().join("lessons").join(file));
