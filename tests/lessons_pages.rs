@@ -6,7 +6,9 @@
 //! - a block after `<!-- source: PATH -->` must be lines of `PATH`, in order;
 //! - every compile-fail case under `tests/ui/lessons/` is quoted by some page;
 //! - every `network!` that `src/lessons.rs` declares for a lesson appears, verbatim, in that
-//!   lesson's page (so the generated docs are those of the network the page shows).
+//!   lesson's page (so the generated docs are those of the network the page shows);
+//! - there are at least 14 lessons, each with runnable code, linked from the index, and ending
+//!   with its "Generated code" section.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -74,7 +76,10 @@ fn quotes(page: &Path, lines: &[&str]) -> Vec<Quote> {
 }
 
 fn trimmed_lines(text: &str) -> Vec<String> {
-    text.trim_end().lines().map(|l| l.trim_end().to_string()).collect()
+    text.trim_end()
+        .lines()
+        .map(|l| l.trim_end().to_string())
+        .collect()
 }
 
 #[test]
@@ -114,7 +119,10 @@ fn quoted_errors_and_sources_match_the_files() {
                     let file_lines = trimmed_lines(&file);
                     let mut at = 0;
                     for line in quoted.iter().filter(|l| !l.trim().is_empty()) {
-                        match file_lines[at..].iter().position(|f| f.trim() == line.trim()) {
+                        match file_lines[at..]
+                            .iter()
+                            .position(|f| f.trim() == line.trim())
+                        {
                             Some(k) => at += k + 1,
                             None => problems.push(format!(
                                 "{}: quoted line {line:?} is not in {} (in order)",
@@ -156,7 +164,11 @@ fn every_lesson_compile_fail_case_is_quoted() {
             }
         }
     }
-    assert!(cases > 0, "no compile-fail cases found in {}", dir.display());
+    assert!(
+        cases > 0,
+        "no compile-fail cases found in {}",
+        dir.display()
+    );
     assert!(missing.is_empty(), "not quoted by any lesson: {missing:?}");
 }
 
@@ -208,4 +220,40 @@ fn lesson_networks_are_the_ones_on_the_pages() {
         }
     }
     assert!(checked > 0, "no lesson networks found in src/lessons.rs");
+}
+
+#[test]
+fn every_lesson_has_math_code_and_ends_with_generated_code() {
+    let lessons: Vec<PathBuf> = pages()
+        .into_iter()
+        .filter(|p| !p.ends_with("00-index.md"))
+        .collect();
+    assert!(
+        lessons.len() >= 14,
+        "expected at least 14 lessons, found {}",
+        lessons.len()
+    );
+    let index = read(&root().join("lessons/00-index.md"));
+    for page in &lessons {
+        let text = read(page);
+        let sections: Vec<&str> = text.lines().filter(|l| l.starts_with("## ")).collect();
+        assert_eq!(
+            sections.last().copied(),
+            Some("## Generated code"),
+            "{}: the last section must point at the generated code",
+            page.display()
+        );
+        assert!(
+            text.contains("```rust"),
+            "{}: no runnable code block",
+            page.display()
+        );
+        // The module name (`l07_fan_out`) is what the index links to.
+        let file = page.file_name().unwrap().to_string_lossy().to_string();
+        let module = format!("(l{}_", &file[..2]);
+        assert!(
+            index.contains(&module),
+            "the index does not link lesson {file}"
+        );
+    }
 }
