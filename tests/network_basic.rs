@@ -39,3 +39,52 @@ fn builds_and_runs() {
     let y = r.forward(&x).clone();
     assert_eq!(y.dims(), &[4, 10]);
 }
+
+network! {
+    /// A batch fixed in the type: every tensor of this network has exactly 8 rows.
+    pub struct StaticBatch {
+        fc: Linear<4, 2>,
+    }
+    fn forward(x: [8, 4]) -> [8, 2] = fc -> log_softmax;
+}
+
+type Hidden = U16;
+
+network! {
+    /// Sizes given as typenum aliases (checked by the compiler, not the macro).
+    pub struct AliasSizes {
+        fc1: Linear<4, Hidden>,
+        fc2: Linear<Hidden, 3>,
+    }
+    fn forward(x: [B, 4]) -> [B, 3] = fc1 -> relu -> fc2;
+}
+
+#[test]
+fn static_batch_dim_is_in_the_type() {
+    let mut net = StaticBatch::<f32>::new(0);
+    let x: Tensor<(U8, U4)> = Tensor::ones(Default::default());
+    let y: &Tensor<(U8, U2)> = net.forward(&x);
+    assert_eq!(y.dims(), &[8, 2]);
+    // log_softmax rows exponentiate to probabilities that sum to one.
+    for row in y.as_slice().chunks(2) {
+        let total: f32 = row.iter().map(|v| v.exp()).sum();
+        assert!((total - 1.0).abs() < 1e-6);
+    }
+}
+
+#[test]
+fn alias_sizes_work() {
+    let mut net = AliasSizes::<f32>::new(0);
+    let x = Tensor::<(Dyn, U4)>::ones((Dyn(3), U4::default()));
+    assert_eq!(net.forward(&x).dims(), &[3, 3]);
+    assert_eq!(net.fc1.weight.value.dims(), &[16, 4]);
+}
+
+#[test]
+fn predict_equals_forward_and_saves_nothing() {
+    let mut net = ResidualMlp::<f64>::new(3);
+    let mut rng = seeded_rng(9);
+    let x = Tensor::<(Dyn, U64), f64>::rand_uniform((Dyn(5), U64::default()), -1.0, 1.0, &mut rng);
+    let predicted = net.predict(&x);
+    assert_eq!(&predicted, net.forward(&x));
+}

@@ -915,6 +915,14 @@ pub fn build(net: &Network) -> Result<Graph, Errors> {
         return Err(errors);
     };
 
+    if output == input && errors.is_empty() {
+        errors.push(syn::Error::new(
+            fwd.input.span(),
+            "`forward` returns its input unchanged: apply at least one layer",
+        ));
+        return Err(errors);
+    }
+
     // Declared output shape vs the computed one.
     let out = &nodes[output];
     if !out.poisoned {

@@ -82,7 +82,13 @@ impl fmt::Display for EpochSummary {
         write!(f, "epoch {:>w$}/{}", self.epoch, self.epochs)?;
         part(f, "train", Some(self.train_loss), self.train_accuracy)?;
         part(f, "test", self.test_loss, self.test_accuracy)?;
-        write!(f, "  {:.2}s", self.elapsed.as_secs_f64())
+        // Sub-second epochs (the small data sets) read better in milliseconds.
+        let secs = self.elapsed.as_secs_f64();
+        if secs < 1.0 {
+            write!(f, "  {:.1}ms", secs * 1e3)
+        } else {
+            write!(f, "  {secs:.2}s")
+        }
     }
 }
 
@@ -97,7 +103,7 @@ mod tests {
             .with_test(0.45106, Some(0.867));
         assert_eq!(
             s.to_string(),
-            "epoch  3/20  train loss 0.4123 acc  88.20%  test loss 0.4511 acc  86.70%  0.84s"
+            "epoch  3/20  train loss 0.4123 acc  88.20%  test loss 0.4511 acc  86.70%  840.0ms"
         );
         let r = EpochSummary::new(12, 100, 2.5, Duration::from_secs(2));
         assert_eq!(r.to_string(), "epoch  12/100  train loss 2.5000  2.00s");
