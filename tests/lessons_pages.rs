@@ -8,7 +8,8 @@
 //! - every `network!` that `src/lessons.rs` declares for a lesson appears, verbatim, in that
 //!   lesson's page (so the generated docs are those of the network the page shows);
 //! - there are at least 14 lessons, each with runnable code, linked from the index, and ending
-//!   with its "Generated code" section.
+//!   with its "Generated code" section;
+//! - the index's table of compile errors has a row for every snapshot a lesson quotes.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -255,5 +256,26 @@ fn every_lesson_has_math_code_and_ends_with_generated_code() {
             index.contains(&module),
             "the index does not link lesson {file}"
         );
+    }
+}
+
+#[test]
+fn the_index_lists_every_quoted_case_under_its_lesson() {
+    let index = read(&root().join("lessons/00-index.md"));
+    for page in pages().iter().filter(|p| !p.ends_with("00-index.md")) {
+        let text = read(page);
+        let lines: Vec<&str> = text.lines().collect();
+        let name = page.file_name().unwrap().to_string_lossy().to_string();
+        let number: u32 = name[..2].parse().expect("pages are named NN-slug.md");
+        for q in quotes(page, &lines).iter().filter(|q| q.kind == "stderr") {
+            let case = q.path.replace(".stderr", ".rs");
+            let row = format!("| {number} |");
+            assert!(
+                index
+                    .lines()
+                    .any(|l| l.starts_with(&row) && l.contains(&format!("`{case}`"))),
+                "the index has no row `{row} ... {case}` for {name}"
+            );
+        }
     }
 }
