@@ -146,7 +146,9 @@ impl TrainStep for TinyStep {
         let out = self.net.forward(&self.x);
         let loss = mse_loss_into(out, &self.y, Reduction::Mean, &mut self.dy)
             .expect("targets have the batch size");
-        self.net.backward(&self.dy);
+        self.net
+            .backward(&self.dy)
+            .expect("the loss gradient has the output's sizes");
         self.opt.step(&mut self.net);
         loss
     }
@@ -213,7 +215,9 @@ macro_rules! classifier_step {
                 self.next = (self.next + 1) % LABEL_SETS;
                 let loss = cross_entropy_into(out, labels, Reduction::Mean, &mut self.dy)
                     .expect("one label per row, each below the number of classes");
-                self.net.backward(&self.dy);
+                self.net
+                    .backward(&self.dy)
+                    .expect("the loss gradient has the output's sizes");
                 self.opt.step(&mut self.net);
                 loss
             }

@@ -1,3 +1,11 @@
-//! Tests, lessons and examples of NanoTorch live in `tests/` and `examples/`.
+//! Tests, lessons and examples of NanoTorch.
+//!
+//! - [`lessons`]: the course — fourteen lessons from tensors to training on real data, each
+//!   with runnable code (compiled and run as doc tests) and the compile errors of its
+//!   classic mistakes. Build it with `scripts/build_lessons.sh` (math rendered offline).
+//! - [`bench_models`]: the four networks and training steps the speed benchmarks time.
+//! - `tests/`: gradient checks, PyTorch parity, and the compile-fail cases under `tests/ui/`.
+//! - `examples/`: runnable programs.
 
 pub mod bench_models;
+pub mod lessons;

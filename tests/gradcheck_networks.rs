@@ -106,14 +106,14 @@ macro_rules! check_network {
                 &mut net,
                 |n| {
                     n.forward(&x);
-                    n.backward(&g);
+                    n.backward(&g).unwrap();
                 },
                 |n| dot(&g, &n.predict(&x)),
             );
             // The input gradient, through `backward_with_input`.
             net.zero_grad();
             net.forward(&x);
-            let dx = net.backward_with_input(&g).clone();
+            let dx = net.backward_with_input(&g).unwrap().clone();
             assert_grad(concat!($name, ".input"), &x, &dx, |x| {
                 dot(&g, &net.predict(x))
             });

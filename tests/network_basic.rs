@@ -33,9 +33,78 @@ fn builds_and_runs() {
         Tensor::<(Dyn, U3), f64>::from_vec(&[2, 3], vec![0.1, 0.2, 0.3, 0.4, 0.5, 0.6]).unwrap();
     let y = net.forward(&x).clone();
     assert_eq!(y.dims(), &[2, 1]);
-    net.backward(&Tensor::ones(y.shape()));
+    net.backward(&Tensor::ones(y.shape())).unwrap();
     let mut r = ResidualMlp::<f64>::new(1);
     let x = Tensor::<(Dyn, U64), f64>::zeros((Dyn(4), U64::default()));
     let y = r.forward(&x).clone();
     assert_eq!(y.dims(), &[4, 10]);
+}
+
+network! {
+    /// A batch fixed in the type: every tensor of this network has exactly 8 rows.
+    pub struct StaticBatch {
+        fc: Linear<4, 2>,
+    }
+    fn forward(x: [8, 4]) -> [8, 2] = fc -> log_softmax;
+}
+
+type Hidden = U16;
+
+network! {
+    /// Sizes given as typenum aliases (checked by the compiler, not the macro).
+    pub struct AliasSizes {
+        fc1: Linear<4, Hidden>,
+        fc2: Linear<Hidden, 3>,
+    }
+    fn forward(x: [B, 4]) -> [B, 3] = fc1 -> relu -> fc2;
+}
+
+#[test]
+fn static_batch_dim_is_in_the_type() {
+    let mut net = StaticBatch::<f32>::new(0);
+    let x: Tensor<(U8, U4)> = Tensor::ones(Default::default());
+    let y: &Tensor<(U8, U2)> = net.forward(&x);
+    assert_eq!(y.dims(), &[8, 2]);
+    // log_softmax rows exponentiate to probabilities that sum to one.
+    for row in y.as_slice().chunks(2) {
+        let total: f32 = row.iter().map(|v| v.exp()).sum();
+        assert!((total - 1.0).abs() < 1e-6);
+    }
+}
+
+#[test]
+fn alias_sizes_work() {
+    let mut net = AliasSizes::<f32>::new(0);
+    let x = Tensor::<(Dyn, U4)>::ones((Dyn(3), U4::default()));
+    assert_eq!(net.forward(&x).dims(), &[3, 3]);
+    assert_eq!(net.fc1.weight.value.dims(), &[16, 4]);
+}
+
+#[test]
+fn predict_equals_forward_and_saves_nothing() {
+    let mut net = ResidualMlp::<f64>::new(3);
+    let mut rng = seeded_rng(9);
+    let x = Tensor::<(Dyn, U64), f64>::rand_uniform((Dyn(5), U64::default()), -1.0, 1.0, &mut rng);
+    let predicted = net.predict(&x);
+    assert_eq!(&predicted, net.forward(&x));
+}
+
+#[test]
+fn backward_rejects_a_gradient_of_the_wrong_size() {
+    let mut net = Regressor::<f32>::new(0);
+    // No forward yet: the saved output is empty, so a 3-row gradient does not fit.
+    let d = Tensor::<(Dyn, U1)>::ones((Dyn(3), U1::default()));
+    assert_eq!(
+        net.backward(&d),
+        Err(ShapeError::Shape {
+            expected: "[0, 1] (the output of the last forward)".into(),
+            found: "[3, 1]".into()
+        })
+    );
+    let x = Tensor::<(Dyn, U3)>::zeros((Dyn(2), U3::default()));
+    net.forward(&x);
+    assert!(net.backward_with_input(&d).is_err());
+    // The right size is accepted.
+    let d = Tensor::<(Dyn, U1)>::ones((Dyn(2), U1::default()));
+    assert!(net.backward(&d).is_ok());
 }

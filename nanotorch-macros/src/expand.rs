@@ -113,6 +113,11 @@ pub fn constant(c: &TokenStream) -> TokenStream {
 
 const SAME_BATCH: &str = "every value in forward has the input's batch size";
 
+/// The `Layer` trait's backward is called by an enclosing network with the gradient of the
+/// value this network's forward returned, so the sizes agree by construction.
+const LAYER_CONTRACT: &str =
+    "a nested network's backward receives the gradient of its own forward's output";
+
 fn field_of<'a>(plan: &'a Plan, node: &Node) -> Option<&'a Ident> {
     match node.op {
         Op::Linear { field } | Op::Layer { field } => Some(&plan.graph.fields[field].name),
@@ -408,7 +413,7 @@ pub fn expand(net: &Network, graph: &Graph) -> TokenStream {
     // ---- backward ----
     let backward_stmts = &backward.statements;
     let backward_doc_text = format!(
-        " Backpropagates `{d_out}` = ∂L/∂{out_name} through the network: **adds** every parameter's gradient into its `grad` (call `zero_grad` between steps) and computes no gradient for the input.\n\n Derivation (reverse order of forward; a value used twice gets the sum of both contributions):\n\n```text\n{}\n```",
+        " Backpropagates `{d_out}` = ∂L/∂{out_name} through the network: **adds** every parameter's gradient into its `grad` (call `zero_grad` between steps) and computes no gradient for the input.\n\n # Errors\n\n [`nanotorch::ShapeError::Shape`] if `{d_out}` does not have the sizes of the last `forward`'s output (or no `forward` ran); nothing is changed then.\n\n Derivation (reverse order of forward; a value used twice gets the sum of both contributions):\n\n```text\n{}\n```",
         backward.derivation.join("\n")
     );
     let d_x = format_ident!("d_{}", x);
@@ -546,14 +551,17 @@ pub fn expand(net: &Network, graph: &Graph) -> TokenStream {
             }
 
             #[doc = #backward_doc_text]
-            pub fn backward(&mut self, #d_out: &#out_ty) {
+            pub fn backward(&mut self, #d_out: &#out_ty) -> ::core::result::Result<(), ::nanotorch::ShapeError> {
+                ::nanotorch::codegen::check_gradient(&#out_home.#out_name, #d_out)?;
                 self.backward_pass(#d_out, false);
+                Ok(())
             }
 
             #[doc = #backward_input_doc]
-            pub fn backward_with_input(&mut self, #d_out: &#out_ty) -> &#in_ty {
+            pub fn backward_with_input(&mut self, #d_out: &#out_ty) -> ::core::result::Result<&#in_ty, ::nanotorch::ShapeError> {
+                ::nanotorch::codegen::check_gradient(&#out_home.#out_name, #d_out)?;
                 self.backward_pass(#d_out, true);
-                &self.grads.#d_x
+                Ok(&self.grads.#d_x)
             }
 
             /// The body of [`Self::backward`]; `input_grad` also computes ∂L/∂input.
@@ -612,15 +620,15 @@ pub fn expand(net: &Network, graph: &Graph) -> TokenStream {
             }
 
             fn backward(&mut self, dy: &#out_ty) -> #in_ty {
-                ::core::clone::Clone::clone(self.backward_with_input(dy))
+                ::core::clone::Clone::clone(self.backward_with_input(dy).expect(#LAYER_CONTRACT))
             }
 
             fn backward_into(&mut self, dy: &#out_ty, dx: &mut #in_ty) {
-                dx.assign(self.backward_with_input(dy));
+                dx.assign(self.backward_with_input(dy).expect(#LAYER_CONTRACT));
             }
 
             fn backward_params(&mut self, dy: &#out_ty) {
-                Self::backward(self, dy);
+                Self::backward(self, dy).expect(#LAYER_CONTRACT);
             }
 
             fn predict(&self, #x: &#in_ty) -> #out_ty {
@@ -674,9 +682,9 @@ pub fn stub(net: &Network, graph_fields: Option<&[crate::graph::LayerField]>) ->
             /// Not generated: the declaration has errors.
             pub fn forward(&mut self, x: &#in_ty) -> &#out_ty { ::core::unreachable!() }
             /// Not generated: the declaration has errors.
-            pub fn backward(&mut self, d: &#out_ty) { ::core::unreachable!() }
+            pub fn backward(&mut self, d: &#out_ty) -> ::core::result::Result<(), ::nanotorch::ShapeError> { ::core::unreachable!() }
             /// Not generated: the declaration has errors.
-            pub fn backward_with_input(&mut self, d: &#out_ty) -> &#in_ty { ::core::unreachable!() }
+            pub fn backward_with_input(&mut self, d: &#out_ty) -> ::core::result::Result<&#in_ty, ::nanotorch::ShapeError> { ::core::unreachable!() }
             /// Not generated: the declaration has errors.
             pub fn predict(&self, x: &#in_ty) -> #out_ty { ::core::unreachable!() }
         }

@@ -218,6 +218,26 @@ fn classify_field(field: &crate::ast::Field, errors: &mut Errors) -> LayerField 
             quote!(::nanotorch::Linear<::nanotorch::typenum::U1, ::nanotorch::typenum::U1, E>),
         );
     }
+    // Types that are certainly not layers get one clear error here, instead of a trait error
+    // at every place the generated code uses the field.
+    let ident = last.ident.to_string();
+    if NOT_LAYERS.contains(&ident.as_str()) {
+        errors.push(syn::Error::new_spanned(
+            ty,
+            format!(
+                "`{}` is not a layer: a field must be `Linear<IN, OUT>`, another `network!` struct, or a type implementing `nanotorch::Layer`",
+                written.replace(' ', "")
+            ),
+        ));
+        return opaque(quote!(#ty));
+    }
+    if ident != "Linear" && edit_distance(&ident.to_lowercase(), "linear") <= 2 {
+        errors.push(syn::Error::new_spanned(
+            &last.ident,
+            format!("unknown layer type `{ident}`; did you mean `Linear`?"),
+        ));
+        return opaque(quote!(#ty));
+    }
     // A bare name such as `Block` is taken to be a `network!` struct: it gets the element
     // type `E` as its generic argument. A type written with arguments is used as written.
     if matches!(last.arguments, syn::PathArguments::None) {
@@ -225,6 +245,28 @@ fn classify_field(field: &crate::ast::Field, errors: &mut Errors) -> LayerField 
     } else {
         opaque(quote!(#ty))
     }
+}
+
+/// Standard types a learner might put in a field by mistake.
+const NOT_LAYERS: &[&str] = &[
+    "Vec", "String", "Option", "Box", "HashMap", "Tensor", "f32", "f64", "i32", "i64", "u32",
+    "u64", "usize", "bool", "u8",
+];
+
+/// Levenshtein distance, for "did you mean" suggestions.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
 }
 
 struct Lowering<'a> {
@@ -872,6 +914,14 @@ pub fn build(net: &Network) -> Result<Graph, Errors> {
         }
         return Err(errors);
     };
+
+    if output == input && errors.is_empty() {
+        errors.push(syn::Error::new(
+            fwd.input.span(),
+            "`forward` returns its input unchanged: apply at least one layer",
+        ));
+        return Err(errors);
+    }
 
     // Declared output shape vs the computed one.
     let out = &nodes[output];

@@ -2,8 +2,8 @@
 //! plain struct whose `backward` was derived at compile time by the chain rule.
 //!
 //! The crate is split the way the data flows:
-//! [`ast`] (parse) → [`graph`] (lower to SSA, check literal shapes) → [`autodiff`] (reverse
-//! walk) → [`expand`] (code generation). See the `nanotorch` crate docs for the language.
+//! `ast` (parse) → `graph` (lower to SSA, check literal shapes) → `autodiff` (reverse
+//! walk) → `expand` (code generation). See the `nanotorch` crate docs for the language.
 
 use proc_macro::TokenStream;
 

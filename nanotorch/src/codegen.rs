@@ -57,3 +57,22 @@ fn rows_shape<S: Shape>(rows: usize) -> S {
 /// A compile-time check that two dims agree, emitted by `network!` at the user's line when a
 /// size is not a literal (an alias or a generic) and so only the compiler can compare it.
 pub fn dims_agree<Have: DimsAgree<Want>, Want: Dim>() {}
+
+/// Checks that a gradient handed to a generated `backward` has the sizes of the output the last
+/// `forward` produced; this is the one place where `backward` meets user data.
+pub fn check_gradient<S: Shape, E: Element>(
+    output: &Tensor<S, E>,
+    gradient: &Tensor<S, E>,
+) -> Result<(), crate::ShapeError> {
+    if output.dims() == gradient.dims() {
+        Ok(())
+    } else {
+        Err(crate::ShapeError::Shape {
+            expected: format!(
+                "{} (the output of the last forward)",
+                crate::shape::fmt_dims(output.dims())
+            ),
+            found: crate::shape::fmt_dims(gradient.dims()),
+        })
+    }
+}

@@ -11,6 +11,9 @@
 //! - [`loss`]: losses that return the loss value and its gradient in one call.
 //! - [`optim`]: SGD, Adam, AdamW, RMSprop, learning-rate schedules, gradient clipping.
 //! - [`gradcheck`]: finite-difference checking of any backward.
+//! - [`data`]: embedded data sets, MNIST IDX files, data loader, splits, standardizing.
+//! - [`checkpoint`]: save and load parameters as safetensors, with PyTorch's state-dict names.
+//! - [`train`]: accuracy, confusion matrix, epoch summaries, progress bar, SVG curves.
 //!
 //! Conventions used in every formula: a batch is a matrix whose **rows** are samples
 //! (`x` is `[B, in]`); a linear layer's weight is `[out, in]` as in PyTorch, so `y = x·Wᵀ + b`;
@@ -19,7 +22,9 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod checkpoint;
 pub mod codegen;
+pub mod data;
 mod display;
 pub mod element;
 pub mod error;
@@ -32,6 +37,7 @@ pub mod ops;
 pub mod optim;
 pub mod shape;
 pub mod tensor;
+pub mod train;
 
 pub use element::Element;
 pub use error::ShapeError;
@@ -62,6 +68,7 @@ pub use typenum;
 
 /// Everything a typical program needs: `use nanotorch::prelude::*;`.
 pub mod prelude {
+    pub use crate::data::Dataset;
     pub use crate::layer::{Init, Layer, Module};
     pub use crate::layers::*;
     pub use crate::loss::*;

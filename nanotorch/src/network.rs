@@ -24,7 +24,7 @@
 //! let x = Tensor::<(Dyn, U3)>::from_vec(&[2, 3], vec![0.1, 0.2, 0.3, 0.4, 0.5, 0.6])?;
 //! let y = net.forward(&x).clone();
 //! assert_eq!(y.dims(), &[2, 1]);
-//! net.backward(&Tensor::ones(y.shape()));
+//! net.backward(&Tensor::ones(y.shape()))?;
 //! # Ok::<(), nanotorch::ShapeError>(())
 //! ```
 //!
@@ -50,8 +50,9 @@
 //!   after the layers, plus private buffers: `saved` (exactly what backward reads), `work`
 //!   (forward temporaries), `grads` (gradient buffers) — all reused from step to step;
 //! - `new(seed)`: PyTorch's default initialisation from a seed;
-//! - `forward(&mut self, x) -> &Output`, `backward(&mut self, d_output)` (accumulates parameter
-//!   gradients; computes no input gradient), `backward_with_input` (also returns ∂L/∂x),
+//! - `forward(&mut self, x) -> &Output`, `backward(&mut self, d_output) -> Result<(), ShapeError>`
+//!   (accumulates parameter gradients; computes no input gradient; a gradient whose sizes differ
+//!   from the last output's is an error, not a panic), `backward_with_input` (also returns ∂L/∂x),
 //!   `predict(&self, x) -> Output` (saves nothing);
 //! - impls of [`Init`](crate::Init), [`Module`](crate::Module) (parameter visitor with
 //!   PyTorch state-dict names such as `fc1.weight`, `zero_grad`, train/eval) and

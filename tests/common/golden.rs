@@ -27,7 +27,8 @@ pub struct GoldenTensor {
 }
 
 impl GoldenTensor {
-    fn parse(v: &Value, what: &str) -> Result<Self, String> {
+    /// Reads a `{"shape", "data"}` object; `what` names it in error messages.
+    pub fn parse(v: &Value, what: &str) -> Result<Self, String> {
         let shape = v["shape"]
             .as_array()
             .ok_or_else(|| format!("{what}: missing \"shape\""))?
@@ -179,7 +180,8 @@ pub struct Outcome {
     pub grads: BTreeMap<String, GoldenTensor>,
 }
 
-fn record<S: Shape>(t: &Tensor<S, f32>) -> GoldenTensor {
+/// A tensor's sizes and row-major values, for comparison with a golden tensor.
+pub fn record<S: Shape>(t: &Tensor<S, f32>) -> GoldenTensor {
     GoldenTensor {
         shape: t.dims().to_vec(),
         data: t.to_vec(),

@@ -16,5 +16,5 @@ fn main() {
     let mut net = Mlp::<f32>::new(0);
     let x = Tensor::<(Dyn, U4)>::zeros((Dyn(1), U4::default()));
     let y = net.forward(&x).clone();
-    net.backward(&y);
+    net.backward(&y).unwrap();
 }

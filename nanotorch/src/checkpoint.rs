@@ -1,0 +1,266 @@
+//! Checkpoints: a model's parameters saved to and loaded from a
+//! [safetensors](https://huggingface.co/docs/safetensors) file, under PyTorch's state-dict
+//! names and layouts — so a file written here loads in PyTorch with
+//! `safetensors.torch.load_file` + `model.load_state_dict`, and a PyTorch `state_dict` saved
+//! with `safetensors.torch.save_file` loads here.
+//!
+//! - **Names and layouts:** those of [`Module::visit_named_params`]: `"fc1.weight"` is
+//!   `[out, in]`, `"fc1.bias"` is `[out]`, row-major — exactly PyTorch's.
+//! - **Saving is atomic:** the file is written under a temporary name in the same directory,
+//!   flushed to disk, then renamed over the target. A crash or an error mid-save leaves the
+//!   previous checkpoint intact.
+//! - **Loading checks everything before changing anything:** missing and unexpected names,
+//!   shapes and dtypes. Every mismatch is reported, by name, in one
+//!   [`CheckpointError::Mismatch`]; the model is untouched unless the whole file fits.
+//! - **Dtypes:** by default an `F32` model takes only `F32` tensors and an `F64` model only
+//!   `F64` — a silent `f64 → f32` narrowing would make a saved model come back different.
+//!   PyTorch's `load_state_dict` converts instead; ask for that with
+//!   [`LoadOptions::convert_dtypes`] (between `F32` and `F64` only).
+//! - A corrupt or truncated file is a [`CheckpointError::Corrupt`], never a panic.
+//!
+//! ```
+//! use nanotorch::{Init, Linear, checkpoint, seeded_rng, typenum::{U3, U4}};
+//!
+//! let dir = std::env::temp_dir().join(format!("nanotorch-doc-{}", std::process::id()));
+//! std::fs::create_dir_all(&dir).unwrap();
+//! let path = dir.join("linear.safetensors");
+//!
+//! let mut a = Linear::<U4, U3>::init(&mut seeded_rng(0));
+//! checkpoint::save(&mut a, &path)?;
+//! let mut b = Linear::<U4, U3>::init(&mut seeded_rng(1));
+//! checkpoint::load(&mut b, &path)?;
+//! assert_eq!(a.weight.value, b.weight.value);
+//! # std::fs::remove_dir_all(&dir).unwrap();
+//! # Ok::<(), checkpoint::CheckpointError>(())
+//! ```
+
+mod atomic;
+mod error;
+
+use std::collections::{HashMap, HashSet};
+use std::io::Write;
+use std::path::Path;
+
+use safetensors::tensor::{Dtype, SafeTensors, TensorView};
+
+use crate::element::Element;
+use crate::layer::Module;
+
+pub use error::{CheckpointError, Problem};
+
+/// How strictly [`load_with`] matches the file to the model.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LoadOptions {
+    /// `true` (the default): every parameter must be in the file and every tensor in the file
+    /// must be a parameter, as PyTorch's `load_state_dict(strict=True)`. `false`: load the
+    /// names both have, leave the model's other parameters as they are, ignore the file's
+    /// other tensors. Shapes and dtypes of the shared names are checked either way.
+    pub strict: bool,
+    /// `false` (the default): a tensor's dtype must be the model's. `true`: `F32` and `F64`
+    /// tensors are converted to the model's type (rounding to nearest for `f64 → f32`), as
+    /// PyTorch's `load_state_dict` does with `copy_`.
+    pub convert_dtypes: bool,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        Self {
+            strict: true,
+            convert_dtypes: false,
+        }
+    }
+}
+
+fn dtype_of<E: Element>() -> Dtype {
+    if E::DTYPE == "F64" {
+        Dtype::F64
+    } else {
+        Dtype::F32
+    }
+}
+
+fn dtype_name(d: Dtype) -> String {
+    format!("{d:?}")
+}
+
+/// Encodes a model's parameters as the bytes of a safetensors file (metadata
+/// `{"format": "pt"}`, as PyTorch tools expect).
+pub fn to_bytes<E: Element, M: Module<E> + ?Sized>(
+    model: &mut M,
+) -> Result<Vec<u8>, CheckpointError> {
+    let mut tensors: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
+    model.visit_named_params("", &mut |name, dims, p| {
+        let mut bytes = Vec::with_capacity(std::mem::size_of_val(p.value));
+        for &v in p.value.iter() {
+            if E::DTYPE == "F64" {
+                bytes.extend_from_slice(&v.as_f64().to_le_bytes());
+            } else {
+                // Exact: the value is an f32 widened to f64 and back.
+                bytes.extend_from_slice(&(v.as_f64() as f32).to_le_bytes());
+            }
+        }
+        tensors.push((name.to_string(), dims.to_vec(), bytes));
+    });
+    let mut seen = HashSet::new();
+    for (name, _, _) in &tensors {
+        if !seen.insert(name.as_str()) {
+            return Err(CheckpointError::DuplicateName { name: name.clone() });
+        }
+    }
+    let encode = |e: safetensors::SafeTensorError| CheckpointError::Encode {
+        message: e.to_string(),
+    };
+    let views = tensors
+        .iter()
+        .map(|(name, dims, bytes)| {
+            TensorView::new(dtype_of::<E>(), dims.clone(), bytes).map(|v| (name.as_str(), v))
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(encode)?;
+    let metadata = HashMap::from([("format".to_string(), "pt".to_string())]);
+    safetensors::serialize(views, Some(metadata)).map_err(encode)
+}
+
+/// Saves the model's parameters to `path` in safetensors format, atomically (see the
+/// [module docs](self)): if saving fails, a previous file at `path` is left as it was.
+pub fn save<E: Element, M: Module<E> + ?Sized>(
+    model: &mut M,
+    path: impl AsRef<Path>,
+) -> Result<(), CheckpointError> {
+    let bytes = to_bytes(model)?;
+    atomic::write_atomically(path.as_ref(), |f| f.write_all(&bytes))
+}
+
+/// Loads parameters from `path` into the model: strict names, same shapes, same dtype.
+/// Nothing in the model changes unless the whole file fits.
+pub fn load<E: Element, M: Module<E> + ?Sized>(
+    model: &mut M,
+    path: impl AsRef<Path>,
+) -> Result<(), CheckpointError> {
+    load_with(model, path, LoadOptions::default())
+}
+
+/// [`load`] with [`LoadOptions`] (non-strict names, dtype conversion).
+pub fn load_with<E: Element, M: Module<E> + ?Sized>(
+    model: &mut M,
+    path: impl AsRef<Path>,
+    options: LoadOptions,
+) -> Result<(), CheckpointError> {
+    let path = path.as_ref();
+    let bytes = std::fs::read(path).map_err(|source| CheckpointError::Io {
+        action: "read",
+        path: path.to_path_buf(),
+        source,
+    })?;
+    load_bytes(model, &bytes, &path.display().to_string(), options)
+}
+
+/// Loads parameters from the bytes of a safetensors file (same checks as [`load_with`]).
+pub fn from_bytes<E: Element, M: Module<E> + ?Sized>(
+    model: &mut M,
+    bytes: &[u8],
+    options: LoadOptions,
+) -> Result<(), CheckpointError> {
+    load_bytes(model, bytes, "the checkpoint bytes", options)
+}
+
+fn load_bytes<E: Element, M: Module<E> + ?Sized>(
+    model: &mut M,
+    bytes: &[u8],
+    origin: &str,
+    options: LoadOptions,
+) -> Result<(), CheckpointError> {
+    let file = SafeTensors::deserialize(bytes).map_err(|e| CheckpointError::Corrupt {
+        origin: origin.to_string(),
+        message: e.to_string(),
+    })?;
+    let problems = check(model, &file, options)?;
+    if !problems.is_empty() {
+        return Err(CheckpointError::Mismatch {
+            origin: origin.to_string(),
+            problems,
+        });
+    }
+    // Everything fits: copy.
+    model.visit_named_params("", &mut |name, _dims, p| {
+        if let Ok(view) = file.tensor(name) {
+            decode_into(&view, p.value);
+        }
+    });
+    Ok(())
+}
+
+/// Every way the file does not fit the model, in the model's parameter order, then the
+/// unexpected tensors sorted by name.
+fn check<E: Element, M: Module<E> + ?Sized>(
+    model: &mut M,
+    file: &SafeTensors<'_>,
+    options: LoadOptions,
+) -> Result<Vec<Problem>, CheckpointError> {
+    let mut problems = Vec::new();
+    let mut names: Vec<String> = Vec::new();
+    model.visit_named_params("", &mut |name, dims, _p| {
+        names.push(name.to_string());
+        let Ok(view) = file.tensor(name) else {
+            if options.strict {
+                problems.push(Problem::Missing {
+                    name: name.to_string(),
+                    shape: dims.to_vec(),
+                });
+            }
+            return;
+        };
+        let convertible = matches!(view.dtype(), Dtype::F32 | Dtype::F64);
+        if view.dtype() != dtype_of::<E>() && !(options.convert_dtypes && convertible) {
+            problems.push(Problem::Dtype {
+                name: name.to_string(),
+                expected: E::DTYPE,
+                found: dtype_name(view.dtype()),
+            });
+        }
+        if view.shape() != dims {
+            problems.push(Problem::Shape {
+                name: name.to_string(),
+                expected: dims.to_vec(),
+                found: view.shape().to_vec(),
+            });
+        }
+    });
+    let known: HashSet<&str> = names.iter().map(String::as_str).collect();
+    if known.len() != names.len() {
+        let mut seen = HashSet::new();
+        let dup = names.iter().find(|n| !seen.insert(n.as_str())).cloned();
+        return Err(CheckpointError::DuplicateName {
+            name: dup.unwrap_or_default(),
+        });
+    }
+    if options.strict {
+        let mut unexpected: Vec<(&str, TensorView<'_>)> =
+            file.iter().filter(|(n, _)| !known.contains(n)).collect();
+        unexpected.sort_by(|a, b| a.0.cmp(b.0));
+        problems.extend(unexpected.into_iter().map(|(n, v)| Problem::Unexpected {
+            name: n.to_string(),
+            shape: v.shape().to_vec(),
+        }));
+    }
+    Ok(problems)
+}
+
+/// Copies a checked `F32` or `F64` little-endian tensor into `out`, converting to `E`.
+fn decode_into<E: Element>(view: &TensorView<'_>, out: &mut [E]) {
+    let data = view.data();
+    match view.dtype() {
+        Dtype::F64 => {
+            for (o, b) in out.iter_mut().zip(data.chunks_exact(8)) {
+                let bytes = b.try_into().expect("chunks of 8 bytes");
+                *o = E::cast(f64::from_le_bytes(bytes));
+            }
+        }
+        _ => {
+            for (o, b) in out.iter_mut().zip(data.chunks_exact(4)) {
+                let bytes = b.try_into().expect("chunks of 4 bytes");
+                *o = E::cast(f64::from(f32::from_le_bytes(bytes)));
+            }
+        }
+    }
+}

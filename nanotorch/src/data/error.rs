@@ -1,0 +1,132 @@
+//! [`DataError`]: everything that can go wrong reading or preparing a data set.
+
+use std::io;
+use std::path::PathBuf;
+
+use thiserror::Error;
+
+use crate::error::ShapeError;
+
+/// A problem with data from outside the program — a file, an embedded CSV, a user's vectors —
+/// or with the settings used to prepare it. Each variant says what was expected and what was
+/// found, and names the file when there is one.
+#[derive(Debug, Error)]
+pub enum DataError {
+    /// A file could not be opened or read.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The operating system's error.
+        #[source]
+        source: io::Error,
+    },
+    /// None of the usual names for a file exists in the directory.
+    #[error("no {what} file in {dir}: tried {}", tried.join(", "))]
+    MissingFile {
+        /// The directory searched.
+        dir: PathBuf,
+        /// Which file was wanted, e.g. `"MNIST training images"`.
+        what: &'static str,
+        /// Every file name tried, in order.
+        tried: Vec<String>,
+    },
+    /// Gzip data that does not decompress (cut short or not gzip at all).
+    #[error("{origin}: cannot decompress gzip data: {source}")]
+    Decompress {
+        /// The file or embedded data set.
+        origin: String,
+        /// The decoder's error.
+        #[source]
+        source: io::Error,
+    },
+    /// A file is shorter than its header says it must be.
+    #[error("{path}: truncated file, expected {expected} bytes, found {found}")]
+    Truncated {
+        /// The file.
+        path: PathBuf,
+        /// Bytes the header implies (after decompression for `.gz` files).
+        expected: u64,
+        /// Bytes actually present.
+        found: u64,
+    },
+    /// A file is longer than its header says it should be (a wrong header or two files joined).
+    #[error("{path}: {} unexpected bytes after the data: expected {expected} bytes, found {found}", found - expected)]
+    TrailingBytes {
+        /// The file.
+        path: PathBuf,
+        /// Bytes the header implies.
+        expected: u64,
+        /// Bytes actually present.
+        found: u64,
+    },
+    /// A file does not start with the magic number of the format it should have.
+    #[error("{path}: bad magic number {found:#010x}, expected {expected:#010x} ({what})")]
+    BadMagic {
+        /// The file.
+        path: PathBuf,
+        /// What the file should be, e.g. `"IDX images"`.
+        what: &'static str,
+        /// The magic number the format requires.
+        expected: u32,
+        /// The one found.
+        found: u32,
+    },
+    /// Images of another size than the type asks for.
+    #[error("{path}: images are {rows}×{cols} = {} pixels, expected {expected} pixels", rows * cols)]
+    ImageSize {
+        /// The file.
+        path: PathBuf,
+        /// Rows per image in the file.
+        rows: usize,
+        /// Columns per image in the file.
+        cols: usize,
+        /// Pixels per image the feature type holds.
+        expected: usize,
+    },
+    /// Features and labels (or images and labels) of different lengths.
+    #[error("{features_origin} holds {features} samples but {labels_origin} holds {labels} labels")]
+    CountMismatch {
+        /// Where the features came from.
+        features_origin: String,
+        /// Number of feature rows.
+        features: usize,
+        /// Where the labels came from.
+        labels_origin: String,
+        /// Number of labels.
+        labels: usize,
+    },
+    /// A class label outside `0..classes`.
+    #[error("{origin}: label {label} of sample {index} is outside 0..{classes}")]
+    LabelOutOfRange {
+        /// Where the labels came from.
+        origin: String,
+        /// The sample's position (0-based).
+        index: usize,
+        /// The label found.
+        label: usize,
+        /// The number of classes.
+        classes: usize,
+    },
+    /// A line of a text file that cannot be read as the format requires.
+    #[error("{origin}, line {line}: {message}")]
+    Parse {
+        /// The file or embedded data set.
+        origin: String,
+        /// The line number, from 1.
+        line: usize,
+        /// What was wrong.
+        message: String,
+    },
+    /// A setting out of range, e.g. a batch size of 0 or a test fraction of 1.5.
+    #[error("{what}: {found}")]
+    Invalid {
+        /// What was wrong.
+        what: &'static str,
+        /// What was given.
+        found: String,
+    },
+    /// Data whose sizes do not fit the tensor type.
+    #[error(transparent)]
+    Shape(#[from] ShapeError),
+}

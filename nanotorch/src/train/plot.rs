@@ -1,0 +1,182 @@
+//! [`History`]: a run's epoch summaries, and its loss and accuracy curves as an SVG file.
+
+use std::path::{Path, PathBuf};
+
+use plotters::prelude::*;
+use thiserror::Error;
+
+use super::summary::EpochSummary;
+
+/// Why the curves could not be drawn or written.
+#[derive(Debug, Error)]
+pub enum PlotError {
+    /// There is nothing to draw: no epoch with a finite loss.
+    #[error("no epochs with a finite loss to plot")]
+    Empty,
+    /// The plotting library failed.
+    #[error("cannot draw the chart: {0}")]
+    Draw(String),
+    /// The file could not be written.
+    #[error("cannot write {path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+fn draw_err<E: std::fmt::Debug>(e: E) -> PlotError {
+    PlotError::Draw(format!("{e:?}"))
+}
+
+/// The summaries of a training run, one per epoch, in order.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct History {
+    /// The epochs so far.
+    pub epochs: Vec<EpochSummary>,
+}
+
+/// One curve: a name, a colour, and `(epoch, value)` points (non-finite values left out).
+struct Curve {
+    name: &'static str,
+    color: RGBColor,
+    points: Vec<(f64, f64)>,
+}
+
+const TRAIN: RGBColor = RGBColor(31, 119, 180);
+const TEST: RGBColor = RGBColor(255, 127, 14);
+
+impl History {
+    /// An empty history.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Appends an epoch's summary.
+    pub fn push(&mut self, summary: EpochSummary) {
+        self.epochs.push(summary);
+    }
+
+    fn curve(
+        &self,
+        name: &'static str,
+        color: RGBColor,
+        value: impl Fn(&EpochSummary) -> Option<f64>,
+    ) -> Curve {
+        let points = self
+            .epochs
+            .iter()
+            .filter_map(|s| value(s).map(|v| (s.epoch as f64, v)))
+            .filter(|(_, v)| v.is_finite())
+            .collect();
+        Curve {
+            name,
+            color,
+            points,
+        }
+    }
+
+    /// Draws the curves as an SVG document: loss (train and test) on the left, accuracy in
+    /// percent on the right when the run measured it. Non-finite values (a diverged run) are
+    /// left out rather than breaking the scale.
+    pub fn to_svg(&self) -> Result<String, PlotError> {
+        let loss = [
+            self.curve("train", TRAIN, |s| Some(s.train_loss)),
+            self.curve("test", TEST, |s| s.test_loss),
+        ];
+        let acc = [
+            self.curve("train", TRAIN, |s| s.train_accuracy.map(|a| 100.0 * a)),
+            self.curve("test", TEST, |s| s.test_accuracy.map(|a| 100.0 * a)),
+        ];
+        if loss.iter().all(|c| c.points.is_empty()) {
+            return Err(PlotError::Empty);
+        }
+        let has_acc = acc.iter().any(|c| !c.points.is_empty());
+        let mut svg = String::new();
+        {
+            let width = if has_acc { 1000 } else { 560 };
+            let root = SVGBackend::with_string(&mut svg, (width, 400)).into_drawing_area();
+            root.fill(&WHITE).map_err(draw_err)?;
+            if has_acc {
+                let (left, right) = root.split_horizontally(width / 2);
+                panel(&left, "Loss", "loss", &loss)?;
+                panel(&right, "Accuracy", "accuracy (%)", &acc)?;
+            } else {
+                panel(&root, "Loss", "loss", &loss)?;
+            }
+            root.present().map_err(draw_err)?;
+        }
+        Ok(svg)
+    }
+
+    /// Writes [`History::to_svg`] to `path`.
+    pub fn write_svg(&self, path: impl AsRef<Path>) -> Result<(), PlotError> {
+        let path = path.as_ref();
+        let svg = self.to_svg()?;
+        std::fs::write(path, svg).map_err(|source| PlotError::Io {
+            path: path.to_path_buf(),
+            source,
+        })
+    }
+}
+
+/// Range of the values with a 5 % margin (and a non-empty span for a flat curve).
+fn padded(values: impl Iterator<Item = f64>) -> std::ops::Range<f64> {
+    let (lo, hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+        (lo.min(v), hi.max(v))
+    });
+    let span = if hi > lo { hi - lo } else { hi.abs().max(1.0) };
+    (lo - 0.05 * span)..(hi + 0.05 * span)
+}
+
+fn panel<DB: DrawingBackend>(
+    area: &DrawingArea<DB, plotters::coord::Shift>,
+    title: &str,
+    y_label: &str,
+    curves: &[Curve],
+) -> Result<(), PlotError> {
+    let all = || curves.iter().flat_map(|c| c.points.iter().copied());
+    let x_max = all().map(|(x, _)| x).fold(1.0, f64::max);
+    let x_min = all()
+        .map(|(x, _)| x)
+        .fold(x_max, f64::min)
+        .min(x_max - 1.0)
+        .max(0.0);
+    let y = padded(all().map(|(_, y)| y));
+    let mut chart = ChartBuilder::on(area)
+        .caption(title, ("sans-serif", 20))
+        .margin(12)
+        .x_label_area_size(36)
+        .y_label_area_size(56)
+        .build_cartesian_2d(x_min..x_max, y)
+        .map_err(draw_err)?;
+    chart
+        .configure_mesh()
+        .x_desc("epoch")
+        .y_desc(y_label)
+        .x_label_formatter(&|x| format!("{x:.0}"))
+        .draw()
+        .map_err(draw_err)?;
+    for c in curves.iter().filter(|c| !c.points.is_empty()) {
+        let color = c.color;
+        chart
+            .draw_series(LineSeries::new(
+                c.points.iter().copied(),
+                color.stroke_width(2),
+            ))
+            .map_err(draw_err)?
+            .label(c.name)
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
+            });
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()
+        .map_err(draw_err)?;
+    Ok(())
+}

@@ -1,0 +1,258 @@
+#![doc = include_str!("../lessons/00-index.md")]
+//
+// Each lesson is a module whose documentation is its page in `lessons/`. A lesson whose page
+// shows a network also declares it here, so `cargo doc` puts the docs `network!` generated
+// (the forward steps, the backward derivation, what is saved) next to the lesson, and
+// `cargo expand --lib -p nanotorch-suite lessons::MODULE` shows its code.
+// `tests/lessons_pages.rs` checks that every network here is the one its page shows.
+
+pub mod l01_tensors {
+    #![doc = include_str!("../lessons/01-tensors.md")]
+
+    use nanotorch::prelude::*;
+
+    network! {
+        /// Two linear views of the input, added, then a linear head.
+        pub struct TwoViews {
+            a: Linear<4, 3>,
+            b: Linear<4, 3>,
+            head: Linear<3, 1>,
+        }
+        fn forward(x: [B, 4]) -> [B, 1] {
+            let s = a(x) + b(x);
+            head(s)
+        }
+    }
+}
+
+pub mod l02_linear {
+    #![doc = include_str!("../lessons/02-linear.md")]
+
+    use nanotorch::prelude::*;
+
+    network! {
+        /// One linear layer: y = x·Wᵀ + b.
+        pub struct OneLayer {
+            fc: Linear<3, 2>,
+        }
+        fn forward(x: [B, 3]) -> [B, 2] = fc;
+    }
+}
+
+pub mod l03_chain_rule {
+    #![doc = include_str!("../lessons/03-chain-rule.md")]
+
+    use nanotorch::prelude::*;
+
+    network! {
+        /// Two layers with a ReLU between: the chain of this lesson.
+        pub struct TwoLayer {
+            fc1: Linear<4, 8>,
+            fc2: Linear<8, 3>,
+        }
+        fn forward(x: [B, 4]) -> [B, 3] {
+            let h = relu(fc1(x));
+            fc2(h)
+        }
+    }
+}
+
+pub mod l04_activations {
+    #![doc = include_str!("../lessons/04-activations.md")]
+
+    use nanotorch::prelude::*;
+
+    network! {
+        /// The README's regressor: sigmoids between three linear layers.
+        pub struct SigmoidMlp {
+            fc1: Linear<3, 3>,
+            fc2: Linear<3, 5>,
+            fc3: Linear<5, 1>,
+        }
+        fn forward(x: [B, 3]) -> [B, 1] {
+            let h = sigmoid(fc1(x));
+            fc3(sigmoid(fc2(h)))
+        }
+    }
+}
+
+pub mod l05_losses {
+    #![doc = include_str!("../lessons/05-losses.md")]
+
+    use nanotorch::prelude::*;
+
+    network! {
+        /// Logits for 3 classes from 4 features.
+        pub struct Classifier {
+            fc1: Linear<4, 16>,
+            fc2: Linear<16, 3>,
+        }
+        fn forward(x: [B, 4]) -> [B, 3] = fc1 -> relu -> fc2;
+    }
+}
+
+pub mod l06_optimizers {
+    #![doc = include_str!("../lessons/06-optimizers.md")]
+
+    use nanotorch::prelude::*;
+
+    network! {
+        /// The README model: fits y = x·[1, 2, 3].
+        pub struct Regressor {
+            fc1: Linear<3, 3>,
+            fc2: Linear<3, 5>,
+            fc3: Linear<5, 1>,
+        }
+        fn forward(x: [B, 3]) -> [B, 1] {
+            let h = sigmoid(fc1(x));
+            fc3(sigmoid(fc2(h)))
+        }
+    }
+}
+
+pub mod l07_fan_out {
+    #![doc = include_str!("../lessons/07-fan-out.md")]
+
+    use nanotorch::prelude::*;
+
+    network! {
+        /// A skip connection around one linear layer.
+        pub struct Skip {
+            fc: Linear<3, 3>,
+        }
+        fn forward(x: [B, 3]) -> [B, 3] {
+            x + fc(x)
+        }
+    }
+
+    network! {
+        /// A residual block followed by a gate: h feeds the skip, the block and the gate.
+        pub struct ResidualGate {
+            inp: Linear<6, 8>,
+            block: Linear<8, 8>,
+            gate: Linear<8, 8>,
+            head: Linear<8, 2>,
+        }
+        fn forward(x: [B, 6]) -> [B, 2] {
+            let h = tanh(inp(x));
+            let r = h + relu(block(h));
+            let g = sigmoid(gate(h)) * r;
+            head(g)
+        }
+    }
+}
+
+pub mod l08_concat_flatten {
+    #![doc = include_str!("../lessons/08-concat-flatten.md")]
+
+    use nanotorch::prelude::*;
+
+    network! {
+        /// Two branches joined by concat: 3 + 2 = 5 features into the head.
+        pub struct Branches {
+            left: Linear<4, 3>,
+            right: Linear<4, 2>,
+            head: Linear<5, 2>,
+        }
+        fn forward(x: [B, 4]) -> [B, 2] {
+            let l = relu(left(x));
+            let r = tanh(right(x));
+            head(concat(l, r))
+        }
+    }
+
+    network! {
+        /// An image classifier's first step: flatten [B, 1, 28, 28] to [B, 784].
+        pub struct FlatImage {
+            fc: Linear<784, 10>,
+        }
+        fn forward(x: [B, 1, 28, 28]) -> [B, 10] = flatten -> fc;
+    }
+}
+
+pub mod l09_gradcheck {
+    #![doc = include_str!("../lessons/09-gradcheck.md")]
+
+    use nanotorch::prelude::*;
+
+    network! {
+        /// A smooth network to check: tanh has no kinks.
+        pub struct Checked {
+            fc1: Linear<3, 5>,
+            fc2: Linear<5, 2>,
+        }
+        fn forward(x: [B, 3]) -> [B, 2] = fc1 -> tanh -> fc2;
+    }
+}
+
+pub mod l10_memory {
+    #![doc = include_str!("../lessons/10-memory.md")]
+
+    use nanotorch::prelude::*;
+
+    network! {
+        /// What is saved: a sigmoid keeps its output, GELU its input, concat nothing.
+        pub struct SavesWhat {
+            fc1: Linear<4, 8>,
+            fc2: Linear<8, 8>,
+            head: Linear<16, 2>,
+        }
+        fn forward(x: [B, 4]) -> [B, 2] {
+            let a = sigmoid(fc1(x));
+            let b = gelu(fc2(a));
+            head(concat(a, b))
+        }
+    }
+}
+
+pub mod l11_generated_code {
+    #![doc = include_str!("../lessons/11-generated-code.md")]
+
+    use nanotorch::prelude::*;
+
+    network! {
+        /// The network whose expansion this lesson reads.
+        pub struct Explained {
+            fc1: Linear<4, 8>,
+            fc2: Linear<8, 2>,
+        }
+        fn forward(x: [B, 4]) -> [B, 2] {
+            let h = fc1(x);
+            fc2(h + tanh(h))
+        }
+    }
+}
+
+pub mod l12_digits {
+    #![doc = include_str!("../lessons/12-digits.md")]
+
+    use nanotorch::prelude::*;
+
+    network! {
+        /// A two-layer perceptron for 8×8 digits: 64 pixels → 128 hidden units → 10 classes.
+        pub struct DigitsMlp {
+            fc1: Linear<64, 128>,
+            fc2: Linear<128, 10>,
+        }
+        fn forward(x: [B, 64]) -> [B, 10] = fc1 -> relu -> fc2;
+    }
+}
+
+pub mod l13_pytorch_weights {
+    #![doc = include_str!("../lessons/13-pytorch-weights.md")]
+
+    use nanotorch::prelude::*;
+
+    network! {
+        /// The PyTorch module `fc2(relu(fc1(x)))` of `scripts/make_torch_checkpoint.py`.
+        pub struct TorchMlp {
+            fc1: Linear<4, 8>,
+            fc2: Linear<8, 3>,
+        }
+        fn forward(x: [B, 4]) -> [B, 3] = fc1 -> relu -> fc2;
+    }
+}
+
+pub mod l14_limits {
+    #![doc = include_str!("../lessons/14-limits.md")]
+}
