@@ -526,3 +526,29 @@ fn dropout_gradients() {
         }
     }
 }
+
+#[test]
+fn linear_bias_gradient_adds_column_sums_for_every_width() {
+    // The bias gradient has a register path for widths 1–8 and a row-by-row path above:
+    // both must add Σ_rows dy to what `db` already holds.
+    let mut r = rng(40);
+    for width in 1..=12 {
+        for rows in [0usize, 1, 5, 33] {
+            let x = rand_tensor((Dyn(rows), Dyn(3)), -1.0, 1.0, &mut r);
+            let dy = rand_tensor((Dyn(rows), Dyn(width)), -1.0, 1.0, &mut r);
+            let mut dw = Tensor::zeros((Dyn(width), Dyn(3)));
+            let start = rand_tensor((Dyn(width),), -1.0, 1.0, &mut r);
+            let mut db = start.clone();
+            linear_backward_params(&x, &dy, &mut dw, Some(&mut db)).unwrap();
+            for j in 0..width {
+                let sum: f64 = (0..rows).map(|i| dy.as_slice()[i * width + j]).sum();
+                let want = start.as_slice()[j] + sum;
+                let got = db.as_slice()[j];
+                assert!(
+                    (got - want).abs() <= 1e-12,
+                    "width {width}, {rows} rows, column {j}: {got} vs {want}"
+                );
+            }
+        }
+    }
+}

@@ -152,6 +152,9 @@ pub fn linear_backward_params<BX: Dim, BY: Dim, I: Dim, O: Dim, E: Element>(
     d_bias: Option<&mut Tensor<(O,), E>>,
 ) -> Result<(), ShapeError> {
     check_rows("linear batch of x and dy", x.shape().0, dy.shape().0)?;
+    if let Some(db) = &d_bias {
+        check_rows("linear bias gradient size", db.shape().0, dy.shape().1)?;
+    }
     general_mat_mul(
         E::one(),
         &dy.data().t(),
@@ -160,16 +163,22 @@ pub fn linear_backward_params<BX: Dim, BY: Dim, I: Dim, O: Dim, E: Element>(
         d_weight.data_mut(),
     );
     if let Some(db) = d_bias {
-        check_rows("linear bias gradient size", db.shape().0, dy.shape().1)?;
-        let db = db.as_slice_mut();
+        let (dy, db) = (dy.as_slice(), db.as_slice_mut());
         match db.len() {
             0 => {}
-            // One output (a regression head): sum in a register, then add once, instead of a
-            // chain of loads and stores through `db[0]`.
-            1 => db[0] += dy.as_slice().iter().fold(E::zero(), |sum, &d| sum + d),
-            // Row by row over flat slices (vectorised across the features).
+            // Narrow layers: the column sums stay in registers, then are added once (instead
+            // of a chain of loads and stores through `db` for every row).
+            1 => add_column_sums::<1, E>(dy, db),
+            2 => add_column_sums::<2, E>(dy, db),
+            3 => add_column_sums::<3, E>(dy, db),
+            4 => add_column_sums::<4, E>(dy, db),
+            5 => add_column_sums::<5, E>(dy, db),
+            6 => add_column_sums::<6, E>(dy, db),
+            7 => add_column_sums::<7, E>(dy, db),
+            8 => add_column_sums::<8, E>(dy, db),
+            // Wider: row by row into `db` (vectorised across the features).
             width => {
-                for row in dy.as_slice().chunks_exact(width) {
+                for row in dy.chunks_exact(width) {
                     for (g, &d) in db.iter_mut().zip(row) {
                         *g += d;
                     }
@@ -178,6 +187,20 @@ pub fn linear_backward_params<BX: Dim, BY: Dim, I: Dim, O: Dim, E: Element>(
         }
     }
     Ok(())
+}
+
+/// `db += Σ_rows dy` for `W` features, with the `W` running sums in registers.
+fn add_column_sums<const W: usize, E: Element>(dy: &[E], db: &mut [E]) {
+    let mut sums = [E::zero(); W];
+    let (rows, _) = dy.as_chunks::<W>();
+    for row in rows {
+        for (s, &d) in sums.iter_mut().zip(row) {
+            *s += d;
+        }
+    }
+    for (g, s) in db.iter_mut().zip(sums) {
+        *g += s;
+    }
 }
 
 /// Backward of [`linear`] for the input: `dx = dy·W`.
