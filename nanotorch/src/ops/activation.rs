@@ -153,7 +153,7 @@ pub fn exp_neg_f32(x: f32) -> f32 {
     let p = ((((1.987_569_1e-4 * r + 1.398_199_9e-3) * r + 8.333_452e-3) * r + 4.166_579_6e-2) * r
         + 1.666_666_5e-1)
         * r
-        + 5.000_000_1e-1;
+        + 0.5;
     let e_r = p * r * r + r + 1.0;
     // n is t's integer part, in t's low mantissa bits; 2ⁿ has exponent field n + 127.
     let n_int = (t.to_bits() as i32).wrapping_sub(ROUND.to_bits() as i32);

@@ -1,7 +1,9 @@
 //! Matrix products: [`matmul`] and the fused linear map [`linear`].
 //!
 //! Products go to `ndarray`'s `general_mat_mul`, backed by the `matrixmultiply` GEMM (blocked,
-//! SIMD, and threaded for large products).
+//! SIMD, and threaded for large products; threads: `MATMUL_NUM_THREADS`), or, with the
+//! `openblas` feature, by the system OpenBLAS (threads: `OPENBLAS_NUM_THREADS`), which is
+//! faster on small products and allocates nothing per call (`docs/performance.md`).
 
 use ndarray::linalg::general_mat_mul;
 
