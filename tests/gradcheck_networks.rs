@@ -208,3 +208,30 @@ fn state_dict_names() {
         ]
     );
 }
+
+type Width = U5;
+
+network! {
+    /// Sizes as aliases, so the `+` and `*` compare them through `DimsAgree` (see `retag`).
+    pub struct AliasBranches {
+        a: Linear<3, Width>,
+        b: Linear<3, U5>,
+        head: Linear<Width, 2>,
+    }
+    fn forward(x: [B, 3]) -> [B, 2] {
+        let h = tanh(a(x));
+        let g = sigmoid(b(x));
+        head(h * g - g + h)
+    }
+}
+
+#[test]
+fn alias_sized_binary_ops() {
+    check_network!(
+        "alias_binary",
+        AliasBranches<f64>,
+        |b| (Dyn(b), U3::default()),
+        |b| (Dyn(b), U2::default()),
+        7
+    );
+}

@@ -106,6 +106,22 @@ impl<'g> Plan<'g> {
     }
 }
 
+/// `value` viewed with the left operand's type when the node compares sizes through
+/// `DimsAgree` (see `Node::retag_rhs`); otherwise `value` unchanged. `mutable` picks
+/// `rows_as_mut` (for gradient destinations).
+pub fn retag(node: &Node, value: TokenStream, mutable: bool) -> TokenStream {
+    let Some((have, want)) = &node.retag_rhs else {
+        return value;
+    };
+    let span = node.span;
+    let (have, want) = (respan(have, span), respan(want, span));
+    if mutable {
+        quote_spanned! {span=> <#have as ::nanotorch::shape::DimsAgree<#want>>::rows_as_mut(#value) }
+    } else {
+        quote_spanned! {span=> <#have as ::nanotorch::shape::DimsAgree<#want>>::rows_as(#value) }
+    }
+}
+
 /// `<E as Element>::cast(0.1)`.
 pub fn constant(c: &TokenStream) -> TokenStream {
     quote!(<E as ::nanotorch::Element>::cast(#c))
@@ -187,7 +203,7 @@ fn forward_step(plan: &Plan, id: NodeId) -> (TokenStream, String) {
             (call, text)
         }
         Op::Add | Op::Sub | Op::Mul | Op::Concat => {
-            let (a, b) = (arg(0), arg(1));
+            let (a, b) = (arg(0), retag(node, arg(1), false));
             let (f, sym) = match node.op {
                 Op::Add => ("add_into", format!("{} + {}", nm(0), nm(1))),
                 Op::Sub => ("sub_into", format!("{} − {}", nm(0), nm(1))),
@@ -257,7 +273,7 @@ fn predict_step(plan: &Plan, id: NodeId) -> TokenStream {
             }
         }
         Op::Add | Op::Sub | Op::Mul | Op::Concat => {
-            let (a, b) = (arg(0), arg(1));
+            let (a, b) = (arg(0), retag(node, arg(1), false));
             let f = format_ident!(
                 "{}",
                 match node.op {
