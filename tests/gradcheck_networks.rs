@@ -208,3 +208,48 @@ fn state_dict_names() {
         ]
     );
 }
+
+type Width = U5;
+
+network! {
+    /// Sizes as aliases, so the `+` and `*` compare them through `DimsAgree` (see `retag`).
+    pub struct AliasBranches {
+        a: Linear<3, Width>,
+        b: Linear<3, U5>,
+        head: Linear<Width, 2>,
+    }
+    fn forward(x: [B, 3]) -> [B, 2] {
+        let h = tanh(a(x));
+        let g = sigmoid(b(x));
+        head(h * g - g + h)
+    }
+}
+
+#[test]
+fn alias_sized_binary_ops() {
+    check_network!(
+        "alias_binary",
+        AliasBranches<f64>,
+        |b| (Dyn(b), U3::default()),
+        |b| (Dyn(b), U2::default()),
+        7
+    );
+}
+
+network! {
+    /// A hidden size given as a generic parameter, chosen by whoever uses the network.
+    pub struct GenericWidth<H> {
+        fc1: Linear<3, H>,
+        fc2: Linear<H, 2>,
+    }
+    fn forward(x: [B, 3]) -> [B, 2] = fc1 -> gelu -> fc2;
+}
+
+#[test]
+fn generic_hidden_size() {
+    check_network!("generic<U7>", GenericWidth<U7, f64>, |b| (Dyn(b), U3::default()), |b| (Dyn(b), U2::default()), 8);
+    let mut wide = GenericWidth::<U![1500], f32>::new(0);
+    assert_eq!(wide.fc1.weight.value.dims(), &[1500, 3]);
+    let x = Tensor::<(Dyn, U3)>::ones((Dyn(2), U3::default()));
+    assert_eq!(wide.forward(&x).dims(), &[2, 2]);
+}

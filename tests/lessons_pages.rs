@@ -4,7 +4,8 @@
 //!   (run `LESSONS=overwrite cargo test --test lessons_pages` to copy the snapshots in, after
 //!   `TRYBUILD=overwrite cargo test --test lessons_ui` has refreshed them);
 //! - a block after `<!-- source: PATH -->` must be lines of `PATH`, in order;
-//! - every compile-fail case under `tests/ui/lessons/` is quoted by some page;
+//! - every compile-fail case under `tests/ui/lessons/` and `tests/ui/network/` is quoted by
+//!   some page;
 //! - every `network!` that `src/lessons.rs` declares for a lesson appears, verbatim, in that
 //!   lesson's page (so the generated docs are those of the network the page shows);
 //! - there are at least 14 lessons, each with runnable code, linked from the index, and ending
@@ -147,30 +148,32 @@ fn quoted_errors_and_sources_match_the_files() {
 }
 
 #[test]
-fn every_lesson_compile_fail_case_is_quoted() {
+fn every_compile_fail_case_is_quoted() {
     let all_pages: String = pages().iter().map(|p| read(p)).collect();
-    let dir = root().join("tests/ui/lessons");
-    let mut missing = Vec::new();
-    let mut cases = 0;
-    for entry in fs::read_dir(&dir).expect("tests/ui/lessons exists") {
-        let path = entry.expect("readable entry").path();
-        if path.extension().is_some_and(|e| e == "rs") {
-            cases += 1;
-            let stderr = format!(
-                "<!-- stderr: tests/ui/lessons/{}.stderr -->",
-                path.file_stem().unwrap().to_string_lossy()
-            );
-            if !all_pages.contains(&stderr) {
-                missing.push(stderr);
+    for folder in ["tests/ui/lessons", "tests/ui/network"] {
+        let dir = root().join(folder);
+        let mut missing = Vec::new();
+        let mut cases = 0;
+        for entry in fs::read_dir(&dir).unwrap_or_else(|e| panic!("{folder}: {e}")) {
+            let path = entry.expect("readable entry").path();
+            if path.extension().is_some_and(|e| e == "rs") {
+                cases += 1;
+                let stderr = format!(
+                    "<!-- stderr: {folder}/{}.stderr -->",
+                    path.file_stem().unwrap().to_string_lossy()
+                );
+                if !all_pages.contains(&stderr) {
+                    missing.push(stderr);
+                }
             }
         }
+        assert!(
+            cases > 0,
+            "no compile-fail cases found in {}",
+            dir.display()
+        );
+        assert!(missing.is_empty(), "not quoted by any lesson: {missing:?}");
     }
-    assert!(
-        cases > 0,
-        "no compile-fail cases found in {}",
-        dir.display()
-    );
-    assert!(missing.is_empty(), "not quoted by any lesson: {missing:?}");
 }
 
 /// The `network! { ... }` blocks of a piece of source, each as trimmed lines.

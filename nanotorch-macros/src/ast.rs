@@ -25,6 +25,8 @@ pub struct Network {
     pub attrs: Vec<Attribute>,
     pub vis: Visibility,
     pub name: Ident,
+    /// Type parameters standing for sizes, e.g. `<H>` in `struct Mlp<H>`.
+    pub dim_params: Vec<Ident>,
     pub fields: Vec<Field>,
     pub forward: Forward,
 }
@@ -80,6 +82,21 @@ impl Parse for Network {
         let vis: Visibility = input.parse()?;
         input.parse::<Token![struct]>()?;
         let name: Ident = input.parse()?;
+        let generics: syn::Generics = input.parse()?;
+        let mut dim_params = Vec::new();
+        for param in &generics.params {
+            match param {
+                // Bounds written by the user are not needed: every size parameter is given
+                // `StaticDim` by the expansion.
+                syn::GenericParam::Type(t) => dim_params.push(t.ident.clone()),
+                other => {
+                    return Err(syn::Error::new_spanned(
+                        other,
+                        "a network's generic parameters are sizes (types such as `H`), e.g. `struct Mlp<H> { fc1: Linear<784, H>, ... }`",
+                    ));
+                }
+            }
+        }
         let content;
         braced!(content in input);
         let mut fields = Vec::new();
@@ -106,6 +123,7 @@ impl Parse for Network {
             attrs,
             vis,
             name,
+            dim_params,
             fields,
             forward,
         })

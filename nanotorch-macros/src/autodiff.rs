@@ -14,7 +14,7 @@ use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
 use syn::Ident;
 
-use crate::expand::{Plan, constant};
+use crate::expand::{Plan, constant, retag};
 use crate::graph::{NodeId, Op};
 
 /// The generated backward.
@@ -115,8 +115,11 @@ impl Walk<'_, '_> {
     }
 
     /// An identity contribution ∂L/∂a += ∂L/∂n: a copy first, an addition after.
-    fn pass_through(&mut self, a: NodeId, n: NodeId, negate: bool) -> TokenStream {
+    fn pass_through(&mut self, a: NodeId, n: NodeId, k: usize, negate: bool) -> TokenStream {
         let dn = self.grad(n);
+        let node = self.plan.node(n);
+        // The right operand's gradient may need viewing with the left's type (see `retag`).
+        let view = |dst: TokenStream| if k == 1 { retag(node, dst, true) } else { dst };
         let term = if negate {
             format!("−{}", self.d_text(n))
         } else {
@@ -124,16 +127,17 @@ impl Walk<'_, '_> {
         };
         if negate {
             let t = self.target(a, n, term);
-            let (dst, then) = (t.dst, t.then);
+            let (dst, then) = (view(t.dst), t.then);
             return quote!(::nanotorch::ops::neg_into(#dn, #dst); #then);
         }
         self.terms[a].push(term);
         self.received[a] += 1;
         let d = self.d_field(a);
+        let grad = view(quote!(&mut self.grads.#d));
         if self.received[a] == 1 {
-            quote!(self.grads.#d.assign(#dn);)
+            quote!(::nanotorch::Tensor::assign(#grad, #dn);)
         } else {
-            quote!(::nanotorch::codegen::accumulate(&mut self.grads.#d, #dn);)
+            quote!(::nanotorch::codegen::accumulate(#grad, #dn);)
         }
     }
 
@@ -261,7 +265,7 @@ impl Walk<'_, '_> {
                 let negate_b = matches!(node.op, Op::Sub);
                 for (k, &a) in inputs.iter().enumerate() {
                     if let Some(input_only) = self.need(a) {
-                        let stmt = self.pass_through(a, n, negate_b && k == 1);
+                        let stmt = self.pass_through(a, n, k, negate_b && k == 1);
                         self.emit(input_only, stmt);
                     }
                 }
@@ -272,7 +276,11 @@ impl Walk<'_, '_> {
                     if let Some(input_only) = self.need(a) {
                         let ov = plan.value_in_backward(other);
                         let t = self.target(a, n, format!("{dn_text} ⊙ {}", self.name(other)));
-                        let (dst, then) = (t.dst, t.then);
+                        let (ov, dst, then) = if k == 0 {
+                            (retag(plan.node(n), ov, false), t.dst, t.then)
+                        } else {
+                            (ov, retag(plan.node(n), t.dst, true), t.then)
+                        };
                         self.emit(
                             input_only,
                             quote_spanned! {span=>

@@ -106,6 +106,22 @@ impl<'g> Plan<'g> {
     }
 }
 
+/// `value` viewed with the left operand's type when the node compares sizes through
+/// `DimsAgree` (see `Node::retag_rhs`); otherwise `value` unchanged. `mutable` picks
+/// `rows_as_mut` (for gradient destinations).
+pub fn retag(node: &Node, value: TokenStream, mutable: bool) -> TokenStream {
+    let Some((have, want)) = &node.retag_rhs else {
+        return value;
+    };
+    let span = node.span;
+    let (have, want) = (respan(have, span), respan(want, span));
+    if mutable {
+        quote_spanned! {span=> <#have as ::nanotorch::shape::DimsAgree<#want>>::rows_as_mut(#value) }
+    } else {
+        quote_spanned! {span=> <#have as ::nanotorch::shape::DimsAgree<#want>>::rows_as(#value) }
+    }
+}
+
 /// `<E as Element>::cast(0.1)`.
 pub fn constant(c: &TokenStream) -> TokenStream {
     quote!(<E as ::nanotorch::Element>::cast(#c))
@@ -187,7 +203,7 @@ fn forward_step(plan: &Plan, id: NodeId) -> (TokenStream, String) {
             (call, text)
         }
         Op::Add | Op::Sub | Op::Mul | Op::Concat => {
-            let (a, b) = (arg(0), arg(1));
+            let (a, b) = (arg(0), retag(node, arg(1), false));
             let (f, sym) = match node.op {
                 Op::Add => ("add_into", format!("{} + {}", nm(0), nm(1))),
                 Op::Sub => ("sub_into", format!("{} − {}", nm(0), nm(1))),
@@ -257,7 +273,7 @@ fn predict_step(plan: &Plan, id: NodeId) -> TokenStream {
             }
         }
         Op::Add | Op::Sub | Op::Mul | Op::Concat => {
-            let (a, b) = (arg(0), arg(1));
+            let (a, b) = (arg(0), retag(node, arg(1), false));
             let f = format_ident!(
                 "{}",
                 match node.op {
@@ -361,12 +377,29 @@ pub fn expand(net: &Network, graph: &Graph) -> TokenStream {
         let doc = format!(" {doc}");
         quote!(#[doc = #doc] #field: #ty,)
     });
+    let params = &net.dim_params;
+    // `<H: StaticDim, E: Element>` on impls, `<H, E>` on uses.
+    let decl = quote!(#(#params: ::nanotorch::shape::StaticDim,)* E: ::nanotorch::Element);
+    let args = quote!(#(#params,)* E);
     let phantom = |empty: bool| {
-        if empty {
-            quote!(_element: ::core::marker::PhantomData<E>,)
+        if empty || !params.is_empty() {
+            quote!(_types: ::core::marker::PhantomData<(#(#params,)* E)>,)
         } else {
             quote!()
         }
+    };
+    let main_phantom = if params.is_empty() {
+        quote!()
+    } else {
+        quote!(
+            /// Marks the size parameters (they may appear only in shapes).
+            _types: ::core::marker::PhantomData<(#(#params,)*)>,
+        )
+    };
+    let types_init = if params.is_empty() {
+        quote!()
+    } else {
+        quote!(_types: ::core::marker::PhantomData,)
     };
     let saved_phantom = phantom(saved_fields.is_empty());
     let work_phantom = phantom(work_fields.is_empty());
@@ -488,7 +521,7 @@ pub fn expand(net: &Network, graph: &Graph) -> TokenStream {
         quote_spanned! {c.span=>
             const _: () = {
                 #[allow(dead_code)]
-                fn check<E: ::nanotorch::Element>() {
+                fn check<#decl>() {
                     ::nanotorch::codegen::dims_agree::<#have, #want>();
                 }
             };
@@ -504,40 +537,41 @@ pub fn expand(net: &Network, graph: &Graph) -> TokenStream {
     quote! {
         #(#attrs)*
         #struct_doc
-        #vis struct #name<E: ::nanotorch::Element = f32> {
+        #vis struct #name<#(#params: ::nanotorch::shape::StaticDim,)* E: ::nanotorch::Element = f32> {
             #(#field_decls)*
-            saved: #saved_name<E>,
-            work: #work_name<E>,
-            grads: #grads_name<E>,
+            saved: #saved_name<#args>,
+            work: #work_name<#args>,
+            grads: #grads_name<#args>,
             /// Training mode (dropout active) or evaluation mode.
             training: bool,
             #rng_field
+            #main_phantom
         }
 
         #[doc = #saved_doc]
         #[derive(Clone, Debug, Default)]
-        #vis struct #saved_name<E: ::nanotorch::Element> {
+        #vis struct #saved_name<#decl> {
             #(#saved_fields)*
             #saved_phantom
         }
 
         #[doc = #work_doc]
         #[derive(Clone, Debug, Default)]
-        #vis struct #work_name<E: ::nanotorch::Element> {
+        #vis struct #work_name<#decl> {
             #(#work_fields)*
             #work_phantom
         }
 
         #[doc = #grads_doc]
         #[derive(Clone, Debug, Default)]
-        #vis struct #grads_name<E: ::nanotorch::Element> {
+        #vis struct #grads_name<#decl> {
             #(#grads_fields)*
             #grads_phantom
         }
 
         #(#deferred)*
 
-        impl<E: ::nanotorch::Element> #name<E> {
+        impl<#decl> #name<#args> {
             /// A network with PyTorch's default initialisation, reproducible from `seed`.
             pub fn new(seed: u64) -> Self {
                 <Self as ::nanotorch::Init>::init(&mut ::nanotorch::seeded_rng(seed))
@@ -576,7 +610,7 @@ pub fn expand(net: &Network, graph: &Graph) -> TokenStream {
             }
         }
 
-        impl<E: ::nanotorch::Element> ::nanotorch::Init for #name<E> {
+        impl<#decl> ::nanotorch::Init for #name<#args> {
             fn init<R: ::nanotorch::rand::Rng + ?Sized>(rng: &mut R) -> Self {
                 Self {
                     #(#init_fields)*
@@ -585,11 +619,12 @@ pub fn expand(net: &Network, graph: &Graph) -> TokenStream {
                     grads: ::core::default::Default::default(),
                     training: true,
                     #rng_init
+                    #types_init
                 }
             }
         }
 
-        impl<E: ::nanotorch::Element> ::nanotorch::Module<E> for #name<E> {
+        impl<#decl> ::nanotorch::Module<E> for #name<#args> {
             fn visit_params(&mut self, f: &mut dyn FnMut(::nanotorch::ParamMut<'_, E>)) {
                 #(#visit)*
             }
@@ -608,7 +643,7 @@ pub fn expand(net: &Network, graph: &Graph) -> TokenStream {
             }
         }
 
-        impl<E: ::nanotorch::Element> ::nanotorch::Layer<#in_ty, E> for #name<E> {
+        impl<#decl> ::nanotorch::Layer<#in_ty, E> for #name<#args> {
             type Output = #out_ty;
 
             fn forward(&mut self, #x: &#in_ty) -> #out_ty {
@@ -665,18 +700,21 @@ pub fn stub(net: &Network, graph_fields: Option<&[crate::graph::LayerField]>) ->
     let attrs = &net.attrs;
     let in_ty = tensor_type(&crate::graph::shape_dims(&net.forward.input_shape));
     let out_ty = tensor_type(&crate::graph::shape_dims(&net.forward.output_shape));
+    let params = &net.dim_params;
+    let decl = quote!(#(#params: ::nanotorch::shape::StaticDim,)* E: ::nanotorch::Element);
+    let args = quote!(#(#params,)* E);
     let fields = graph_fields.unwrap_or(&[]).iter().map(|f| {
         let (n, t) = (&f.name, &f.ty);
         quote!(pub #n: #t,)
     });
     quote! {
         #(#attrs)*
-        #vis struct #name<E: ::nanotorch::Element = f32> {
+        #vis struct #name<#(#params: ::nanotorch::shape::StaticDim,)* E: ::nanotorch::Element = f32> {
             #(#fields)*
-            _element: ::core::marker::PhantomData<E>,
+            _types: ::core::marker::PhantomData<(#(#params,)* E)>,
         }
         #[allow(unused_variables, clippy::all)]
-        impl<E: ::nanotorch::Element> #name<E> {
+        impl<#decl> #name<#args> {
             /// Not generated: the declaration has errors.
             pub fn new(seed: u64) -> Self { ::core::unreachable!() }
             /// Not generated: the declaration has errors.
@@ -689,7 +727,7 @@ pub fn stub(net: &Network, graph_fields: Option<&[crate::graph::LayerField]>) ->
             pub fn predict(&self, x: &#in_ty) -> #out_ty { ::core::unreachable!() }
         }
         #[allow(unused_variables)]
-        impl<E: ::nanotorch::Element> ::nanotorch::Module<E> for #name<E> {
+        impl<#decl> ::nanotorch::Module<E> for #name<#args> {
             fn visit_params(&mut self, f: &mut dyn FnMut(::nanotorch::ParamMut<'_, E>)) {}
             fn visit_named_params(&mut self, prefix: &str, f: &mut dyn FnMut(&str, &[usize], ::nanotorch::ParamMut<'_, E>)) {}
             fn set_training(&mut self, training: bool) {}

@@ -77,6 +77,11 @@ pub struct Node {
     /// Set once a shape error involved this value: later checks stay quiet about it, so one
     /// mistake gives one error.
     pub poisoned: bool,
+    /// For `a + b`, `a - b`, `a * b` whose feature sizes the macro cannot compare: the
+    /// `(have, want)` dims of `b` and `a`. The generated code views `b` with `a`'s type through
+    /// `DimsAgree::rows_as`, so a mismatch is one trait error at the operator, and nothing else
+    /// fails to type-check.
+    pub retag_rhs: Option<(TokenStream, TokenStream)>,
 }
 
 /// A check the macro cannot do with numbers (a dim is an alias or generic): emitted as a
@@ -313,6 +318,7 @@ impl Lowering<'_> {
             dims,
             span,
             poisoned,
+            retag_rhs: None,
         });
         self.nodes.len() - 1
     }
@@ -715,6 +721,7 @@ impl Lowering<'_> {
         };
         let (ad, bd) = (self.nodes[a].dims.clone(), self.nodes[b].dims.clone());
         let mut poisoned = self.nodes[a].poisoned || self.nodes[b].poisoned;
+        let mut retag = None;
         if !poisoned {
             if ad.len() != bd.len() {
                 self.error(
@@ -744,6 +751,7 @@ impl Lowering<'_> {
                             poisoned = true;
                         }
                         (Some(_), Some(_)) => {}
+                        _ if ad.len() == 2 => retag = Some((db.ty.clone(), da.ty.clone())),
                         _ => self.deferred.push(DeferredCheck {
                             have: db.ty.clone(),
                             want: da.ty.clone(),
@@ -754,7 +762,9 @@ impl Lowering<'_> {
             }
         }
         let name = self.fresh_name(&format!("{}_{word}_{}", self.base_of(a), self.base_of(b)));
-        Some(self.push(name, op, vec![a, b], ad, span, poisoned))
+        let id = self.push(name, op, vec![a, b], ad, span, poisoned);
+        self.nodes[id].retag_rhs = retag;
+        Some(id)
     }
 
     fn scale(&mut self, a: NodeId, c: f64, text: String, span: Span) -> NodeId {

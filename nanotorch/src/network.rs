@@ -33,6 +33,10 @@
 //! - **Fields** are layers: `Linear<IN, OUT>` with literal sizes of any magnitude (784, 3136,
 //!   12288) or typenum types, or another `network!` struct (written by its bare name; it gets
 //!   the element type as its generic argument).
+//! - **Size parameters**: `pub struct Mlp<H> { fc1: Linear<784, H>, fc2: Linear<H, 10> }`
+//!   makes the hidden size a type parameter (`Mlp::<U128>::new(0)`, `Mlp::<U![3000]>::new(0)`);
+//!   the element type stays the last parameter (`Mlp<H, E = f32>`). A nested network with size
+//!   parameters is written with all its arguments, `inner: Inner<H, E>`.
 //! - **`fn forward(x: [B, 3]) -> [B, 1]`**: the first dim is the batch. A name (`B`) is a size
 //!   known at run time ([`Dyn`](crate::Dyn)); a number (`[32, 3]`) fixes it in the type.
 //! - **The body**: `let` bindings and a final expression, built from calls of the layer fields,

@@ -21,7 +21,9 @@ use std::fmt::{self, Debug};
 use ndarray::{Dimension, Ix0, Ix1, Ix2, Ix3, Ix4};
 use typenum::Unsigned;
 
+use crate::element::Element;
 use crate::error::ShapeError;
+use crate::tensor::Tensor;
 
 /// typenum's named sizes `U0` … `U1024` (and its powers of two and ten beyond), so
 /// `use nanotorch::shape::*` brings `U3`, `U64`, `U784` into scope.
@@ -75,14 +77,37 @@ pub type Const<const N: usize> = typenum::U<N>;
 
 /// "These two dims must be the same size." Implemented for identical static dims and for two
 /// runtime dims (checked when the data arrives).
+///
+/// Its methods are the identity with a new type: generated code uses them to view a value whose
+/// size is written as an alias or generic with the size another value needs, so the compiler's
+/// one check of this bound is the only error a mismatch produces.
 #[diagnostic::on_unimplemented(
     message = "dimension mismatch: `{Self}` must equal `{Rhs}`",
     label = "these dims must agree",
     note = "typenum writes sizes in binary, innermost bit first: UInt<UInt<UInt<UTerm, B1>, B1>, B0> is 0b110 = 6"
 )]
-pub trait DimsAgree<Rhs: Dim>: Dim {}
-impl<N: StaticDim> DimsAgree<N> for N {}
-impl DimsAgree<Dyn> for Dyn {}
+pub trait DimsAgree<Rhs: Dim>: Dim {
+    /// A `[B, Self]` tensor seen as `[B, Rhs]` (the same tensor: the sizes are equal).
+    fn rows_as<B: Dim, E: Element>(t: &Tensor<(B, Self), E>) -> &Tensor<(B, Rhs), E>;
+    /// [`DimsAgree::rows_as`] for a gradient destination, seen the other way round.
+    fn rows_as_mut<B: Dim, E: Element>(t: &mut Tensor<(B, Self), E>) -> &mut Tensor<(B, Rhs), E>;
+}
+impl<N: StaticDim> DimsAgree<N> for N {
+    fn rows_as<B: Dim, E: Element>(t: &Tensor<(B, N), E>) -> &Tensor<(B, N), E> {
+        t
+    }
+    fn rows_as_mut<B: Dim, E: Element>(t: &mut Tensor<(B, N), E>) -> &mut Tensor<(B, N), E> {
+        t
+    }
+}
+impl DimsAgree<Dyn> for Dyn {
+    fn rows_as<B: Dim, E: Element>(t: &Tensor<(B, Dyn), E>) -> &Tensor<(B, Dyn), E> {
+        t
+    }
+    fn rows_as_mut<B: Dim, E: Element>(t: &mut Tensor<(B, Dyn), E>) -> &mut Tensor<(B, Dyn), E> {
+        t
+    }
+}
 
 /// "The features a value has must be the features the layer takes." Used on the input side of
 /// layers and matrix products, so the message can say which side is which.
