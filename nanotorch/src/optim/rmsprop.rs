@@ -138,27 +138,54 @@ impl<E: Element> Optimizer<E> for RmsProp<E> {
         let decay = self.weight_decay != 0.0;
         let wd = E::cast(self.weight_decay);
         let (state, _) = ParamState::ensure(&mut self.state, model, per_elem);
+        // One element's update (`g_avg` under `centered`, `buf` under momentum); inlined into
+        // the loops below, which the compiler unswitches on the flags and vectorises.
+        let update =
+            |value: &mut E, grad: E, v: &mut E, g_avg: Option<&mut E>, buf: Option<&mut E>| {
+                let mut g = grad;
+                if decay {
+                    g += wd * *value;
+                }
+                *v = alpha * *v + one_minus_alpha * g * g;
+                let mut var = *v;
+                if let Some(g_avg) = g_avg {
+                    *g_avg = alpha * *g_avg + one_minus_alpha * g;
+                    var -= *g_avg * *g_avg;
+                }
+                let denom = var.sqrt() + eps;
+                match buf {
+                    Some(b) => {
+                        *b = mu * *b + g / denom;
+                        *value -= lr * *b;
+                    }
+                    None => *value -= lr * (g / denom),
+                }
+            };
         state.for_each(model, |p, st| {
             let n = p.value.len();
             let (v, rest) = st.split_at_mut(n);
             let (g_avg, buf) = rest.split_at_mut(if centered { n } else { 0 });
-            for i in 0..n {
-                let mut g = p.grad[i];
-                if decay {
-                    g += wd * p.value[i];
+            let elems = p.value.iter_mut().zip(p.grad.iter()).zip(v);
+            match (centered, use_momentum) {
+                (false, false) => {
+                    for ((value, &g), v) in elems {
+                        update(value, g, v, None, None);
+                    }
                 }
-                v[i] = alpha * v[i] + one_minus_alpha * g * g;
-                let mut var = v[i];
-                if centered {
-                    g_avg[i] = alpha * g_avg[i] + one_minus_alpha * g;
-                    var -= g_avg[i] * g_avg[i];
+                (true, false) => {
+                    for (((value, &g), v), a) in elems.zip(g_avg) {
+                        update(value, g, v, Some(a), None);
+                    }
                 }
-                let denom = var.sqrt() + eps;
-                if use_momentum {
-                    buf[i] = mu * buf[i] + g / denom;
-                    p.value[i] -= lr * buf[i];
-                } else {
-                    p.value[i] -= lr * (g / denom);
+                (false, true) => {
+                    for (((value, &g), v), b) in elems.zip(buf) {
+                        update(value, g, v, None, Some(b));
+                    }
+                }
+                (true, true) => {
+                    for ((((value, &g), v), a), b) in elems.zip(g_avg).zip(buf) {
+                        update(value, g, v, Some(a), Some(b));
+                    }
                 }
             }
         });
