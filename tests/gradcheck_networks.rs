@@ -253,3 +253,29 @@ fn generic_hidden_size() {
     let x = Tensor::<(Dyn, U3)>::ones((Dyn(2), U3::default()));
     assert_eq!(wide.forward(&x).dims(), &[2, 2]);
 }
+
+network! {
+    /// Identity contributions in every arrangement: an operand used twice by one `+`, a value
+    /// on the right of `-`, and values whose gradient is only an identity (aliased buffers).
+    pub struct Identities {
+        fc1: Linear<3, 4>,
+        out: Linear<4, 2>,
+    }
+    fn forward(x: [B, 3]) -> [B, 2] {
+        let a = tanh(fc1(x));
+        let b = a + a;
+        let c = b - sigmoid(a);
+        out(c + b)
+    }
+}
+
+#[test]
+fn identity_contributions() {
+    check_network!(
+        "identities",
+        Identities<f64>,
+        |b| (Dyn(b), U3::default()),
+        |b| (Dyn(b), U2::default()),
+        9
+    );
+}

@@ -51,6 +51,14 @@ struct Walk<'p, 'g> {
     statements: Vec<(bool, TokenStream)>,
     /// Parameter-gradient lines for the derivation.
     param_terms: Vec<(String, String)>,
+    /// `Some(n)` when a value's only gradient contribution is the identity from `n` (it is an
+    /// operand of `+`, or the left one of `-`): its gradient *is* `n`'s, with no buffer or copy.
+    alias: Vec<Option<NodeId>>,
+    /// How many contributions each value receives that are not identities.
+    computed: Vec<usize>,
+    /// Identity contributions held back until the value's computed ones have been written, so
+    /// a fan-out writes one VJP straight into the buffer and adds the identities onto it.
+    pending: Vec<Vec<(NodeId, usize)>>,
 }
 
 impl Walk<'_, '_> {
@@ -64,6 +72,9 @@ impl Walk<'_, '_> {
 
     /// ∂L/∂node as backward reads it.
     fn grad(&self, id: NodeId) -> TokenStream {
+        if let Some(source) = self.alias[id] {
+            return self.grad(source);
+        }
         let d = self.d_field(id);
         if id == self.plan.graph.output {
             quote!(#d)
@@ -120,6 +131,19 @@ impl Walk<'_, '_> {
         let node = self.plan.node(n);
         // The right operand's gradient may need viewing with the left's type (see `retag`).
         let view = |dst: TokenStream| if k == 1 { retag(node, dst, true) } else { dst };
+        if !negate {
+            let text = self.d_text(n);
+            if self.alias[a] == Some(n) {
+                self.terms[a].push(text);
+                self.received[a] += 1;
+                return quote!();
+            }
+            if self.computed[a] > 0 {
+                self.terms[a].push(text);
+                self.pending[a].push((n, k));
+                return quote!();
+            }
+        }
         let term = if negate {
             format!("−{}", self.d_text(n))
         } else {
@@ -152,6 +176,25 @@ impl Walk<'_, '_> {
         let dn = self.grad(n);
         let dn_text = self.d_text(n);
         let inputs = node.inputs.clone();
+        // Identity contributions held back for this value: add them now, after the computed
+        // ones were written and before this value's own backward reads its gradient.
+        let pending = std::mem::take(&mut self.pending[n]);
+        for (source, k) in pending {
+            self.received[n] += 1;
+            let d = self.d_field(n);
+            let ds = self.grad(source);
+            let own = quote!(&mut self.grads.#d);
+            let own = if k == 1 {
+                retag(plan.node(source), own, true)
+            } else {
+                own
+            };
+            let input_only = !self.for_params[n];
+            self.emit(
+                input_only,
+                quote!(::nanotorch::codegen::accumulate(#own, #ds);),
+            );
+        }
         match &node.op {
             Op::Input => {}
             Op::Linear { field } => {
@@ -266,7 +309,9 @@ impl Walk<'_, '_> {
                 for (k, &a) in inputs.iter().enumerate() {
                     if let Some(input_only) = self.need(a) {
                         let stmt = self.pass_through(a, n, k, negate_b && k == 1);
-                        self.emit(input_only, stmt);
+                        if !stmt.is_empty() {
+                            self.emit(input_only, stmt);
+                        }
                     }
                 }
             }
@@ -371,10 +416,43 @@ pub fn plan_backward(plan: &Plan) -> Backward {
         for_input[id] =
             matches!(node.op, Op::Input) || has_params || node.inputs.iter().any(|&i| for_input[i]);
     }
+    // Count each value's gradient contributions, and whether they are identities.
+    let mut total = vec![0usize; n];
+    let mut computed = vec![0usize; n];
+    let mut only_identity_from = vec![None; n];
+    for (c, node) in g.nodes.iter().enumerate() {
+        for (k, &a) in node.inputs.iter().enumerate() {
+            if !for_input[a] {
+                continue;
+            }
+            total[a] += 1;
+            let identity = matches!(node.op, Op::Add) || (matches!(node.op, Op::Sub) && k == 0);
+            // A right operand viewed through `DimsAgree` keeps its own (differently typed) buffer.
+            let retagged = k == 1 && node.retag_rhs.is_some();
+            if identity && !retagged {
+                only_identity_from[a] = Some(c);
+            } else {
+                computed[a] += 1;
+            }
+        }
+    }
+    let alias: Vec<Option<NodeId>> = (0..n)
+        .map(|a| {
+            let aliasable = total[a] == 1 && !matches!(g.nodes[a].op, Op::Input);
+            if aliasable {
+                only_identity_from[a]
+            } else {
+                None
+            }
+        })
+        .collect();
     let mut walk = Walk {
         plan,
         for_params,
         for_input,
+        alias,
+        computed,
+        pending: vec![Vec::new(); n],
         received: vec![0; n],
         buffers: Vec::new(),
         terms: vec![Vec::new(); n],
@@ -383,7 +461,7 @@ pub fn plan_backward(plan: &Plan) -> Backward {
     };
     // Gradient buffers for every value that can receive one (the output's is the argument).
     for id in 0..n {
-        if id != g.output && walk.for_input[id] {
+        if id != g.output && walk.for_input[id] && walk.alias[id].is_none() {
             let d = walk.d_field(id);
             let doc = if walk.for_params[id] {
                 format!("∂L/∂{}.", walk.name(id))

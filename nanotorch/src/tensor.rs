@@ -198,14 +198,29 @@ impl<S: Shape, E: Element> Tensor<S, E> {
         self.data.iter().any(|x| !x.is_finite())
     }
 
-    /// Makes `self` hold the given shape, reallocating only if its sizes differ. Used by the
-    /// `_into` primitives so a training step reuses its buffers; a new batch size (the last,
-    /// partial batch of an epoch) costs one allocation.
+    /// Makes `self` hold the given shape (zero-filled if the sizes change). Used by the `_into`
+    /// primitives so a training step reuses its buffers: the memory is kept, so a smaller batch
+    /// (the last, partial batch of an epoch) and the return to the full size allocate nothing;
+    /// only growing past the largest size seen so far allocates.
     pub fn resize_to(&mut self, shape: S) {
-        if self.shape != shape || self.data.raw_dim() != shape.ix() {
-            self.shape = shape;
-            self.data = Array::zeros(shape.ix());
+        if self.shape == shape && self.data.raw_dim() == shape.ix() {
+            return;
         }
+        self.shape = shape;
+        if S::RANK == 0 {
+            self.data = Array::zeros(shape.ix());
+            return;
+        }
+        // Keep the allocation: shrinking (a last partial batch) and growing back up to the
+        // largest size seen reuse the same memory, so after the first epoch a batch-size
+        // change allocates nothing. (An empty array of rank ≥ 1 owns no memory.)
+        let empty = Array::from_shape_vec(S::Ix::zeros(S::RANK), Vec::new())
+            .expect("an empty array of rank >= 1 holds no elements");
+        let (mut storage, _) = std::mem::replace(&mut self.data, empty).into_raw_vec_and_offset();
+        storage.clear();
+        storage.resize(shape.numel(), E::zero());
+        self.data = Array::from_shape_vec(shape.ix(), storage)
+            .expect("the storage was resized to the shape's element count");
     }
 
     /// Fills every element with `value`.
@@ -216,7 +231,8 @@ impl<S: Shape, E: Element> Tensor<S, E> {
     /// Copies `src` into `self`, resizing `self` if needed.
     pub fn assign(&mut self, src: &Self) {
         self.resize_to(src.shape);
-        self.data.assign(&src.data);
+        // Both are contiguous and row-major, so this is one memcpy.
+        self.as_slice_mut().copy_from_slice(src.as_slice());
     }
 
     /// Internal constructor for primitives whose output sizes follow from their inputs.
