@@ -693,8 +693,9 @@ fn saved_list(plan: &Plan) -> String {
 }
 
 /// A stub with the declared signatures, emitted beside the errors so the user's other code
-/// does not produce follow-on errors.
-pub fn stub(net: &Network, graph_fields: Option<&[crate::graph::LayerField]>) -> TokenStream {
+/// does not produce follow-on errors. It has no layer fields: a field's type may itself be the
+/// mistake, and naming it again would repeat the error.
+pub fn stub(net: &Network) -> TokenStream {
     let name = &net.name;
     let vis = &net.vis;
     let attrs = &net.attrs;
@@ -703,14 +704,9 @@ pub fn stub(net: &Network, graph_fields: Option<&[crate::graph::LayerField]>) ->
     let params = &net.dim_params;
     let decl = quote!(#(#params: ::nanotorch::shape::StaticDim,)* E: ::nanotorch::Element);
     let args = quote!(#(#params,)* E);
-    let fields = graph_fields.unwrap_or(&[]).iter().map(|f| {
-        let (n, t) = (&f.name, &f.ty);
-        quote!(pub #n: #t,)
-    });
     quote! {
         #(#attrs)*
         #vis struct #name<#(#params: ::nanotorch::shape::StaticDim,)* E: ::nanotorch::Element = f32> {
-            #(#fields)*
             _types: ::core::marker::PhantomData<(#(#params,)* E)>,
         }
         #[allow(unused_variables, clippy::all)]

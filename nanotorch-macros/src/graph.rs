@@ -567,8 +567,7 @@ impl Lowering<'_> {
                 )
             }
             FieldKind::Opaque => {
-                if let Some(first) = self.opaque_calls.get(&field) {
-                    let _ = first;
+                if self.opaque_calls.contains_key(&field) {
                     self.error(
                         span,
                         format!("`{fname}` is applied twice, but a nested network keeps the saved values of one call only; declare a second field of the same type, or share a `Linear` (which can be applied twice)"),

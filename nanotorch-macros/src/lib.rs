@@ -39,19 +39,13 @@ pub fn network(input: TokenStream) -> TokenStream {
     match graph::build(&net) {
         Ok(graph) => expand::expand(&net, &graph).into(),
         Err(errors) => {
-            let fields = errors_fields(&net);
-            let mut out = expand::stub(&net, fields.as_deref());
+            let mut out = expand::stub(&net);
             for e in errors {
                 out.extend(e.to_compile_error());
             }
             out.into()
         }
     }
-}
-
-fn errors_fields(net: &ast::Network) -> Option<Vec<graph::LayerField>> {
-    let _ = net;
-    None
 }
 
 /// The typenum type of a size, for any size: `U![3136]`. typenum's own names stop at 1024.
