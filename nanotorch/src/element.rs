@@ -36,6 +36,11 @@ pub trait Element:
 
     /// The error function erf(x) = 2/√π ∫₀ˣ e^(−t²) dt, used by the exact GELU.
     fn erf(self) -> Self;
+
+    /// `e^self` for `self ≤ 0`, as the stable sigmoid needs it. For `f32` this is
+    /// [`crate::ops::exp_neg_f32`], which a loop can vectorise (the C library's `expf` cannot
+    /// be); for `f64` it is the standard `exp`.
+    fn exp_nonpositive(self) -> Self;
 }
 
 impl Element for f32 {
@@ -49,6 +54,10 @@ impl Element for f32 {
     fn erf(self) -> Self {
         libm::erff(self)
     }
+    #[inline]
+    fn exp_nonpositive(self) -> Self {
+        crate::ops::exp_neg_f32(self)
+    }
 }
 
 impl Element for f64 {
@@ -61,5 +70,9 @@ impl Element for f64 {
     }
     fn erf(self) -> Self {
         libm::erf(self)
+    }
+    #[inline]
+    fn exp_nonpositive(self) -> Self {
+        self.exp()
     }
 }

@@ -7,8 +7,6 @@
 //! the same sizes. A backward given tensors of different runtime sizes panics: that is a bug
 //! in the caller's sequencing (backward without its forward), not bad data.
 
-use std::any::Any;
-
 use ndarray::Zip;
 
 use crate::element::Element;
@@ -117,29 +115,22 @@ pub fn sigmoid_scalar<E: Element>(x: E) -> E {
 
 /// [`sigmoid`] writing into `y`.
 ///
-/// `f32` tensors take a vectorisable path: the same formula with `e^(−|x|)` from
-/// [`exp_neg_f32`] instead of the C library's `expf` (which the compiler cannot vectorise);
-/// the two differ by at most a few units in the last place.
+/// The same formula as [`sigmoid_scalar`], with `e^(−|x|)` from
+/// [`Element::exp_nonpositive`]: for `f32` a vectorisable exponential instead of the C
+/// library's `expf`; the two differ by at most a few units in the last place.
 pub fn sigmoid_into<S: Shape, E: Element>(x: &Tensor<S, E>, y: &mut Tensor<S, E>) {
-    let x_any: &dyn Any = x;
-    let y_any: &mut dyn Any = y;
-    match (
-        x_any.downcast_ref::<Tensor<S, f32>>(),
-        y_any.downcast_mut::<Tensor<S, f32>>(),
-    ) {
-        (Some(x), Some(y)) => map_into(x, y, |v| {
-            let e = exp_neg_f32(-v.abs());
-            let r = 1.0 / (1.0 + e);
-            if v >= 0.0 { r } else { e * r }
-        }),
-        _ => map_into(x, y, sigmoid_scalar),
-    }
+    map_into(x, y, |v| {
+        let e = (-v.abs()).exp_nonpositive();
+        let r = E::one() / (E::one() + e);
+        if v >= E::zero() { r } else { e * r }
+    });
 }
 
 /// `e^x` for `x ≤ 0` (or NaN) in `f32`, written so that a loop over it vectorises: no calls,
 /// no branches. Cody–Waite reduction `x = n·ln 2 + r` with `|r| ≤ ln 2 / 2`, Cephes' degree-6
 /// polynomial for `e^r` (relative error about 1 ulp), and `2ⁿ` built from its bits.
 /// Below `−87.3` (where `e^x` is no longer a normal `f32`) the result is `0`.
+#[inline]
 pub fn exp_neg_f32(x: f32) -> f32 {
     const LOG2_E: f32 = std::f32::consts::LOG2_E;
     // ln 2 split so that n·LN2_HI is exact for |n| < 2⁹.
