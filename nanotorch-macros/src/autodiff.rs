@@ -279,7 +279,7 @@ impl Walk<'_, '_> {
                 let (dst, then) = (t.dst, t.then);
                 let call = match (prim.name, c) {
                     ("flatten", _) => {
-                        quote_spanned! {span=> ::nanotorch::codegen::reshape_rows_into(#dn, #dst); }
+                        quote_spanned! {span=> ::nanotorch::ops::flatten_backward_into(#dn, #dst); }
                     }
                     ("dropout", _) => {
                         let mask = format_ident!("{}_mask", plan.node(n).name);
@@ -329,7 +329,7 @@ impl Walk<'_, '_> {
                         self.emit(
                             input_only,
                             quote_spanned! {span=>
-                                ::nanotorch::ops::mul_into(#dn, #ov, #dst).expect(#SAME_BATCH);
+                                ::nanotorch::ops::mul_backward_into(#ov, #dn, #dst).expect(#SAME_BATCH);
                                 #then
                             },
                         );

@@ -181,7 +181,7 @@ fn forward_step(plan: &Plan, id: NodeId) -> (TokenStream, String) {
             };
             let call = match (prim.name, c) {
                 ("flatten", _) => quote_spanned! {span=>
-                    ::nanotorch::codegen::reshape_rows_into(#a, #dst);
+                    ::nanotorch::ops::flatten_into(#a, #dst);
                 },
                 ("dropout", Some((p, _))) => {
                     let mask = format_ident!("{}_mask", name);
@@ -260,7 +260,7 @@ fn predict_step(plan: &Plan, id: NodeId) -> TokenStream {
             match (prim.name, c) {
                 // Inference: dropout is the identity.
                 ("dropout", _) => quote_spanned! {span=> ::core::clone::Clone::clone(#a) },
-                ("flatten", _) => quote_spanned! {span=> ::nanotorch::codegen::reshape_rows(#a) },
+                ("flatten", _) => quote_spanned! {span=> ::nanotorch::ops::flatten(#a) },
                 (_, Some((v, _))) => {
                     let f = format_ident!("{}", prim.name);
                     let v = constant(v);

@@ -29,31 +29,6 @@ pub fn accumulate<S: Shape, E: Element>(acc: &mut Tensor<S, E>, contribution: &T
 /// the network's construction rules out (every value's batch comes from the same input).
 pub const SAME_BATCH: &str = "every value in a network's forward pass has the input's batch size";
 
-/// Copies `src` into `dst` with `dst`'s shape type, keeping the batch (first) dim: the forward
-/// of `flatten` (`[B, C, H, W] → [B, C·H·W]`) and its backward (the reverse). The element
-/// counts agree by the types the macro wrote; the data is row-major, so this is a plain copy.
-pub fn reshape_rows_into<S1: Shape, S2: Shape, E: Element>(
-    src: &Tensor<S1, E>,
-    dst: &mut Tensor<S2, E>,
-) {
-    let shape = rows_shape::<S2>(src.dims().first().copied().unwrap_or(0));
-    dst.resize_to(shape);
-    dst.as_slice_mut().copy_from_slice(src.as_slice());
-}
-
-/// [`reshape_rows_into`] into a new tensor (for `predict`).
-pub fn reshape_rows<S1: Shape, S2: Shape, E: Element>(src: &Tensor<S1, E>) -> Tensor<S2, E> {
-    let mut dst = Tensor::default();
-    reshape_rows_into(src, &mut dst);
-    dst
-}
-
-/// The shape `S` with its runtime dims set to `rows` (the batch) and static dims as typed.
-fn rows_shape<S: Shape>(rows: usize) -> S {
-    let dims: Vec<usize> = S::pattern().iter().map(|d| d.unwrap_or(rows)).collect();
-    S::from_dims(&dims).expect("static dims as typed, runtime dims set to the batch")
-}
-
 /// A compile-time check that two dims agree, emitted by `network!` at the user's line when a
 /// size is not a literal (an alias or a generic) and so only the compiler can compare it.
 pub fn dims_agree<Have: DimsAgree<Want>, Want: Dim>() {}

@@ -153,9 +153,26 @@ pub fn mul_backward<S: Shape, E: Element>(
     check_same_dims("mul operands", a.shape(), b.shape())?;
     let mut da = Tensor::zeros(a.shape());
     let mut db = Tensor::zeros(b.shape());
-    zip_into("mul_backward dy and b", dy, b, &mut da, |g, v| g * v)?;
-    zip_into("mul_backward dy and a", dy, a, &mut db, |g, v| g * v)?;
+    mul_backward_into(b, dy, &mut da)?;
+    mul_backward_into(a, dy, &mut db)?;
     Ok((da, db))
+}
+
+/// One operand's half of [`mul_backward`], written into `d` (resized if needed):
+/// `d = dy ⊙ other`, where `other` is the *other* operand (`b` for `da`, `a` for `db`).
+/// Generated networks call this for each operand that needs a gradient.
+pub fn mul_backward_into<S: Shape, E: Element>(
+    other: &Tensor<S, E>,
+    dy: &Tensor<S, E>,
+    d: &mut Tensor<S, E>,
+) -> Result<(), ShapeError> {
+    zip_into(
+        "mul_backward dy and the other operand",
+        dy,
+        other,
+        d,
+        |g, v| g * v,
+    )
 }
 
 /// Multiplication by a constant, `y = c·x`.

@@ -110,8 +110,16 @@ where
 /// - **Shapes:** `x: S` → `y: S::Output` (see [`Flatten`]); the product of the static dims is
 ///   computed by the compiler, so the next layer's input size is checked against it.
 pub fn flatten<S: Flatten, E: Element>(x: &Tensor<S, E>) -> Tensor<S::Output, E> {
-    Tensor::from_shape_vec(x.shape().flatten(), x.to_vec())
-        .expect("Flatten::Output holds the same number of elements by its types")
+    let mut y = Tensor::zeros(x.shape().flatten());
+    flatten_into(x, &mut y);
+    y
+}
+
+/// [`flatten`] writing into `y` (resized if needed). Row-major data is already in flattened
+/// order, so this is one copy.
+pub fn flatten_into<S: Flatten, E: Element>(x: &Tensor<S, E>, y: &mut Tensor<S::Output, E>) {
+    y.resize_to(x.shape().flatten());
+    y.as_slice_mut().copy_from_slice(x.as_slice());
 }
 
 /// Backward of [`flatten`]: `dy` regrouped into the input's shape. The batch size is taken
@@ -122,6 +130,16 @@ pub fn flatten_backward<S: Flatten, E: Element>(
     dy: &Tensor<S::Output, E>,
 ) -> Tensor<S, E> {
     let _ = shape;
-    Tensor::from_shape_vec(S::unflatten(&dy.shape()), dy.to_vec())
-        .expect("Flatten::Output holds the same number of elements by its types")
+    let mut dx = Tensor::zeros(S::unflatten(&dy.shape()));
+    flatten_backward_into(dy, &mut dx);
+    dx
+}
+
+/// [`flatten_backward`] writing into `dx` (resized if needed; its batch size is `dy`'s).
+pub fn flatten_backward_into<S: Flatten, E: Element>(
+    dy: &Tensor<S::Output, E>,
+    dx: &mut Tensor<S, E>,
+) {
+    dx.resize_to(S::unflatten(&dy.shape()));
+    dx.as_slice_mut().copy_from_slice(dy.as_slice());
 }

@@ -63,6 +63,21 @@ fn per_row<S: HasLastAxis, E: Element>(
         .for_each(|yr, xr| row_fn(xr, yr));
 }
 
+/// Applies `row_fn(y, dy, dx)` to matching lanes along the last axis (the backwards).
+fn per_row_backward<S: HasLastAxis, E: Element>(
+    y: &Tensor<S, E>,
+    dy: &Tensor<S, E>,
+    dx: &mut Tensor<S, E>,
+    row_fn: impl Fn(ArrayView1<'_, E>, ArrayView1<'_, E>, ArrayViewMut1<'_, E>),
+) {
+    dx.resize_to(dy.shape());
+    let axis = last_axis::<S>();
+    Zip::from(dx.data_mut().lanes_mut(axis))
+        .and(y.data().lanes(axis))
+        .and(dy.data().lanes(axis))
+        .for_each(|dxr, yr, dyr| row_fn(yr, dyr, dxr));
+}
+
 /// Softmax along the last axis: `y[.., i] = e^(x[.., i]) / Σⱼ e^(x[.., j])`.
 ///
 /// - **Forward:** with the row maximum `m` subtracted first (`e^(x−m)` never overflows and the
@@ -101,18 +116,13 @@ pub fn softmax_backward_into<S: HasLastAxis, E: Element>(
     dy: &Tensor<S, E>,
     dx: &mut Tensor<S, E>,
 ) {
-    dx.resize_to(dy.shape());
-    let axis = last_axis::<S>();
-    Zip::from(dx.data_mut().lanes_mut(axis))
-        .and(y.data().lanes(axis))
-        .and(dy.data().lanes(axis))
-        .for_each(|mut dxr, yr, dyr| {
-            let inner: E = yr.iter().zip(dyr.iter()).map(|(&a, &g)| a * g).sum();
-            Zip::from(&mut dxr)
-                .and(&yr)
-                .and(&dyr)
-                .for_each(|d, &a, &g| *d = a * (g - inner));
-        });
+    per_row_backward(y, dy, dx, |yr, dyr, mut dxr| {
+        let inner: E = yr.iter().zip(dyr.iter()).map(|(&a, &g)| a * g).sum();
+        Zip::from(&mut dxr)
+            .and(&yr)
+            .and(&dyr)
+            .for_each(|d, &a, &g| *d = a * (g - inner));
+    });
 }
 
 /// Log-softmax along the last axis: `y = x − log Σ_last eˣ`, as PyTorch's `F.log_softmax`.
@@ -152,16 +162,11 @@ pub fn log_softmax_backward_into<S: HasLastAxis, E: Element>(
     dy: &Tensor<S, E>,
     dx: &mut Tensor<S, E>,
 ) {
-    dx.resize_to(dy.shape());
-    let axis = last_axis::<S>();
-    Zip::from(dx.data_mut().lanes_mut(axis))
-        .and(y.data().lanes(axis))
-        .and(dy.data().lanes(axis))
-        .for_each(|mut dxr, yr, dyr| {
-            let total: E = dyr.iter().copied().sum();
-            Zip::from(&mut dxr)
-                .and(&yr)
-                .and(&dyr)
-                .for_each(|d, &a, &g| *d = g - a.exp() * total);
-        });
+    per_row_backward(y, dy, dx, |yr, dyr, mut dxr| {
+        let total: E = dyr.iter().copied().sum();
+        Zip::from(&mut dxr)
+            .and(&yr)
+            .and(&dyr)
+            .for_each(|d, &a, &g| *d = g - a.exp() * total);
+    });
 }
