@@ -25,10 +25,6 @@ pub fn accumulate<S: Shape, E: Element>(acc: &mut Tensor<S, E>, contribution: &T
     }
 }
 
-/// The message generated code gives when a checked primitive reports a runtime mismatch that
-/// the network's construction rules out (every value's batch comes from the same input).
-pub const SAME_BATCH: &str = "every value in a network's forward pass has the input's batch size";
-
 /// A compile-time check that two dims agree, emitted by `network!` at the user's line when a
 /// size is not a literal (an alias or a generic) and so only the compiler can compare it.
 pub fn dims_agree<Have: DimsAgree<Want>, Want: Dim>() {}
