@@ -3,8 +3,8 @@
 use crate::element::Element;
 use crate::error::ShapeError;
 use crate::layer::Module;
+use crate::optim::require;
 use crate::optim::state::ParamState;
-use crate::optim::{Optimizer, require};
 
 /// The hyperparameters of Adam and AdamW, and the one update both run.
 #[derive(Clone, Copy, Debug)]
@@ -147,65 +147,78 @@ impl<E: Element> Adam<E> {
         }
     }
 
-    /// Learning rate `γ` (default `1e-3`). (Named `with_lr` because [`Optimizer::lr`] reads
-    /// it.)
-    pub fn with_lr(mut self, lr: f64) -> Self {
-        self.hyper.lr = lr;
-        self
-    }
-
-    /// Decay rates `(β₁, β₂)` of the moment estimates (default `(0.9, 0.999)`).
-    pub fn betas(mut self, beta1: f64, beta2: f64) -> Self {
-        self.hyper.betas = (beta1, beta2);
-        self
-    }
-
-    /// `ε`, added to the denominator for stability (default `1e-8`).
-    pub fn eps(mut self, eps: f64) -> Self {
-        self.hyper.eps = eps;
-        self
-    }
-
     /// L2 weight decay `λ`, added to the gradient as `λ·θ` (default 0). For decoupled decay
     /// use [`AdamW`](crate::optim::AdamW).
     pub fn weight_decay(mut self, weight_decay: f64) -> Self {
         self.hyper.weight_decay = weight_decay;
         self
     }
-
-    /// The AMSGrad variant: divide by the running maximum of `v` (default off).
-    pub fn amsgrad(mut self, amsgrad: bool) -> Self {
-        self.hyper.amsgrad = amsgrad;
-        self
-    }
-
-    /// Checks the arguments as PyTorch's constructor does: `lr, eps, weight_decay ≥ 0` and
-    /// both betas in `[0, 1)`.
-    ///
-    /// # Errors
-    /// [`ShapeError::Invalid`] naming the first bad argument.
-    pub fn validated(self) -> Result<Self, ShapeError> {
-        self.hyper.validate(&[
-            "Adam: lr must be >= 0",
-            "Adam: eps must be >= 0",
-            "Adam: beta1 must be in [0, 1)",
-            "Adam: beta2 must be in [0, 1)",
-            "Adam: weight_decay must be >= 0",
-        ])?;
-        Ok(self)
-    }
 }
 
-impl<E: Element> Optimizer<E> for Adam<E> {
-    fn step<M: Module<E> + ?Sized>(&mut self, model: &mut M) {
-        self.hyper.step(&mut self.state, model);
-    }
+/// The builder setters and the `Optimizer` impl that [`Adam`] and
+/// [`AdamW`](crate::optim::AdamW) share (both are an [`AdamHyper`] plus their state); only
+/// `weight_decay` differs in meaning, so each type writes that one itself.
+macro_rules! adam_family {
+    ($ty:ident, $name:literal) => {
+        impl<E: Element> $ty<E> {
+            /// Learning rate `γ` (default `1e-3`). (Named `with_lr` because
+            /// [`Optimizer::lr`](crate::optim::Optimizer::lr) reads it.)
+            pub fn with_lr(mut self, lr: f64) -> Self {
+                self.hyper.lr = lr;
+                self
+            }
 
-    fn lr(&self) -> f64 {
-        self.hyper.lr
-    }
+            /// Decay rates `(β₁, β₂)` of the moment estimates (default `(0.9, 0.999)`).
+            pub fn betas(mut self, beta1: f64, beta2: f64) -> Self {
+                self.hyper.betas = (beta1, beta2);
+                self
+            }
 
-    fn set_lr(&mut self, lr: f64) {
-        self.hyper.lr = lr;
-    }
+            /// `ε`, added to the denominator for stability (default `1e-8`).
+            pub fn eps(mut self, eps: f64) -> Self {
+                self.hyper.eps = eps;
+                self
+            }
+
+            /// The AMSGrad variant: divide by the running maximum of `v` (default off).
+            pub fn amsgrad(mut self, amsgrad: bool) -> Self {
+                self.hyper.amsgrad = amsgrad;
+                self
+            }
+
+            /// Checks the arguments as PyTorch's constructor does: `lr, eps, weight_decay ≥ 0`
+            /// and both betas in `[0, 1)`.
+            ///
+            /// # Errors
+            /// [`ShapeError::Invalid`](crate::ShapeError::Invalid) naming the first bad
+            /// argument.
+            pub fn validated(self) -> Result<Self, crate::error::ShapeError> {
+                self.hyper.validate(&[
+                    concat!($name, ": lr must be >= 0"),
+                    concat!($name, ": eps must be >= 0"),
+                    concat!($name, ": beta1 must be in [0, 1)"),
+                    concat!($name, ": beta2 must be in [0, 1)"),
+                    concat!($name, ": weight_decay must be >= 0"),
+                ])?;
+                Ok(self)
+            }
+        }
+
+        impl<E: Element> $crate::optim::Optimizer<E> for $ty<E> {
+            fn step<M: $crate::layer::Module<E> + ?Sized>(&mut self, model: &mut M) {
+                self.hyper.step(&mut self.state, model);
+            }
+
+            fn lr(&self) -> f64 {
+                self.hyper.lr
+            }
+
+            fn set_lr(&mut self, lr: f64) {
+                self.hyper.lr = lr;
+            }
+        }
+    };
 }
+pub(crate) use adam_family;
+
+adam_family!(Adam, "Adam");

@@ -1,10 +1,7 @@
 //! AdamW: Adam with decoupled weight decay.
 
 use crate::element::Element;
-use crate::error::ShapeError;
-use crate::layer::Module;
-use crate::optim::Optimizer;
-use crate::optim::adam::AdamHyper;
+use crate::optim::adam::{AdamHyper, adam_family};
 use crate::optim::state::ParamState;
 
 /// AdamW, as `torch.optim.AdamW`: [`Adam`](crate::optim::Adam) whose weight decay shrinks the
@@ -55,65 +52,12 @@ impl<E: Element> AdamW<E> {
         }
     }
 
-    /// Learning rate `γ` (default `1e-3`). (Named `with_lr` because [`Optimizer::lr`] reads
-    /// it.)
-    pub fn with_lr(mut self, lr: f64) -> Self {
-        self.hyper.lr = lr;
-        self
-    }
-
-    /// Decay rates `(β₁, β₂)` of the moment estimates (default `(0.9, 0.999)`).
-    pub fn betas(mut self, beta1: f64, beta2: f64) -> Self {
-        self.hyper.betas = (beta1, beta2);
-        self
-    }
-
-    /// `ε`, added to the denominator for stability (default `1e-8`).
-    pub fn eps(mut self, eps: f64) -> Self {
-        self.hyper.eps = eps;
-        self
-    }
-
     /// Decoupled weight decay `λ`: each step multiplies the weights by `1 − γλ`
     /// (default `1e-2`).
     pub fn weight_decay(mut self, weight_decay: f64) -> Self {
         self.hyper.weight_decay = weight_decay;
         self
     }
-
-    /// The AMSGrad variant (default off).
-    pub fn amsgrad(mut self, amsgrad: bool) -> Self {
-        self.hyper.amsgrad = amsgrad;
-        self
-    }
-
-    /// Checks the arguments as PyTorch's constructor does: `lr, eps, weight_decay ≥ 0` and
-    /// both betas in `[0, 1)`.
-    ///
-    /// # Errors
-    /// [`ShapeError::Invalid`] naming the first bad argument.
-    pub fn validated(self) -> Result<Self, ShapeError> {
-        self.hyper.validate(&[
-            "AdamW: lr must be >= 0",
-            "AdamW: eps must be >= 0",
-            "AdamW: beta1 must be in [0, 1)",
-            "AdamW: beta2 must be in [0, 1)",
-            "AdamW: weight_decay must be >= 0",
-        ])?;
-        Ok(self)
-    }
 }
 
-impl<E: Element> Optimizer<E> for AdamW<E> {
-    fn step<M: Module<E> + ?Sized>(&mut self, model: &mut M) {
-        self.hyper.step(&mut self.state, model);
-    }
-
-    fn lr(&self) -> f64 {
-        self.hyper.lr
-    }
-
-    fn set_lr(&mut self, lr: f64) {
-        self.hyper.lr = lr;
-    }
-}
+adam_family!(AdamW, "AdamW");
