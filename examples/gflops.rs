@@ -1,32 +1,44 @@
-//! GFLOP/s of the MNIST-sized training step (784 → 256 → 128 → 10, batch 128) against the
-//! peak of the same matrix-product backend on a big square product, measured in the same
-//! process, at 1 and 2 threads; plus each of the step's eight products on its own.
+//! GFLOP/s of the matrix products of the MNIST training step (784 → 256 → 128 → 10, batch 128),
+//! NanoTorch's against PyTorch's `torch.mm` on the same shapes and layouts, at 1 and 2 threads,
+//! in one run; then the whole step against the sum of its products.
 //!
 //! ```text
-//! cargo run --release --example gflops                          # OpenBLAS (default)
-//! cargo run --release --example gflops --no-default-features    # matrixmultiply
+//! PYTHON=.venv/bin/python cargo run --release --example gflops
 //! ```
 //!
-//! FLOPs are counted as `2·M·N·K` per product: forward 3, `dW` 3, `dX` 2 (the first layer's
-//! input gradient is not computed). Everything else in the step (bias, ReLU, loss, SGD) is
-//! time without counted FLOPs. Times are medians of many repetitions after warm-up.
+//! **What is measured.** Each product is timed on its own, as the step calls it: NanoTorch's
+//! primitive (`linear_into` for the forward `x·Wᵀ`, which also adds the bias;
+//! `linear_backward_params` for `dW += dyᵀ·x`, which also sums the bias gradient;
+//! `linear_backward_input_into` for `dX = dy·W`) against `torch.mm` into a preallocated output
+//! with the operands stored the same way (`scripts/mm_torch.py`). The bias work counts against
+//! NanoTorch. FLOPs are `2·M·K·N` per product. Each figure is the median of samples of ~2 ms
+//! after warm-up, in a fresh process per side and thread count (threads pinned through
+//! `NANOTORCH_NUM_THREADS` and `torch.set_num_threads`).
+//!
+//! The step line divides the step's time into its products (the sum of the isolated times
+//! above) and the rest (bias, ReLU, loss, SGD, copies). The isolated products run with their
+//! operands hot in cache, which inside a step they may not be, so "the rest" is an estimate;
+//! it is printed as measured, never clamped.
+//!
+//! `PYTHON` defaults to `.venv/bin/python` if that exists, else `python3`.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use nanotorch::ops::{
-    linear_backward_input_into, linear_backward_params, linear_into, matmul_into,
-};
+use nanotorch::ops::{linear_backward_input_into, linear_backward_params, linear_into};
 use nanotorch::{Dyn, Tensor, seeded_rng};
 use nanotorch_suite::bench_models::{MnistStep, TrainStep};
 
 type Matrix = Tensor<(Dyn, Dyn)>;
 
+const BATCH: usize = 128;
+const LAYERS: [(usize, usize); 3] = [(784, 256), (256, 128), (128, 10)];
+
 fn rand(rows: usize, cols: usize, seed: u64) -> Matrix {
     Tensor::rand_uniform((Dyn(rows), Dyn(cols)), -1.0, 1.0, &mut seeded_rng(seed))
 }
 
-/// Median seconds of one call of `f` (samples of about 5 ms each, for about `seconds`).
+/// Median seconds of one call of `f` (samples of about 2 ms each, for about `seconds`).
 fn median_secs(mut f: impl FnMut(), seconds: f64) -> f64 {
     let start = Instant::now();
     let mut warm = 0u32;
@@ -35,7 +47,7 @@ fn median_secs(mut f: impl FnMut(), seconds: f64) -> f64 {
         warm += 1;
     }
     let per = start.elapsed().as_secs_f64() / f64::from(warm);
-    let n = ((5e-3 / per) as usize).max(1);
+    let n = ((2e-3 / per) as usize).max(1);
     let mut samples = Vec::new();
     let start = Instant::now();
     while start.elapsed().as_secs_f64() < seconds || samples.len() < 9 {
@@ -49,100 +61,156 @@ fn median_secs(mut f: impl FnMut(), seconds: f64) -> f64 {
     samples[samples.len() / 2]
 }
 
-fn gflops(flops: f64, secs: f64) -> f64 {
-    flops / secs / 1e9
+/// One product of the step: its name, `M×K×N:layouts` spec (as `scripts/mm_torch.py` reads
+/// it) and FLOPs.
+struct Product {
+    name: String,
+    spec: String,
+    flops: f64,
 }
 
-fn worker() {
-    let n = 1024;
-    let (a, b) = (rand(n, n, 1), rand(n, n, 2));
-    let mut c = rand(n, n, 3);
-    let square_flops = 2.0 * (n * n * n) as f64;
-    let peak = gflops(
-        square_flops,
-        median_secs(|| matmul_into(&a, &b, &mut c).expect("square"), 2.0),
-    );
+/// The step's eight products: per layer the forward `x·Wᵀ` and `dW = dyᵀ·x`, and `dX = dy·W`
+/// for every layer but the first (the input needs no gradient).
+fn products() -> Vec<Product> {
+    let mut out = Vec::new();
+    for (l, &(inp, outp)) in LAYERS.iter().enumerate() {
+        let flops = 2.0 * (BATCH * inp * outp) as f64;
+        let mut add = |name: &str, m, k, n, layout: &str| {
+            out.push(Product {
+                name: format!("fc{} {name}", l + 1),
+                spec: format!("{m}x{k}x{n}:{layout}"),
+                flops,
+            });
+        };
+        add("forward x·Wᵀ", BATCH, inp, outp, "nt");
+        add("dW = dyᵀ·x", outp, BATCH, inp, "tn");
+        if l > 0 {
+            add("dX = dy·W", BATCH, outp, inp, "nn");
+        }
+    }
+    out
+}
 
+/// Worker: prints `spec seconds` for each product, then `step seconds`.
+fn worker(seconds: f64) {
+    for (l, &(inp, out)) in LAYERS.iter().enumerate() {
+        let seed = 10 * l as u64;
+        let x = rand(BATCH, inp, seed);
+        let w = rand(out, inp, seed + 1);
+        let bias: Tensor<(Dyn,)> =
+            Tensor::rand_uniform((Dyn(out),), -1.0, 1.0, &mut seeded_rng(seed + 2));
+        let dy = rand(BATCH, out, seed + 3);
+        let mut y = rand(BATCH, out, seed + 4);
+        let mut dw = rand(out, inp, seed + 5);
+        let mut db: Tensor<(Dyn,)> = Tensor::zeros((Dyn(out),));
+        let mut dx = rand(BATCH, inp, seed + 6);
+        let fwd = median_secs(
+            || linear_into(&x, &w, Some(&bias), &mut y).expect("sizes agree"),
+            seconds,
+        );
+        println!("{BATCH}x{inp}x{out}:nt {fwd:.9}");
+        let dws = median_secs(
+            || linear_backward_params(&x, &dy, &mut dw, Some(&mut db)).expect("sizes agree"),
+            seconds,
+        );
+        println!("{out}x{BATCH}x{inp}:tn {dws:.9}");
+        if l > 0 {
+            let dxs = median_secs(|| linear_backward_input_into(&w, &dy, &mut dx), seconds);
+            println!("{BATCH}x{out}x{inp}:nn {dxs:.9}");
+        }
+    }
     let mut step = MnistStep::new();
-    let step_flops = step.gemm_flops();
-    let step_secs = median_secs(
+    let secs = median_secs(
         || {
             step.step();
         },
-        2.0,
+        2.0 * seconds,
     );
-    println!(
-        "peak {peak:.1} GFLOP/s ({n}³ product) | mnist step {:.3} ms = {:.1} GFLOP/s = {:.0}% of peak",
-        step_secs * 1e3,
-        gflops(step_flops, step_secs),
-        100.0 * gflops(step_flops, step_secs) / peak
-    );
+    println!("step {secs:.9}");
+}
 
-    // The step's products one by one (shapes as the generated code calls them).
-    let batch = 128;
-    let layers = [(784, 256), (256, 128), (128, 10)];
-    let mut total = 0.0;
-    for (l, &(inp, out)) in layers.iter().enumerate() {
-        let x = rand(batch, inp, 10 + l as u64);
-        let w = rand(out, inp, 20 + l as u64);
-        let bias: Tensor<(Dyn,)> =
-            Tensor::rand_uniform((Dyn(out),), -1.0, 1.0, &mut seeded_rng(30));
-        let dy = rand(batch, out, 40 + l as u64);
-        let mut y = rand(batch, out, 50);
-        let mut dw = rand(out, inp, 60);
-        let mut db: Tensor<(Dyn,)> = Tensor::zeros((Dyn(out),));
-        let mut dx = rand(batch, inp, 70);
-        let flops = 2.0 * (batch * inp * out) as f64;
-        let fwd = median_secs(
-            || linear_into(&x, &w, Some(&bias), &mut y).expect("fwd"),
-            0.3,
-        );
-        let dws = median_secs(
-            || linear_backward_params(&x, &dy, &mut dw, Some(&mut db)).expect("dW"),
-            0.3,
-        );
-        total += fwd + dws;
-        let mut line = format!(
-            "  layer {inp}→{out}: forward {:.1} µs ({:.1} GF/s), dW {:.1} µs ({:.1} GF/s)",
-            fwd * 1e6,
-            gflops(flops, fwd),
-            dws * 1e6,
-            gflops(flops, dws)
-        );
-        if l > 0 {
-            let dxs = median_secs(|| linear_backward_input_into(&w, &dy, &mut dx), 0.3);
-            total += dxs;
-            line += &format!(", dX {:.1} µs ({:.1} GF/s)", dxs * 1e6, gflops(flops, dxs));
-        }
-        println!("{line}");
-    }
-    println!(
-        "  the eight products alone: {:.3} ms = {:.1} GFLOP/s; the rest of the step: {:.3} ms",
-        total * 1e3,
-        gflops(step_flops, total),
-        (step_secs - total) * 1e3
+/// Runs `cmd` and parses its `key seconds` lines.
+fn run(cmd: &mut Command) -> Vec<(String, f64)> {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
     );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|line| {
+            let (key, secs) = line.split_once(' ')?;
+            Some((key.to_string(), secs.trim().parse().ok()?))
+        })
+        .collect()
+}
+
+fn lookup(results: &[(String, f64)], key: &str) -> f64 {
+    results
+        .iter()
+        .find(|(k, _)| k == key)
+        .map_or_else(|| panic!("no timing for {key}"), |r| r.1)
+}
+
+fn python() -> String {
+    std::env::var("PYTHON").unwrap_or_else(|_| {
+        if std::path::Path::new(".venv/bin/python").exists() {
+            ".venv/bin/python".into()
+        } else {
+            "python3".into()
+        }
+    })
 }
 
 fn main() {
+    let seconds = 0.5;
     if std::env::args().any(|a| a == "--worker") {
-        worker();
+        worker(seconds);
         return;
     }
-    let backend = if cfg!(feature = "openblas") {
-        "OpenBLAS"
-    } else {
-        "matrixmultiply"
-    };
     let me = std::env::current_exe().expect("the path of this program");
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/mm_torch.py");
+    let products = products();
+    let specs: Vec<&str> = products.iter().map(|p| p.spec.as_str()).collect();
+    let step_flops = MnistStep::new().gemm_flops();
     for threads in ["1", "2"] {
-        println!("{backend}, {threads} thread(s):");
-        let out = Command::new(&me)
+        let ours = run(Command::new(&me)
             .arg("--worker")
-            .env("OPENBLAS_NUM_THREADS", threads)
-            .env("MATMUL_NUM_THREADS", threads)
-            .output()
-            .expect("run the worker");
-        print!("{}", String::from_utf8_lossy(&out.stdout));
+            .env(nanotorch::NUM_THREADS_ENV, threads));
+        let theirs = run(Command::new(python())
+            .args([script, "--threads", threads])
+            .args(&specs)
+            .env("OMP_NUM_THREADS", threads)
+            .env("MKL_NUM_THREADS", threads));
+        println!("\n{threads} thread(s): GFLOP/s, NanoTorch against torch.mm on the same shape\n");
+        println!("| product | M×K×N | NanoTorch | torch.mm | NanoTorch / torch |");
+        println!("|---|---|---|---|---|");
+        let mut total = 0.0;
+        for p in &products {
+            let (ours, theirs) = (lookup(&ours, &p.spec), lookup(&theirs, &p.spec));
+            total += ours;
+            let (sizes, _) = p.spec.split_once(':').expect("M×K×N:layouts");
+            println!(
+                "| {} | {} | {:.1} | {:.1} | {:.0} % |",
+                p.name,
+                sizes.replace('x', "×"),
+                p.flops / ours / 1e9,
+                p.flops / theirs / 1e9,
+                100.0 * theirs / ours
+            );
+        }
+        let step = lookup(&ours, "step");
+        println!(
+            "\nmnist step: {:.3} ms = {:.1} GFLOP/s over its products' FLOPs; the products \
+             alone (sum of the rows above): {:.3} ms = {:.0} % of the step; the rest: {:.3} ms",
+            step * 1e3,
+            step_flops / step / 1e9,
+            total * 1e3,
+            100.0 * total / step,
+            (step - total) * 1e3
+        );
     }
 }

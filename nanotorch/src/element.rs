@@ -5,12 +5,16 @@ use std::fmt::{Debug, Display};
 use std::iter::Sum;
 use std::ops::{AddAssign, DivAssign, MulAssign, SubAssign};
 
+pub use crate::gemm::lane::{Lane, PackBuffers};
+
 /// A floating-point scalar that tensors can store: `f32` or `f64`.
 ///
-/// The trait gathers what the primitives need — arithmetic from [`num_traits::Float`], fast
-/// matrix products from [`ndarray::LinalgScalar`] — plus two conversions that never fail.
+/// The trait gathers what the primitives need — arithmetic from [`num_traits::Float`], SIMD
+/// matrix products from [`Lane`], `ndarray`'s scalar traits — plus two conversions that never
+/// fail.
 pub trait Element:
     num_traits::Float
+    + Lane
     + ndarray::LinalgScalar
     + ndarray::ScalarOperand
     + Default

@@ -28,6 +28,7 @@ pub mod data;
 mod display;
 pub mod element;
 pub mod error;
+mod gemm;
 pub mod gradcheck;
 pub mod layer;
 pub mod layers;
@@ -41,6 +42,8 @@ pub mod train;
 
 pub use element::Element;
 pub use error::ShapeError;
+pub use gemm::instruction_set as gemm_instruction_set;
+pub use gemm::threads::{ENV_VAR as NUM_THREADS_ENV, num_threads, set_num_threads};
 pub use layer::{Init, Layer, Module, Param, ParamMut};
 pub use layers::Linear;
 pub use shape::{Const, Dim, Dyn, Shape};

@@ -1,14 +1,12 @@
 //! Matrix products: [`matmul`] and the fused linear map [`linear`].
 //!
-//! Products go to `ndarray`'s `general_mat_mul`, backed by the `matrixmultiply` GEMM (blocked,
-//! SIMD, and threaded for large products; threads: `MATMUL_NUM_THREADS`), or, with the
-//! `openblas` feature, by the system OpenBLAS (threads: `OPENBLAS_NUM_THREADS`), which is
-//! faster on small products and allocates nothing per call (`docs/performance.md`).
-
-use ndarray::linalg::general_mat_mul;
+//! Every product here goes to NanoTorch's own GEMM (`src/gemm/`): pure Rust, the instruction
+//! set chosen at run time, no allocation per product, threads set by
+//! [`crate::set_num_threads`] or `NANOTORCH_NUM_THREADS` (`docs/performance.md`).
 
 use crate::element::Element;
 use crate::error::ShapeError;
+use crate::gemm::{MatMut, MatRef, gemm};
 use crate::shape::{Dim, FeaturesAgree};
 use crate::tensor::Tensor;
 
@@ -59,7 +57,13 @@ where
     let (k2, n) = b.shape();
     check_rows("matmul inner dims", k, k2)?;
     c.resize_to((m, n));
-    general_mat_mul(E::one(), a.data(), b.data(), E::zero(), c.data_mut());
+    let (m, k, n) = (m.size(), k.size(), n.size());
+    gemm(
+        MatRef::row_major(a.as_slice(), m, k),
+        MatRef::row_major(b.as_slice(), k, n),
+        MatMut::row_major(c.as_slice_mut(), m, n),
+        false,
+    );
     Ok(())
 }
 
@@ -77,8 +81,14 @@ pub fn matmul_backward<M: Dim, K: Dim, N: Dim, E: Element>(
     check_rows("matmul columns of b and dc", n, n2)?;
     let mut da = Tensor::zeros((m, k));
     let mut db = Tensor::zeros((k, n));
-    general_mat_mul(E::one(), dc.data(), &b.data().t(), E::zero(), da.data_mut());
-    general_mat_mul(E::one(), &a.data().t(), dc.data(), E::zero(), db.data_mut());
+    let (m, k, n) = (m.size(), k.size(), n.size());
+    let (a, b, dc) = (
+        MatRef::row_major(a.as_slice(), m, k),
+        MatRef::row_major(b.as_slice(), k, n),
+        MatRef::row_major(dc.as_slice(), m, n),
+    );
+    gemm(dc, b.t(), MatMut::row_major(da.as_slice_mut(), m, k), false);
+    gemm(a.t(), dc, MatMut::row_major(db.as_slice_mut(), k, n), false);
     Ok((da, db))
 }
 
@@ -123,12 +133,12 @@ where
     if let Some(bias) = bias {
         check_rows("linear bias size", o, bias.shape().0)?;
     }
-    general_mat_mul(
-        E::one(),
-        x.data(),
-        &weight.data().t(),
-        E::zero(),
-        y.data_mut(),
+    let (b, i, o) = (b.size(), i.size(), o.size());
+    gemm(
+        MatRef::row_major(x.as_slice(), b, i),
+        MatRef::row_major(weight.as_slice(), o, i).t(),
+        MatMut::row_major(y.as_slice_mut(), b, o),
+        false,
     );
     if let Some(bias) = bias {
         // Then add the bias to every row: a vectorised pass over `y` (cheaper for narrow
@@ -157,12 +167,16 @@ pub fn linear_backward_params<BX: Dim, BY: Dim, I: Dim, O: Dim, E: Element>(
     if let Some(db) = &d_bias {
         check_rows("linear bias gradient size", db.shape().0, dy.shape().1)?;
     }
-    general_mat_mul(
-        E::one(),
-        &dy.data().t(),
-        x.data(),
-        E::one(),
-        d_weight.data_mut(),
+    let (b, i) = x.shape();
+    let (b, i, o) = (b.size(), i.size(), dy.shape().1.size());
+    let (o2, i2) = d_weight.shape();
+    check_rows("linear weight gradient rows", o2, dy.shape().1)?;
+    check_rows("linear weight gradient columns", i2, x.shape().1)?;
+    gemm(
+        MatRef::row_major(dy.as_slice(), b, o).t(),
+        MatRef::row_major(x.as_slice(), b, i),
+        MatMut::row_major(d_weight.as_slice_mut(), o, i),
+        true,
     );
     if let Some(db) = d_bias {
         let (dy, db) = (dy.as_slice(), db.as_slice_mut());
@@ -226,5 +240,12 @@ pub fn linear_backward_input_into<B: Dim, I: Dim, O: Dim, E: Element>(
     let (b, _) = dy.shape();
     let (_, i) = weight.shape();
     dx.resize_to((b, i));
-    general_mat_mul(E::one(), dy.data(), weight.data(), E::zero(), dx.data_mut());
+    let (o, _) = weight.shape();
+    let (b, i, o) = (b.size(), i.size(), o.size());
+    gemm(
+        MatRef::row_major(dy.as_slice(), b, o),
+        MatRef::row_major(weight.as_slice(), o, i),
+        MatMut::row_major(dx.as_slice_mut(), b, i),
+        false,
+    );
 }

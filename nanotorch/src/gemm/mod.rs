@@ -1,0 +1,252 @@
+//! The matrix-product engine behind [`crate::ops::matmul`] and [`crate::ops::linear`]: a
+//! pure-Rust GEMM, `c = a·b` or `c += a·b`, with no system library and no `unsafe`.
+//!
+//! - **Instruction set chosen at run time.** The kernels are written once, generic over
+//!   [`pulp::Simd`], and `pulp` compiles them for AVX-512, AVX2+FMA, SSE and NEON and picks the
+//!   best the CPU has when the program runs — one binary is fast on every x86-64 machine.
+//! - **Two paths by size.** Small products (all of the tiny and residual models' products)
+//!   go through [`small`]: three loops over the strided operands, no copies, no set-up.
+//!   Larger ones go through [`kernel`]: operands packed into cache-sized panels and a
+//!   register-tiled micro-kernel. The crossover is [`SMALL_WORK`], measured by the `gflops`
+//!   example.
+//! - **No allocation per product.** Packing buffers live in each thread and keep their memory
+//!   ([`lane::PackBuffers`]), so a training step that repeats the same products allocates
+//!   nothing once warm.
+//! - **Threads**: products with at least [`PARALLEL_WORK`] multiply-adds are split in column
+//!   (or row) blocks over [`threads::num_threads`] threads of `rayon`'s pool; see
+//!   [`crate::set_num_threads`].
+
+pub(crate) mod kernel;
+pub(crate) mod lane;
+mod small;
+#[cfg(test)]
+mod tests;
+pub mod threads;
+
+use pulp::Arch;
+
+pub(crate) use lane::Lane;
+
+/// Products with at most this many multiply-adds (`m·k·n`) take the unpacked [`small`] path.
+const SMALL_WORK: usize = 16 * 1024;
+
+/// Products with at least this many multiply-adds are split over threads (below it, waking a
+/// second thread costs more than it saves).
+const PARALLEL_WORK: usize = 512 * 1024;
+
+/// A read-only matrix over a slice: element `(i, j)` is `data[i·row_stride + j·col_stride]`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct MatRef<'a, E> {
+    data: &'a [E],
+    rows: usize,
+    cols: usize,
+    row_stride: usize,
+    col_stride: usize,
+}
+
+impl<'a, E: Copy> MatRef<'a, E> {
+    /// A row-major `rows × cols` matrix stored contiguously in `data`.
+    ///
+    /// # Panics
+    /// If `data` holds fewer than `rows·cols` elements (callers pass tensors' own buffers,
+    /// whose sizes their shapes guarantee).
+    pub(crate) fn row_major(data: &'a [E], rows: usize, cols: usize) -> Self {
+        assert!(data.len() >= rows * cols, "matrix view larger than its data");
+        MatRef {
+            data,
+            rows,
+            cols,
+            row_stride: cols,
+            col_stride: 1,
+        }
+    }
+
+    /// The transpose: the same data, strides swapped.
+    pub(crate) fn t(self) -> Self {
+        MatRef {
+            rows: self.cols,
+            cols: self.rows,
+            row_stride: self.col_stride,
+            col_stride: self.row_stride,
+            ..self
+        }
+    }
+
+    /// Rows `mid..` of this matrix.
+    fn rows_from(self, mid: usize) -> Self {
+        MatRef {
+            data: &self.data[(mid * self.row_stride).min(self.data.len())..],
+            rows: self.rows - mid,
+            ..self
+        }
+    }
+
+    #[inline(always)]
+    fn at(&self, i: usize, j: usize) -> E {
+        self.data[i * self.row_stride + j * self.col_stride]
+    }
+}
+
+/// A writable matrix over a slice, strided like [`MatRef`].
+#[derive(Debug)]
+pub(crate) struct MatMut<'a, E> {
+    data: &'a mut [E],
+    rows: usize,
+    cols: usize,
+    row_stride: usize,
+    col_stride: usize,
+}
+
+impl<'a, E> MatMut<'a, E> {
+    /// A row-major `rows × cols` matrix stored contiguously in `data`.
+    ///
+    /// # Panics
+    /// If `data` holds fewer than `rows·cols` elements.
+    pub(crate) fn row_major(data: &'a mut [E], rows: usize, cols: usize) -> Self {
+        assert!(data.len() >= rows * cols, "matrix view larger than its data");
+        MatMut {
+            data,
+            rows,
+            cols,
+            row_stride: cols,
+            col_stride: 1,
+        }
+    }
+
+    /// The transpose, for writing `cᵀ` where the product is computed transposed.
+    fn t(self) -> Self {
+        MatMut {
+            rows: self.cols,
+            cols: self.rows,
+            row_stride: self.col_stride,
+            col_stride: self.row_stride,
+            data: self.data,
+        }
+    }
+
+    /// Splits off rows `mid..` into a second matrix (row blocks of a matrix whose rows are
+    /// its outer dimension are disjoint slices).
+    fn split_rows(self, mid: usize) -> (Self, Self) {
+        let (top, bottom) = self.data.split_at_mut(mid * self.row_stride);
+        let top = MatMut {
+            data: top,
+            rows: mid,
+            ..self
+        };
+        let bottom = MatMut {
+            data: bottom,
+            rows: self.rows - mid,
+            ..self
+        };
+        (top, bottom)
+    }
+
+    #[inline(always)]
+    fn at_mut(&mut self, i: usize, j: usize) -> &mut E {
+        &mut self.data[i * self.row_stride + j * self.col_stride]
+    }
+}
+
+/// `c = a·b`, or `c += a·b` when `accumulate`.
+///
+/// # Panics
+/// If the sizes disagree (`a: [m, k]`, `b: [k, n]`, `c: [m, n]`): the callers in
+/// [`crate::ops`] check them and return a typed error first.
+pub(crate) fn gemm<E: Lane + Send + Sync>(
+    a: MatRef<'_, E>,
+    b: MatRef<'_, E>,
+    c: MatMut<'_, E>,
+    accumulate: bool,
+) {
+    let (m, k, n) = (a.rows, a.cols, b.cols);
+    assert!(
+        b.rows == k && c.rows == m && c.cols == n,
+        "gemm sizes: a [{m}, {k}], b [{}, {n}], c [{}, {}]",
+        b.rows,
+        c.rows,
+        c.cols
+    );
+    if m == 0 || n == 0 {
+        return;
+    }
+    let work = m * k * n;
+    let threads = threads::num_threads();
+    if threads > 1 && work >= PARALLEL_WORK {
+        split(a, b, c, accumulate, threads);
+    } else {
+        gemm_serial(a, b, c, accumulate);
+    }
+}
+
+/// One thread's product: the small or the packed path.
+fn gemm_serial<E: Lane>(a: MatRef<'_, E>, b: MatRef<'_, E>, c: MatMut<'_, E>, accumulate: bool) {
+    let arch = Arch::new();
+    if a.rows * a.cols * b.cols <= SMALL_WORK {
+        arch.dispatch(small::Small {
+            a,
+            b,
+            c,
+            accumulate,
+        });
+        return;
+    }
+    // The micro-kernel's tile is 2 vectors wide: a product with few columns but many rows
+    // (the logits layer, 10 wide) fills it better computed as cᵀ = bᵀ·aᵀ.
+    let (a, b, c) = if b.cols < 16 && a.rows > b.cols {
+        (b.t(), a.t(), c.t())
+    } else {
+        (a, b, c)
+    };
+    let mut buffers = E::take_buffers();
+    arch.dispatch(kernel::Packed {
+        a,
+        b,
+        c,
+        accumulate,
+        buffers: &mut buffers,
+    });
+    E::put_buffers(buffers);
+}
+
+/// Splits the product into `parts` blocks of rows of `c`, run on `rayon`'s pool. Row blocks
+/// because they are disjoint slices of a row-major `c`; each part packs its own rows of `a`
+/// and all of `b` (copying `b` twice costs less than making the threads wait for each other).
+fn split<E: Lane + Send + Sync>(
+    a: MatRef<'_, E>,
+    b: MatRef<'_, E>,
+    c: MatMut<'_, E>,
+    accumulate: bool,
+    parts: usize,
+) {
+    let first_parts = parts / 2;
+    // Whole micro-kernel tiles of rows (6) in the first block where possible.
+    let mid = (a.rows * first_parts / parts).div_ceil(6) * 6;
+    if parts <= 1 || c.col_stride != 1 || mid == 0 || mid >= a.rows {
+        gemm_serial(a, b, c, accumulate);
+        return;
+    }
+    let (c1, c2) = c.split_rows(mid);
+    let (a1, a2) = (MatRef { rows: mid, ..a }, a.rows_from(mid));
+    rayon::join(
+        || split(a1, b, c1, accumulate, first_parts),
+        || split(a2, b, c2, accumulate, parts - first_parts),
+    );
+}
+
+/// The instruction set the matrix products run on, as detected on this CPU when called:
+/// `"AVX-512"`, `"AVX2+FMA"`, `"NEON"` or `"scalar"` (any other CPU; still correct, slower).
+pub fn instruction_set() -> &'static str {
+    #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+    return match Arch::new() {
+        Arch::V4(_) => "AVX-512",
+        Arch::V3(_) => "AVX2+FMA",
+        _ => "scalar",
+    };
+    #[cfg(target_arch = "aarch64")]
+    return match Arch::new() {
+        Arch::Neon(_) => "NEON",
+        _ => "scalar",
+    };
+    #[allow(unreachable_code)]
+    "scalar"
+}
