@@ -52,39 +52,83 @@ impl<E: Lane> WithSimd for Packed<'_, '_, E> {
             buffers,
         } = self;
         let (m, k, n) = (a.rows, a.cols, b.cols);
-        let lanes = E::lanes::<S>();
-        let nr = 2 * lanes;
+        let nr = 2 * E::lanes::<S>();
         let n_panels = n.div_ceil(nr);
+        let m_panels = m.div_ceil(MR);
+        // Operands are read where they lie when their layout allows it: `b` when its rows are
+        // contiguous (a panel's depth step is then two vector loads), `a` always (a tile's
+        // depth step reads one value from each of its MR rows). Only the other layouts and
+        // the ragged last panels are packed.
+        let b_in_place = b.col_stride == 1;
         for pc in (0..k).step_by(KC) {
             let kc = KC.min(k - pc);
-            let bpack = &mut buffers.b;
-            bpack.clear();
-            bpack.resize(n_panels * nr * kc, E::default());
-            for (jp, panel) in bpack.chunks_exact_mut(nr * kc).enumerate() {
+            grow(&mut buffers.b, n_panels * nr * kc);
+            for (jp, panel) in buffers
+                .b
+                .chunks_exact_mut(nr * kc)
+                .take(n_panels)
+                .enumerate()
+            {
                 let j0 = jp * nr;
-                pack(panel, nr, b.t(), pc, kc, j0, nr.min(n - j0));
+                let w = nr.min(n - j0);
+                if !(b_in_place && w == nr) {
+                    pack(panel, nr, b.t(), pc, kc, j0, w);
+                }
+            }
+            // The ragged last row panel of `a`, zero-padded to MR rows.
+            let ragged = m % MR;
+            grow(&mut buffers.a, MR * kc);
+            if ragged != 0 {
+                pack(&mut buffers.a, MR, a, pc, kc, m - ragged, ragged);
             }
             // The first depth block overwrites `c` (unless accumulating); the others add.
             let replace = pc == 0 && !accumulate;
-            for ic in (0..m).step_by(MC) {
-                let mc = MC.min(m - ic);
-                let apack = &mut buffers.a;
-                apack.clear();
-                apack.resize(mc.div_ceil(MR) * MR * kc, E::default());
-                for (ip, panel) in apack.chunks_exact_mut(MR * kc).enumerate() {
-                    let i0 = ic + ip * MR;
-                    pack(panel, MR, a, pc, kc, i0, MR.min(m - i0));
-                }
-                for (jp, bpanel) in buffers.b.chunks_exact(nr * kc).enumerate() {
+            for ic in (0..m_panels).step_by(MC / MR) {
+                for (jp, bpanel) in buffers.b.chunks_exact(nr * kc).take(n_panels).enumerate() {
                     let j0 = jp * nr;
                     let w = nr.min(n - j0);
-                    let (bv, _) = E::as_simd::<S>(bpanel);
-                    let (bv, _) = bv.as_chunks::<2>();
-                    for (ip, apanel) in buffers.a.chunks_exact(MR * kc).enumerate() {
-                        let i0 = ic + ip * MR;
+                    let (packed_b, _) = E::as_simd::<S>(bpanel);
+                    let (packed_b, _) = packed_b.as_chunks::<2>();
+                    for ip in ic..m_panels.min(ic + MC / MR) {
+                        let i0 = ip * MR;
                         let h = MR.min(m - i0);
-                        let (av, _) = apanel.as_chunks::<MR>();
-                        let tile = micro_kernel::<E, S>(simd, av, bv);
+                        // One monomorphised kernel per pair of operand sources.
+                        let tile = if h < MR {
+                            let (packed_a, _) = buffers.a[..MR * kc].as_chunks::<MR>();
+                            let a_src = packed_a.iter().copied();
+                            with_b(simd, a_src, b, packed_b, pc, kc, j0, b_in_place && w == nr)
+                        } else if a.row_stride == 1 {
+                            // Each depth's MR values are adjacent.
+                            let a_src = (pc..pc + kc).map(|p| {
+                                let start = p * a.col_stride + i0;
+                                match a.data[start..].first_chunk::<MR>() {
+                                    Some(values) => *values,
+                                    None => unreachable!("MatRef::row_major checked the size"),
+                                }
+                            });
+                            with_b(simd, a_src, b, packed_b, pc, kc, j0, b_in_place && w == nr)
+                        } else if a.col_stride == 1 {
+                            // MR rows, each read along the depth: six zipped slice iterators,
+                            // free of bounds checks.
+                            let row = |r: usize| {
+                                let start = (i0 + r) * a.row_stride + pc;
+                                a.data[start..start + kc].iter()
+                            };
+                            let a_src = row(0)
+                                .zip(row(1))
+                                .zip(row(2))
+                                .zip(row(3))
+                                .zip(row(4))
+                                .zip(row(5))
+                                .map(|(((((&x0, &x1), &x2), &x3), &x4), &x5)| {
+                                    [x0, x1, x2, x3, x4, x5]
+                                });
+                            with_b(simd, a_src, b, packed_b, pc, kc, j0, b_in_place && w == nr)
+                        } else {
+                            let a_src =
+                                (pc..pc + kc).map(|p| std::array::from_fn(|r| a.at(i0 + r, p)));
+                            with_b(simd, a_src, b, packed_b, pc, kc, j0, b_in_place && w == nr)
+                        };
                         write_tile::<E, S>(simd, &tile, &mut c, i0, j0, h, w, replace);
                     }
                 }
@@ -93,8 +137,35 @@ impl<E: Lane> WithSimd for Packed<'_, '_, E> {
     }
 }
 
+/// Runs the micro-kernel on `a_src` and on `b`'s panel at column `j0` — in place or packed.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn with_b<E: Lane, S: Simd>(
+    simd: S,
+    a_src: impl Iterator<Item = [E; MR]>,
+    b: MatRef<'_, E>,
+    packed_b: &[[E::V<S>; 2]],
+    pc: usize,
+    kc: usize,
+    j0: usize,
+    in_place: bool,
+) -> [[E::V<S>; 2]; MR] {
+    if in_place {
+        let nr = 2 * E::lanes::<S>();
+        let b_src = (pc..pc + kc).map(|p| {
+            let start = p * b.row_stride + j0;
+            let (v, _) = E::as_simd::<S>(&b.data[start..start + nr]);
+            [v[0], v[1]]
+        });
+        micro_kernel::<E, S>(simd, a_src, b_src)
+    } else {
+        micro_kernel::<E, S>(simd, a_src, packed_b.iter().copied())
+    }
+}
+
 /// Packs rows `l0 .. l0 + width` of `v` over columns `p0 .. p0 + kc` into `panel`, depth-major
-/// with `stride` values per depth (`b`'s columns are packed as the rows of `bᵀ`).
+/// with `stride` values per depth (`b`'s columns are packed as the rows of `bᵀ`). The values
+/// past `width` are set to zero, so the panel needs no clearing beforehand.
 #[inline(always)]
 fn pack<E: Lane>(
     panel: &mut [E],
@@ -105,35 +176,58 @@ fn pack<E: Lane>(
     l0: usize,
     width: usize,
 ) {
+    let panel = &mut panel[..stride * kc];
+    if width < stride {
+        for dst in panel.chunks_exact_mut(stride) {
+            dst[width..].fill(E::default());
+        }
+    }
     if v.row_stride == 1 {
-        // The rows are adjacent in memory: one copy per depth.
+        // The rows are adjacent in memory: one copy per depth. (An element loop, not
+        // `copy_from_slice`: for so few elements a call to `memcpy` costs more than the copy.)
         for (p, dst) in panel.chunks_exact_mut(stride).enumerate() {
             let start = (p0 + p) * v.col_stride + l0;
-            dst[..width].copy_from_slice(&v.data[start..start + width]);
+            for (d, &x) in dst.iter_mut().zip(&v.data[start..start + width]) {
+                *d = x;
+            }
         }
         return;
     }
-    // A transpose. Blocks of 8 depths: each row's 8 values are read as one array, then spread
-    // over 8 depths of the panel.
-    let mut p = 0;
+    // A transpose, in blocks of 8 rows × 8 depths held in registers: 8 contiguous reads of 8,
+    // then 8 contiguous writes of 8.
+    let (mut l, mut p_done) = (0, 0);
     if v.col_stride == 1 {
-        while p + 8 <= kc {
-            let block = &mut panel[p * stride..(p + 8) * stride];
-            for l in 0..width {
-                let start = (l0 + l) * v.row_stride + p0 + p;
-                let Some(src) = v.data[start..].first_chunk::<8>() else {
-                    unreachable!("MatRef::new checked that the view fits its slice")
-                };
-                for (q, &x) in src.iter().enumerate() {
-                    block[q * stride + l] = x;
+        p_done = kc / 8 * 8;
+        while l + 8 <= width {
+            for p in (0..p_done).step_by(8) {
+                let mut block = [[E::default(); 8]; 8];
+                for (r, row) in block.iter_mut().enumerate() {
+                    let start = (l0 + l + r) * v.row_stride + p0 + p;
+                    if let Some(src) = v.data[start..].first_chunk::<8>() {
+                        *row = *src;
+                    }
+                }
+                for (q, dst) in panel[p * stride..]
+                    .chunks_exact_mut(stride)
+                    .take(8)
+                    .enumerate()
+                {
+                    if let Some(dst) = dst[l..].first_chunk_mut::<8>() {
+                        for (d, row) in dst.iter_mut().zip(&block) {
+                            *d = row[q];
+                        }
+                    }
                 }
             }
-            p += 8;
+            l += 8;
         }
     }
-    for (pp, dst) in panel.chunks_exact_mut(stride).enumerate().skip(p) {
-        for (l, d) in dst[..width].iter_mut().enumerate() {
-            *d = v.at(l0 + l, p0 + pp);
+    // What the blocks did not cover: the last rows (fewer than 8) at every depth, and every
+    // row at the last depths (fewer than 8).
+    for (p, dst) in panel.chunks_exact_mut(stride).enumerate() {
+        let first = if p < p_done { l } else { 0 };
+        for (r, d) in dst[..width].iter_mut().enumerate().skip(first) {
+            *d = v.at(l0 + r, p0 + p);
         }
     }
 }
@@ -142,13 +236,13 @@ fn pack<E: Lane>(
 #[inline(always)]
 fn micro_kernel<E: Lane, S: Simd>(
     simd: S,
-    a: &[[E; MR]],
-    b: &[[E::V<S>; 2]],
+    a: impl Iterator<Item = [E; MR]>,
+    b: impl Iterator<Item = [E::V<S>; 2]>,
 ) -> [[E::V<S>; 2]; MR] {
     let zero = E::splat(simd, E::default());
     let mut acc = [[zero; 2]; MR];
-    for (a, &[b0, b1]) in a.iter().zip(b) {
-        for (acc, &a) in acc.iter_mut().zip(a) {
+    for (a, [b0, b1]) in a.zip(b) {
+        for (acc, a) in acc.iter_mut().zip(a) {
             let a = E::splat(simd, a);
             acc[0] = E::mul_add(simd, a, b0, acc[0]);
             acc[1] = E::mul_add(simd, a, b1, acc[1]);
@@ -195,3 +289,12 @@ fn write_tile<E: Lane, S: Simd>(
 
 /// The most scalars in one vector on any instruction set (AVX-512 holds 16 `f32`).
 const MAX_LANES: usize = 16;
+
+/// Makes `buffer` at least `len` long. Its old contents stay: packing overwrites every value
+/// it reads, so a buffer that is already long enough costs nothing.
+#[inline(always)]
+fn grow<E: Lane>(buffer: &mut Vec<E>, len: usize) {
+    if buffer.len() < len {
+        buffer.resize(len, E::default());
+    }
+}

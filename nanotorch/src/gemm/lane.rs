@@ -92,5 +92,25 @@ macro_rules! impl_lane {
 
 // `mul_add_e` is a fused multiply-add where the instruction set has one and a multiply then an
 // add where it does not (plain `mul_add` would call the slow software `fma` there).
-impl_lane!(f32, f32s, F32_LANES, splat_f32s, mul_add_e_f32s, add_f32s, as_simd_f32s, as_mut_simd_f32s, BUFFERS_F32);
-impl_lane!(f64, f64s, F64_LANES, splat_f64s, mul_add_e_f64s, add_f64s, as_simd_f64s, as_mut_simd_f64s, BUFFERS_F64);
+impl_lane!(
+    f32,
+    f32s,
+    F32_LANES,
+    splat_f32s,
+    mul_add_e_f32s,
+    add_f32s,
+    as_simd_f32s,
+    as_mut_simd_f32s,
+    BUFFERS_F32
+);
+impl_lane!(
+    f64,
+    f64s,
+    F64_LANES,
+    splat_f64s,
+    mul_add_e_f64s,
+    add_f64s,
+    as_simd_f64s,
+    as_mut_simd_f64s,
+    BUFFERS_F64
+);

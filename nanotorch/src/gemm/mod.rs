@@ -51,7 +51,10 @@ impl<'a, E: Copy> MatRef<'a, E> {
     /// If `data` holds fewer than `rows·cols` elements (callers pass tensors' own buffers,
     /// whose sizes their shapes guarantee).
     pub(crate) fn row_major(data: &'a [E], rows: usize, cols: usize) -> Self {
-        assert!(data.len() >= rows * cols, "matrix view larger than its data");
+        assert!(
+            data.len() >= rows * cols,
+            "matrix view larger than its data"
+        );
         MatRef {
             data,
             rows,
@@ -103,7 +106,10 @@ impl<'a, E> MatMut<'a, E> {
     /// # Panics
     /// If `data` holds fewer than `rows·cols` elements.
     pub(crate) fn row_major(data: &'a mut [E], rows: usize, cols: usize) -> Self {
-        assert!(data.len() >= rows * cols, "matrix view larger than its data");
+        assert!(
+            data.len() >= rows * cols,
+            "matrix view larger than its data"
+        );
         MatMut {
             data,
             rows,
@@ -181,13 +187,16 @@ pub(crate) fn gemm<E: Lane + Send + Sync>(
 /// One thread's product: the small or the packed path.
 fn gemm_serial<E: Lane>(a: MatRef<'_, E>, b: MatRef<'_, E>, c: MatMut<'_, E>, accumulate: bool) {
     let arch = Arch::new();
+    let mut buffers = E::take_buffers();
     if a.rows * a.cols * b.cols <= SMALL_WORK {
         arch.dispatch(small::Small {
             a,
             b,
             c,
             accumulate,
+            buffers: &mut buffers,
         });
+        E::put_buffers(buffers);
         return;
     }
     // The micro-kernel's tile is 2 vectors wide: a product with few columns but many rows
@@ -197,7 +206,6 @@ fn gemm_serial<E: Lane>(a: MatRef<'_, E>, b: MatRef<'_, E>, c: MatMut<'_, E>, ac
     } else {
         (a, b, c)
     };
-    let mut buffers = E::take_buffers();
     arch.dispatch(kernel::Packed {
         a,
         b,

@@ -37,7 +37,12 @@ fn check(m: usize, k: usize, n: usize) {
             let (a, b) = (values(m * k, 1), values(k * n, 2));
             let start = values(m * n, 3);
             let mut want = start.clone();
-            reference(view(&a, m, k, ta), view(&b, k, n, tb), &mut want, accumulate);
+            reference(
+                view(&a, m, k, ta),
+                view(&b, k, n, tb),
+                &mut want,
+                accumulate,
+            );
 
             let mut got = start.clone();
             let c = MatMut::row_major(&mut got, m, n);
@@ -77,7 +82,14 @@ fn check(m: usize, k: usize, n: usize) {
 
 #[test]
 fn small_products_match_the_definition() {
-    for (m, k, n) in [(1, 1, 1), (50, 3, 3), (5, 50, 3), (3, 7, 1), (17, 13, 11), (4, 0, 3)] {
+    for (m, k, n) in [
+        (1, 1, 1),
+        (50, 3, 3),
+        (5, 50, 3),
+        (3, 7, 1),
+        (17, 13, 11),
+        (4, 0, 3),
+    ] {
         check(m, k, n);
     }
 }
@@ -87,7 +99,13 @@ fn packed_products_match_the_definition() {
     // Ragged in every dimension (not multiples of the tile sizes), deeper than one depth
     // block (KC = 256), taller than one row block (MC = 96), and narrow outputs (the
     // transposed-output path).
-    for (m, k, n) in [(97, 300, 45), (128, 64, 10), (7, 513, 33), (200, 31, 129), (33, 40, 70)] {
+    for (m, k, n) in [
+        (97, 300, 45),
+        (128, 64, 10),
+        (7, 513, 33),
+        (200, 31, 129),
+        (33, 40, 70),
+    ] {
         check(m, k, n);
     }
 }
