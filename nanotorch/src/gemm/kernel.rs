@@ -44,15 +44,29 @@ impl<E: Lane> WithSimd for Packed<'_, '_, E> {
     // instruction-set-specific function `pulp` calls it from to use that instruction set.
     #[inline(always)]
     fn with_simd<S: Simd>(self, simd: S) {
+        // Outputs at most one vector wide (the logits layer) use one-vector tiles, so most of
+        // each tile is not padding.
+        if self.b.cols <= E::lanes::<S>() {
+            run::<E, S, 1>(self, simd);
+        } else {
+            run::<E, S, 2>(self, simd);
+        }
+    }
+}
+
+/// The packed product with tiles `MR` rows by `NV` vectors.
+#[inline(always)]
+fn run<E: Lane, S: Simd, const NV: usize>(product: Packed<'_, '_, E>, simd: S) {
+    {
         let Packed {
             a,
             b,
             mut c,
             accumulate,
             buffers,
-        } = self;
+        } = product;
         let (m, k, n) = (a.rows, a.cols, b.cols);
-        let nr = 2 * E::lanes::<S>();
+        let nr = NV * E::lanes::<S>();
         let n_panels = n.div_ceil(nr);
         let m_panels = m.div_ceil(MR);
         // Operands are read where they lie when their layout allows it: `b` when its rows are
@@ -75,30 +89,34 @@ impl<E: Lane> WithSimd for Packed<'_, '_, E> {
                     pack(panel, nr, b.t(), pc, kc, j0, w);
                 }
             }
-            // The ragged last row panel of `a`, zero-padded to MR rows.
-            let ragged = m % MR;
-            grow(&mut buffers.a, MR * kc);
-            if ragged != 0 {
-                pack(&mut buffers.a, MR, a, pc, kc, m - ragged, ragged);
-            }
+            // `a` in place needs adjacent values per depth; otherwise each row block is packed
+            // once and reused for every column panel of `b`.
+            let a_in_place = a.row_stride == 1;
+            let block_panels = MC / MR;
+            grow(&mut buffers.a, block_panels * MR * kc);
             // The first depth block overwrites `c` (unless accumulating); the others add.
             let replace = pc == 0 && !accumulate;
-            for ic in (0..m_panels).step_by(MC / MR) {
+            for ic in (0..m_panels).step_by(block_panels) {
+                let panels = ic..m_panels.min(ic + block_panels);
+                for (slot, ip) in buffers.a.chunks_exact_mut(MR * kc).zip(panels.clone()) {
+                    let i0 = ip * MR;
+                    let h = MR.min(m - i0);
+                    if !a_in_place || h < MR {
+                        pack(slot, MR, a, pc, kc, i0, h);
+                    }
+                }
                 for (jp, bpanel) in buffers.b.chunks_exact(nr * kc).take(n_panels).enumerate() {
                     let j0 = jp * nr;
                     let w = nr.min(n - j0);
+                    let b_here = b_in_place && w == nr;
                     let (packed_b, _) = E::as_simd::<S>(bpanel);
-                    let (packed_b, _) = packed_b.as_chunks::<2>();
-                    for ip in ic..m_panels.min(ic + MC / MR) {
+                    let (packed_b, _) = packed_b.as_chunks::<NV>();
+                    for (slot, ip) in buffers.a.chunks_exact(MR * kc).zip(panels.clone()) {
                         let i0 = ip * MR;
                         let h = MR.min(m - i0);
                         // One monomorphised kernel per pair of operand sources.
-                        let tile = if h < MR {
-                            let (packed_a, _) = buffers.a[..MR * kc].as_chunks::<MR>();
-                            let a_src = packed_a.iter().copied();
-                            with_b(simd, a_src, b, packed_b, pc, kc, j0, b_in_place && w == nr)
-                        } else if a.row_stride == 1 {
-                            // Each depth's MR values are adjacent.
+                        let tile = if a_in_place && h == MR {
+                            // Each depth's MR values are adjacent in `a`.
                             let a_src = (pc..pc + kc).map(|p| {
                                 let start = p * a.col_stride + i0;
                                 match a.data[start..].first_chunk::<MR>() {
@@ -106,30 +124,13 @@ impl<E: Lane> WithSimd for Packed<'_, '_, E> {
                                     None => unreachable!("MatRef::row_major checked the size"),
                                 }
                             });
-                            with_b(simd, a_src, b, packed_b, pc, kc, j0, b_in_place && w == nr)
-                        } else if a.col_stride == 1 {
-                            // MR rows, each read along the depth: six zipped slice iterators,
-                            // free of bounds checks.
-                            let row = |r: usize| {
-                                let start = (i0 + r) * a.row_stride + pc;
-                                a.data[start..start + kc].iter()
-                            };
-                            let a_src = row(0)
-                                .zip(row(1))
-                                .zip(row(2))
-                                .zip(row(3))
-                                .zip(row(4))
-                                .zip(row(5))
-                                .map(|(((((&x0, &x1), &x2), &x3), &x4), &x5)| {
-                                    [x0, x1, x2, x3, x4, x5]
-                                });
-                            with_b(simd, a_src, b, packed_b, pc, kc, j0, b_in_place && w == nr)
+                            with_b::<E, S, NV>(simd, a_src, b, packed_b, pc, kc, j0, b_here)
                         } else {
-                            let a_src =
-                                (pc..pc + kc).map(|p| std::array::from_fn(|r| a.at(i0 + r, p)));
-                            with_b(simd, a_src, b, packed_b, pc, kc, j0, b_in_place && w == nr)
+                            let (packed_a, _) = slot.as_chunks::<MR>();
+                            let a_src = packed_a.iter().copied();
+                            with_b::<E, S, NV>(simd, a_src, b, packed_b, pc, kc, j0, b_here)
                         };
-                        write_tile::<E, S>(simd, &tile, &mut c, i0, j0, h, w, replace);
+                        write_tile::<E, S, NV>(simd, &tile, &mut c, i0, j0, h, w, replace);
                     }
                 }
             }
@@ -140,26 +141,29 @@ impl<E: Lane> WithSimd for Packed<'_, '_, E> {
 /// Runs the micro-kernel on `a_src` and on `b`'s panel at column `j0` — in place or packed.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-fn with_b<E: Lane, S: Simd>(
+fn with_b<E: Lane, S: Simd, const NV: usize>(
     simd: S,
     a_src: impl Iterator<Item = [E; MR]>,
     b: MatRef<'_, E>,
-    packed_b: &[[E::V<S>; 2]],
+    packed_b: &[[E::V<S>; NV]],
     pc: usize,
     kc: usize,
     j0: usize,
     in_place: bool,
-) -> [[E::V<S>; 2]; MR] {
+) -> [[E::V<S>; NV]; MR] {
     if in_place {
-        let nr = 2 * E::lanes::<S>();
+        let nr = NV * E::lanes::<S>();
         let b_src = (pc..pc + kc).map(|p| {
             let start = p * b.row_stride + j0;
             let (v, _) = E::as_simd::<S>(&b.data[start..start + nr]);
-            [v[0], v[1]]
+            match v.first_chunk::<NV>() {
+                Some(v) => v,
+                None => unreachable!("the slice holds NV whole vectors"),
+            }
         });
-        micro_kernel::<E, S>(simd, a_src, b_src)
+        micro_kernel::<E, S, NV>(simd, a_src, b_src)
     } else {
-        micro_kernel::<E, S>(simd, a_src, packed_b.iter().copied())
+        micro_kernel::<E, S, NV>(simd, a_src, packed_b.iter())
     }
 }
 
@@ -193,33 +197,19 @@ fn pack<E: Lane>(
         }
         return;
     }
-    // A transpose, in blocks of 8 rows × 8 depths held in registers: 8 contiguous reads of 8,
-    // then 8 contiguous writes of 8.
+    // A transpose, in blocks of L rows × 8 depths held in registers: L contiguous reads of 8,
+    // then 8 contiguous writes of L (L = MR for a full panel of `a`, else 8).
     let (mut l, mut p_done) = (0, 0);
     if v.col_stride == 1 {
         p_done = kc / 8 * 8;
-        while l + 8 <= width {
-            for p in (0..p_done).step_by(8) {
-                let mut block = [[E::default(); 8]; 8];
-                for (r, row) in block.iter_mut().enumerate() {
-                    let start = (l0 + l + r) * v.row_stride + p0 + p;
-                    if let Some(src) = v.data[start..].first_chunk::<8>() {
-                        *row = *src;
-                    }
-                }
-                for (q, dst) in panel[p * stride..]
-                    .chunks_exact_mut(stride)
-                    .take(8)
-                    .enumerate()
-                {
-                    if let Some(dst) = dst[l..].first_chunk_mut::<8>() {
-                        for (d, row) in dst.iter_mut().zip(&block) {
-                            *d = row[q];
-                        }
-                    }
-                }
+        if width == MR {
+            transpose_block::<E, MR>(panel, stride, v, p0, p_done, l0, 0);
+            l = MR;
+        } else {
+            while l + 8 <= width {
+                transpose_block::<E, 8>(panel, stride, v, p0, p_done, l0, l);
+                l += 8;
             }
-            l += 8;
         }
     }
     // What the blocks did not cover: the last rows (fewer than 8) at every depth, and every
@@ -232,20 +222,56 @@ fn pack<E: Lane>(
     }
 }
 
-/// `MR × 2` vectors of `Σ_p a[p][r] · b[p][v]`: the tile of `c` this pair of panels adds.
+/// The part of [`pack`] for `v`'s rows `l0 + l .. l0 + l + L` and its depths
+/// `p0 .. p0 + depth` (a multiple of 8), written to the panel's columns `l .. l + L`.
 #[inline(always)]
-fn micro_kernel<E: Lane, S: Simd>(
+fn transpose_block<E: Lane, const L: usize>(
+    panel: &mut [E],
+    stride: usize,
+    v: MatRef<'_, E>,
+    p0: usize,
+    depth: usize,
+    l0: usize,
+    l: usize,
+) {
+    for p in (0..depth).step_by(8) {
+        let mut block = [[E::default(); 8]; L];
+        for (r, row) in block.iter_mut().enumerate() {
+            let start = (l0 + l + r) * v.row_stride + p0 + p;
+            if let Some(src) = v.data[start..].first_chunk::<8>() {
+                *row = *src;
+            }
+        }
+        for (q, dst) in panel[p * stride..].chunks_exact_mut(stride).take(8).enumerate() {
+            if let Some(dst) = dst[l..].first_chunk_mut::<L>() {
+                for (d, row) in dst.iter_mut().zip(&block) {
+                    *d = row[q];
+                }
+            }
+        }
+    }
+}
+
+/// `MR × NV` vectors of `Σ_p a[p][r] · b[p][v]`: the tile of `c` this pair of panels adds.
+#[inline(always)]
+fn micro_kernel<'b, E: Lane, S: Simd, const NV: usize>(
     simd: S,
     a: impl Iterator<Item = [E; MR]>,
-    b: impl Iterator<Item = [E::V<S>; 2]>,
-) -> [[E::V<S>; 2]; MR] {
+    // References, not values: a copied array of vectors is split into scalars by the
+    // optimiser and rebuilt lane by lane; through a reference each is one vector load.
+    b: impl Iterator<Item = &'b [E::V<S>; NV]>,
+) -> [[E::V<S>; NV]; MR]
+where
+    E::V<S>: 'b,
+{
     let zero = E::splat(simd, E::default());
-    let mut acc = [[zero; 2]; MR];
-    for (a, [b0, b1]) in a.zip(b) {
+    let mut acc = [[zero; NV]; MR];
+    for (a, b) in a.zip(b) {
         for (acc, a) in acc.iter_mut().zip(a) {
             let a = E::splat(simd, a);
-            acc[0] = E::mul_add(simd, a, b0, acc[0]);
-            acc[1] = E::mul_add(simd, a, b1, acc[1]);
+            for (acc, b) in acc.iter_mut().zip(b) {
+                *acc = E::mul_add(simd, a, *b, *acc);
+            }
         }
     }
     acc
@@ -254,9 +280,9 @@ fn micro_kernel<E: Lane, S: Simd>(
 /// Writes (or adds) the valid `h × w` corner of a tile to `c` at `(i0, j0)`.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-fn write_tile<E: Lane, S: Simd>(
+fn write_tile<E: Lane, S: Simd, const NV: usize>(
     simd: S,
-    tile: &[[E::V<S>; 2]; MR],
+    tile: &[[E::V<S>; NV]; MR],
     c: &mut MatMut<'_, E>,
     i0: usize,
     j0: usize,
@@ -265,7 +291,7 @@ fn write_tile<E: Lane, S: Simd>(
     replace: bool,
 ) {
     let lanes = E::lanes::<S>();
-    if c.col_stride == 1 && w == 2 * lanes {
+    if c.col_stride == 1 && w == NV * lanes {
         // Whole rows of the tile land on contiguous memory: vector stores.
         for (r, vectors) in tile.iter().enumerate().take(h) {
             let start = (i0 + r) * c.row_stride + j0;
@@ -278,8 +304,9 @@ fn write_tile<E: Lane, S: Simd>(
     }
     let mut scalars = [E::default(); 2 * MAX_LANES];
     for (r, vectors) in tile.iter().enumerate().take(h) {
-        E::store::<S>(vectors[0], &mut scalars[..lanes]);
-        E::store::<S>(vectors[1], &mut scalars[lanes..2 * lanes]);
+        for (v, &vector) in vectors.iter().enumerate() {
+            E::store::<S>(vector, &mut scalars[v * lanes..(v + 1) * lanes]);
+        }
         for (j, &x) in scalars[..w].iter().enumerate() {
             let dst = c.at_mut(i0 + r, j0 + j);
             *dst = if replace { x } else { *dst + x };

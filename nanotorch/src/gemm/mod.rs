@@ -119,17 +119,6 @@ impl<'a, E> MatMut<'a, E> {
         }
     }
 
-    /// The transpose, for writing `cᵀ` where the product is computed transposed.
-    fn t(self) -> Self {
-        MatMut {
-            rows: self.cols,
-            cols: self.rows,
-            row_stride: self.col_stride,
-            col_stride: self.row_stride,
-            data: self.data,
-        }
-    }
-
     /// Splits off rows `mid..` into a second matrix (row blocks of a matrix whose rows are
     /// its outer dimension are disjoint slices).
     fn split_rows(self, mid: usize) -> (Self, Self) {
@@ -199,13 +188,6 @@ fn gemm_serial<E: Lane>(a: MatRef<'_, E>, b: MatRef<'_, E>, c: MatMut<'_, E>, ac
         E::put_buffers(buffers);
         return;
     }
-    // The micro-kernel's tile is 2 vectors wide: a product with few columns but many rows
-    // (the logits layer, 10 wide) fills it better computed as cᵀ = bᵀ·aᵀ.
-    let (a, b, c) = if b.cols < 16 && a.rows > b.cols {
-        (b.t(), a.t(), c.t())
-    } else {
-        (a, b, c)
-    };
     arch.dispatch(kernel::Packed {
         a,
         b,
