@@ -27,6 +27,13 @@ const MR: usize = 6;
 const KC: usize = 256;
 /// Rows of `a` packed at a time (an `MC × KC` block stays in L2).
 const MC: usize = 96;
+/// Columns of `b` packed at a time (a `KC × NC` block stays in L2–L3); wider products are
+/// split into column blocks by the caller.
+pub(super) const NC: usize = 1024;
+/// The packing buffers' sizes: what the largest blocks need. Each thread allocates them once,
+/// at this size, so which thread runs which product never makes a later product allocate.
+pub(super) const A_BUFFER: usize = MC * KC;
+pub(super) const B_BUFFER: usize = NC * KC;
 
 /// The product on one instruction set, run by `pulp`'s dispatch.
 pub(super) struct Packed<'a, 'c, E> {
@@ -76,7 +83,6 @@ fn run<E: Lane, S: Simd, const NV: usize>(product: Packed<'_, '_, E>, simd: S) {
         let b_in_place = b.col_stride == 1;
         for pc in (0..k).step_by(KC) {
             let kc = KC.min(k - pc);
-            grow(&mut buffers.b, n_panels * nr * kc);
             for (jp, panel) in buffers
                 .b
                 .chunks_exact_mut(nr * kc)
@@ -93,7 +99,6 @@ fn run<E: Lane, S: Simd, const NV: usize>(product: Packed<'_, '_, E>, simd: S) {
             // once and reused for every column panel of `b`.
             let a_in_place = a.row_stride == 1;
             let block_panels = MC / MR;
-            grow(&mut buffers.a, block_panels * MR * kc);
             // The first depth block overwrites `c` (unless accumulating); the others add.
             let replace = pc == 0 && !accumulate;
             for ic in (0..m_panels).step_by(block_panels) {
@@ -242,7 +247,11 @@ fn transpose_block<E: Lane, const L: usize>(
                 *row = *src;
             }
         }
-        for (q, dst) in panel[p * stride..].chunks_exact_mut(stride).take(8).enumerate() {
+        for (q, dst) in panel[p * stride..]
+            .chunks_exact_mut(stride)
+            .take(8)
+            .enumerate()
+        {
             if let Some(dst) = dst[l..].first_chunk_mut::<L>() {
                 for (d, row) in dst.iter_mut().zip(&block) {
                     *d = row[q];
@@ -316,12 +325,3 @@ fn write_tile<E: Lane, S: Simd, const NV: usize>(
 
 /// The most scalars in one vector on any instruction set (AVX-512 holds 16 `f32`).
 const MAX_LANES: usize = 16;
-
-/// Makes `buffer` at least `len` long. Its old contents stay: packing overwrites every value
-/// it reads, so a buffer that is already long enough costs nothing.
-#[inline(always)]
-fn grow<E: Lane>(buffer: &mut Vec<E>, len: usize) {
-    if buffer.len() < len {
-        buffer.resize(len, E::default());
-    }
-}

@@ -43,6 +43,19 @@ pub struct PackBuffers<E> {
     pub(crate) b: Vec<E>,
 }
 
+impl<E: Lane> PackBuffers<E> {
+    /// Gives both buffers their full size the first time (the only allocation the GEMM ever
+    /// makes on a thread); afterwards does nothing.
+    pub(crate) fn reserve_all(&mut self) {
+        if self.a.len() < super::kernel::A_BUFFER {
+            self.a.resize(super::kernel::A_BUFFER, E::default());
+        }
+        if self.b.len() < super::kernel::B_BUFFER {
+            self.b.resize(super::kernel::B_BUFFER, E::default());
+        }
+    }
+}
+
 thread_local! {
     static BUFFERS_F32: RefCell<PackBuffers<f32>> = RefCell::default();
     static BUFFERS_F64: RefCell<PackBuffers<f64>> = RefCell::default();

@@ -12,9 +12,9 @@
 //! - **No allocation per product.** Packing buffers live in each thread and keep their memory
 //!   ([`lane::PackBuffers`]), so a training step that repeats the same products allocates
 //!   nothing once warm.
-//! - **Threads**: products with at least [`PARALLEL_WORK`] multiply-adds are split in column
-//!   (or row) blocks over [`threads::num_threads`] threads of `rayon`'s pool; see
-//!   [`crate::set_num_threads`].
+//! - **Threads**: products with at least [`PARALLEL_WORK`] multiply-adds are split in row
+//!   blocks over [`threads::num_threads`] threads of [`nanotorch_pool`], which allocates
+//!   nothing per call; see [`crate::set_num_threads`].
 
 pub(crate) mod kernel;
 pub(crate) mod lane;
@@ -75,6 +75,15 @@ impl<'a, E: Copy> MatRef<'a, E> {
         }
     }
 
+    /// Columns `j0 .. j0 + cols` of this matrix.
+    fn columns(self, j0: usize, cols: usize) -> Self {
+        MatRef {
+            data: &self.data[(j0 * self.col_stride).min(self.data.len())..],
+            cols,
+            ..self
+        }
+    }
+
     /// Rows `mid..` of this matrix.
     fn rows_from(self, mid: usize) -> Self {
         MatRef {
@@ -116,6 +125,18 @@ impl<'a, E> MatMut<'a, E> {
             cols,
             row_stride: cols,
             col_stride: 1,
+        }
+    }
+
+    /// Columns `j0 .. j0 + cols` of this matrix, borrowed.
+    fn columns(&mut self, j0: usize, cols: usize) -> MatMut<'_, E> {
+        let start = (j0 * self.col_stride).min(self.data.len());
+        MatMut {
+            data: &mut self.data[start..],
+            rows: self.rows,
+            cols,
+            row_stride: self.row_stride,
+            col_stride: self.col_stride,
         }
     }
 
@@ -177,6 +198,7 @@ pub(crate) fn gemm<E: Lane + Send + Sync>(
 fn gemm_serial<E: Lane>(a: MatRef<'_, E>, b: MatRef<'_, E>, c: MatMut<'_, E>, accumulate: bool) {
     let arch = Arch::new();
     let mut buffers = E::take_buffers();
+    buffers.reserve_all();
     if a.rows * a.cols * b.cols <= SMALL_WORK {
         arch.dispatch(small::Small {
             a,
@@ -185,22 +207,27 @@ fn gemm_serial<E: Lane>(a: MatRef<'_, E>, b: MatRef<'_, E>, c: MatMut<'_, E>, ac
             accumulate,
             buffers: &mut buffers,
         });
-        E::put_buffers(buffers);
-        return;
+    } else {
+        // Column blocks of at most NC, so the packed `b` fits its fixed-size buffer.
+        let mut c = c;
+        for j0 in (0..b.cols).step_by(kernel::NC) {
+            let cols = kernel::NC.min(b.cols - j0);
+            arch.dispatch(kernel::Packed {
+                a,
+                b: b.columns(j0, cols),
+                c: c.columns(j0, cols),
+                accumulate,
+                buffers: &mut buffers,
+            });
+        }
     }
-    arch.dispatch(kernel::Packed {
-        a,
-        b,
-        c,
-        accumulate,
-        buffers: &mut buffers,
-    });
     E::put_buffers(buffers);
 }
 
-/// Splits the product into `parts` blocks of rows of `c`, run on `rayon`'s pool. Row blocks
-/// because they are disjoint slices of a row-major `c`; each part packs its own rows of `a`
-/// and all of `b` (copying `b` twice costs less than making the threads wait for each other).
+/// Splits the product into `parts` blocks of rows of `c`, one per thread of
+/// [`nanotorch_pool`]. Row blocks because they are disjoint slices of a row-major `c`; each
+/// part packs its own rows of `a` and all of `b` (copying `b` twice costs less than making the
+/// threads wait for each other).
 fn split<E: Lane + Send + Sync>(
     a: MatRef<'_, E>,
     b: MatRef<'_, E>,
@@ -208,19 +235,31 @@ fn split<E: Lane + Send + Sync>(
     accumulate: bool,
     parts: usize,
 ) {
-    let first_parts = parts / 2;
-    // Whole micro-kernel tiles of rows (6) in the first block where possible.
-    let mid = (a.rows * first_parts / parts).div_ceil(6) * 6;
-    if parts <= 1 || c.col_stride != 1 || mid == 0 || mid >= a.rows {
+    // Block boundaries on whole micro-kernel tiles of rows (6).
+    let parts = parts.min(a.rows.div_ceil(6)).min(nanotorch_pool::MAX_PARTS);
+    if parts <= 1 || c.col_stride != 1 {
         gemm_serial(a, b, c, accumulate);
         return;
     }
-    let (c1, c2) = c.split_rows(mid);
-    let (a1, a2) = (MatRef { rows: mid, ..a }, a.rows_from(mid));
-    rayon::join(
-        || split(a1, b, c1, accumulate, first_parts),
-        || split(a2, b, c2, accumulate, parts - first_parts),
-    );
+    let rows_per_part = a.rows.div_ceil(6).div_ceil(parts) * 6;
+    // Each part takes its block out of its own slot (the closure is shared, the blocks are
+    // not). Slots live on the stack: a threaded product allocates nothing.
+    let blocks: [std::sync::Mutex<Option<(MatRef<'_, E>, MatMut<'_, E>)>>;
+        nanotorch_pool::MAX_PARTS] = std::array::from_fn(|_| std::sync::Mutex::new(None));
+    let (mut a_rest, mut c_rest) = (a, c);
+    for slot in blocks.iter().take(parts) {
+        let rows = rows_per_part.min(a_rest.rows);
+        let (c_block, c_next) = c_rest.split_rows(rows);
+        let a_block = MatRef { rows, ..a_rest };
+        *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some((a_block, c_block));
+        (a_rest, c_rest) = (a_rest.rows_from(rows), c_next);
+    }
+    nanotorch_pool::run(parts, &|i| {
+        let block = blocks[i].lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some((a_block, c_block)) = block {
+            gemm_serial(a_block, b, c_block, accumulate);
+        }
+    });
 }
 
 /// The instruction set the matrix products run on, as detected on this CPU when called:

@@ -37,9 +37,13 @@ impl<E: Lane> WithSimd for Small<'_, '_, E> {
         let b_rows: &[E] = if b.col_stride == 1 && b.row_stride == n {
             &b.data[..k * n]
         } else {
-            let copy = &mut buffers.b;
-            copy.clear();
-            copy.extend((0..k).flat_map(|p| (0..n).map(move |j| b.at(p, j))));
+            // (At most `SMALL_WORK` values, well inside the buffer.)
+            let copy = &mut buffers.b[..k * n];
+            for (p, row) in copy.chunks_exact_mut(n).enumerate() {
+                for (j, x) in row.iter_mut().enumerate() {
+                    *x = b.at(p, j);
+                }
+            }
             copy
         };
         macro_rules! narrow {
