@@ -98,6 +98,10 @@ fn run<E: Lane, S: Simd, const NV: usize>(product: Packed<'_, '_, E>, simd: S) {
             // `a` in place needs adjacent values per depth; otherwise each row block is packed
             // once and reused for every column panel of `b`.
             let a_in_place = a.row_stride == 1;
+            // Row-major `a` is read in place too, as MR rows (packing it would be a transpose;
+            // measured slower at every size of the bench models, even when amortised over
+            // 25 panels of `b`).
+            let a_rows = !a_in_place && a.col_stride == 1;
             let block_panels = MC / MR;
             // The first depth block overwrites `c` (unless accumulating); the others add.
             let replace = pc == 0 && !accumulate;
@@ -106,7 +110,7 @@ fn run<E: Lane, S: Simd, const NV: usize>(product: Packed<'_, '_, E>, simd: S) {
                 for (slot, ip) in buffers.a.chunks_exact_mut(MR * kc).zip(panels.clone()) {
                     let i0 = ip * MR;
                     let h = MR.min(m - i0);
-                    if !a_in_place || h < MR {
+                    if !(a_in_place || a_rows) || h < MR {
                         pack(slot, MR, a, pc, kc, i0, h);
                     }
                 }
@@ -122,18 +126,30 @@ fn run<E: Lane, S: Simd, const NV: usize>(product: Packed<'_, '_, E>, simd: S) {
                         // One monomorphised kernel per pair of operand sources.
                         let tile = if a_in_place && h == MR {
                             // Each depth's MR values are adjacent in `a`.
-                            let a_src = (pc..pc + kc).map(|p| {
-                                let start = p * a.col_stride + i0;
-                                match a.data[start..].first_chunk::<MR>() {
-                                    Some(values) => *values,
-                                    None => unreachable!("MatRef::row_major checked the size"),
-                                }
-                            });
+                            let start = pc * a.col_stride + i0;
+                            let a_src = Adjacent {
+                                data: &a.data[start..],
+                                stride: a.col_stride,
+                            };
+                            with_b::<E, S, NV>(simd, a_src, b, packed_b, pc, kc, j0, b_here)
+                        } else if a_rows && h == MR {
+                            let a_src = Rows(std::array::from_fn(|r| {
+                                let start = (i0 + r) * a.row_stride + pc;
+                                &a.data[start..start + kc]
+                            }));
                             with_b::<E, S, NV>(simd, a_src, b, packed_b, pc, kc, j0, b_here)
                         } else {
                             let (packed_a, _) = slot.as_chunks::<MR>();
-                            let a_src = packed_a.iter().copied();
-                            with_b::<E, S, NV>(simd, a_src, b, packed_b, pc, kc, j0, b_here)
+                            with_b::<E, S, NV>(
+                                simd,
+                                PackedA(packed_a),
+                                b,
+                                packed_b,
+                                pc,
+                                kc,
+                                j0,
+                                b_here,
+                            )
                         };
                         write_tile::<E, S, NV>(simd, &tile, &mut c, i0, j0, h, w, replace);
                     }
@@ -148,7 +164,7 @@ fn run<E: Lane, S: Simd, const NV: usize>(product: Packed<'_, '_, E>, simd: S) {
 #[inline(always)]
 fn with_b<E: Lane, S: Simd, const NV: usize>(
     simd: S,
-    a_src: impl Iterator<Item = [E; MR]>,
+    a_src: impl ASource<E>,
     b: MatRef<'_, E>,
     packed_b: &[[E::V<S>; NV]],
     pc: usize,
@@ -166,9 +182,9 @@ fn with_b<E: Lane, S: Simd, const NV: usize>(
                 None => unreachable!("the slice holds NV whole vectors"),
             }
         });
-        micro_kernel::<E, S, NV>(simd, a_src, b_src)
+        micro_kernel::<E, S, NV>(simd, a_src, b_src, kc)
     } else {
-        micro_kernel::<E, S, NV>(simd, a_src, packed_b.iter())
+        micro_kernel::<E, S, NV>(simd, a_src, packed_b.iter(), kc)
     }
 }
 
@@ -265,19 +281,20 @@ fn transpose_block<E: Lane, const L: usize>(
 #[inline(always)]
 fn micro_kernel<'b, E: Lane, S: Simd, const NV: usize>(
     simd: S,
-    a: impl Iterator<Item = [E; MR]>,
+    a: impl ASource<E>,
     // References, not values: a copied array of vectors is split into scalars by the
     // optimiser and rebuilt lane by lane; through a reference each is one vector load.
     b: impl Iterator<Item = &'b [E::V<S>; NV]>,
+    kc: usize,
 ) -> [[E::V<S>; NV]; MR]
 where
     E::V<S>: 'b,
 {
     let zero = E::splat(simd, E::default());
     let mut acc = [[zero; NV]; MR];
-    for (a, b) in a.zip(b) {
-        for (acc, a) in acc.iter_mut().zip(a) {
-            let a = E::splat(simd, a);
+    for (p, b) in b.take(kc).enumerate() {
+        for (r, acc) in acc.iter_mut().enumerate() {
+            let a = E::splat(simd, a.at(p, r));
             for (acc, b) in acc.iter_mut().zip(b) {
                 *acc = E::mul_add(simd, a, *b, *acc);
             }
@@ -325,3 +342,39 @@ fn write_tile<E: Lane, S: Simd, const NV: usize>(
 
 /// The most scalars in one vector on any instruction set (AVX-512 holds 16 `f32`).
 const MAX_LANES: usize = 16;
+
+/// Where the micro-kernel reads `a[i0 + r, pc + p]`, the value for row `r` of its tile at
+/// depth step `p`.
+trait ASource<E> {
+    fn at(&self, p: usize, r: usize) -> E;
+}
+
+/// A packed panel: depth-major, MR values per depth.
+struct PackedA<'a, E>(&'a [[E; MR]]);
+impl<E: Copy> ASource<E> for PackedA<'_, E> {
+    #[inline(always)]
+    fn at(&self, p: usize, r: usize) -> E {
+        self.0[p][r]
+    }
+}
+
+/// `a` stored column-major (`aᵀ` row-major, as in `dW = dyᵀ·x`): MR adjacent values per depth.
+struct Adjacent<'a, E> {
+    data: &'a [E],
+    stride: usize,
+}
+impl<E: Copy> ASource<E> for Adjacent<'_, E> {
+    #[inline(always)]
+    fn at(&self, p: usize, r: usize) -> E {
+        self.data[p * self.stride + r]
+    }
+}
+
+/// `a` row-major: MR rows, each `kc` long.
+struct Rows<'a, E>([&'a [E]; MR]);
+impl<E: Copy> ASource<E> for Rows<'_, E> {
+    #[inline(always)]
+    fn at(&self, p: usize, r: usize) -> E {
+        self.0[r][p]
+    }
+}
