@@ -51,7 +51,7 @@ network! {
 type Hidden = U16;
 
 network! {
-    /// Sizes given as typenum aliases (checked by the compiler, not the macro).
+    /// Sizes given as aliases (checked by the compiler, not the macro).
     pub struct AliasSizes {
         fc1: Linear<4, Hidden>,
         fc2: Linear<Hidden, 3>,

@@ -14,7 +14,7 @@ use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
 use syn::Ident;
 
-use crate::expand::{Plan, constant, retag};
+use crate::expand::{Plan, constant, retag, retag_input};
 use crate::graph::{NodeId, Op};
 
 /// The generated backward.
@@ -228,7 +228,7 @@ impl Walk<'_, '_> {
                 match self.need(a) {
                     Some(input_only) => {
                         let t = self.target(a, n, format!("{f}.backward({dn_text})"));
-                        let (dst, then) = (t.dst, t.then);
+                        let (dst, then) = (retag_input(node, t.dst, true), t.then);
                         if input_only {
                             // The layer's parameters need their gradients either way.
                             self.emit(

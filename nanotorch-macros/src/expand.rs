@@ -122,6 +122,21 @@ pub fn retag(node: &Node, value: TokenStream, mutable: bool) -> TokenStream {
     }
 }
 
+/// `value` viewed with the input features a nested network declares (see
+/// `Node::retag_input`); otherwise `value` unchanged. `mutable` is for gradient destinations.
+pub fn retag_input(node: &Node, value: TokenStream, mutable: bool) -> TokenStream {
+    let Some((have, want)) = &node.retag_input else {
+        return value;
+    };
+    let span = node.span;
+    let (have, want) = (respan(have, span), respan(want, span));
+    if mutable {
+        quote_spanned! {span=> <#have as ::nanotorch::shape::FeaturesAgree<#want>>::features_as_mut(#value) }
+    } else {
+        quote_spanned! {span=> <#have as ::nanotorch::shape::FeaturesAgree<#want>>::features_as(#value) }
+    }
+}
+
 /// `<E as Element>::cast(0.1)`.
 pub fn constant(c: &TokenStream) -> TokenStream {
     quote!(<E as ::nanotorch::Element>::cast(#c))
@@ -165,7 +180,7 @@ fn forward_step(plan: &Plan, id: NodeId) -> (TokenStream, String) {
         }
         Op::Layer { .. } => {
             let f = field_of(plan, node).expect("layer has a field");
-            let a = arg(0);
+            let a = retag_input(node, arg(0), false);
             (
                 quote_spanned! {span=>
                     ::nanotorch::Layer::forward_into(&mut self.#f, #a, #dst);
@@ -252,7 +267,7 @@ fn predict_step(plan: &Plan, id: NodeId) -> TokenStream {
         }
         Op::Layer { .. } => {
             let f = field_of(plan, node).expect("layer has a field");
-            let a = arg(0);
+            let a = retag_input(node, arg(0), false);
             quote_spanned! {span=> ::nanotorch::Layer::predict(&self.#f, #a) }
         }
         Op::Unary { prim, constant: c } => {
@@ -527,6 +542,18 @@ pub fn expand(net: &Network, graph: &Graph) -> TokenStream {
             };
         }
     });
+    // A network taking `[B, F]` tells an outer network its `F` (see `codegen::Declared`).
+    let declared = match graph.input_dims.as_slice() {
+        [_, features] => {
+            let f = &features.ty;
+            quote! {
+                impl<#decl> ::nanotorch::codegen::Declared for #name<#args> {
+                    type InputFeatures = #f;
+                }
+            }
+        }
+        _ => quote!(),
+    };
     let saved_doc =
         format!(" What [`{name}::forward`] keeps because [`{name}::backward`] reads it.");
     let work_doc = format!(
@@ -642,6 +669,8 @@ pub fn expand(net: &Network, graph: &Graph) -> TokenStream {
                 #(#set_training)*
             }
         }
+
+        #declared
 
         impl<#decl> ::nanotorch::Layer<#in_ty, E> for #name<#args> {
             type Output = #out_ty;

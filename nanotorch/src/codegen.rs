@@ -17,6 +17,19 @@ impl<B: Dim, F: Dim, E: Element> Rows for Tensor<(B, F), E> {
     type Features = F;
 }
 
+/// What a `network!` struct declares about its input `[B, F]`: the feature dim `F`. An outer
+/// network calls a nested one with its value viewed as `[B, F]` through
+/// [`FeaturesAgree`](crate::shape::FeaturesAgree), so a value of the wrong width is one error
+/// at the call, naming both sizes.
+pub trait Declared {
+    /// The input features `F`.
+    type InputFeatures: Dim;
+}
+
+/// The input features a nested network declares: `InputFeatures<Block>` is `Const<8>` for a
+/// `Block` whose `forward` takes `[B, 8]`.
+pub type InputFeatures<L> = <L as Declared>::InputFeatures;
+
 /// Gradient accumulation at a fan-out: `acc += contribution`. The first contribution to a
 /// value's gradient is written directly; every later one goes through here.
 pub fn accumulate<S: Shape, E: Element>(acc: &mut Tensor<S, E>, contribution: &Tensor<S, E>) {

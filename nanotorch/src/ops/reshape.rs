@@ -4,11 +4,9 @@
 //! Tensors are stored row-major, so both keep the elements in the same order and only change
 //! how they are grouped; their backwards reshape `dy` back.
 
-use std::ops::Mul;
-
 use crate::element::Element;
 use crate::error::ShapeError;
-use crate::shape::{Dim, Prod, Shape, StaticDim, fmt_dims};
+use crate::shape::{Dim, DimMul, Prod, Shape, StaticDim, fmt_dims};
 use crate::tensor::Tensor;
 
 /// Regroups the row-major elements of a tensor into `to`, which must hold as many elements.
@@ -47,8 +45,8 @@ pub fn reshape_backward<S: Shape, S2: Shape, E: Element>(
 /// The element count is kept by the types, so flattening cannot fail.
 #[diagnostic::on_unimplemented(
     message = "cannot flatten `{Self}` into `[batch, features]`",
-    label = "flatten needs a batch axis followed by 1 to 3 axes of static (typenum) sizes",
-    note = "the batch dim may be `Dyn`; the dims after it must be static, e.g. (Dyn, U1, U28, U28)"
+    label = "flatten needs a batch axis followed by 1 to 3 axes of static sizes",
+    note = "the batch dim may be `Dyn`; the dims after it must be static, e.g. (Dyn, U1, U28, U28), and their product at most 1024 (`nanotorch::shape::ARITH_LIMIT`)"
 )]
 pub trait Flatten: Shape {
     /// The flat shape `(B, features)`.
@@ -72,11 +70,7 @@ impl<B: Dim, D: Dim> Flatten for (B, D) {
     }
 }
 
-impl<B: Dim, D1: StaticDim, D2: StaticDim> Flatten for (B, D1, D2)
-where
-    D1: Mul<D2>,
-    Prod<D1, D2>: StaticDim,
-{
+impl<B: Dim, D1: StaticDim + DimMul<D2>, D2: StaticDim> Flatten for (B, D1, D2) {
     type Output = (B, Prod<D1, D2>);
     fn flatten(&self) -> Self::Output {
         (self.0, Default::default())
@@ -86,11 +80,9 @@ where
     }
 }
 
-impl<B: Dim, D1: StaticDim, D2: StaticDim, D3: StaticDim> Flatten for (B, D1, D2, D3)
+impl<B: Dim, D1: StaticDim + DimMul<D2>, D2: StaticDim, D3: StaticDim> Flatten for (B, D1, D2, D3)
 where
-    D1: Mul<D2>,
-    Prod<D1, D2>: Mul<D3>,
-    Prod<Prod<D1, D2>, D3>: StaticDim,
+    Prod<D1, D2>: DimMul<D3>,
 {
     type Output = (B, Prod<Prod<D1, D2>, D3>);
     fn flatten(&self) -> Self::Output {
