@@ -92,8 +92,8 @@ impl<const N: usize> StaticDim for Const<N> {
 // `U0` … `U1024` (aliases of `Const<N>`) and the typenum-to-`Const` table of `arith`.
 nanotorch_macros::__size_table!(1024);
 
-/// "These two dims must be the same size." Implemented for identical static dims and for two
-/// runtime dims (checked when the data arrives).
+/// "These two dims must be the same size." Implemented for every dim with itself: identical
+/// static dims, and two runtime dims (whose sizes are checked when the data arrives).
 ///
 /// Its methods are the identity with a new type: generated code uses them to view a value whose
 /// size is written as an alias or generic with the size another value needs, so the compiler's
@@ -108,19 +108,13 @@ pub trait DimsAgree<Rhs: Dim>: Dim {
     /// [`DimsAgree::rows_as`] for a gradient destination, seen the other way round.
     fn rows_as_mut<B: Dim, E: Element>(t: &mut Tensor<(B, Self), E>) -> &mut Tensor<(B, Rhs), E>;
 }
-impl<N: StaticDim> DimsAgree<N> for N {
-    fn rows_as<B: Dim, E: Element>(t: &Tensor<(B, Self), E>) -> &Tensor<(B, Self), E> {
+// One reflexive impl for every dim (static or runtime, whose sizes are compared when the data
+// arrives): with no impl for a concrete type, rustc lists no misleading "implemented for" help.
+impl<D: Dim> DimsAgree<D> for D {
+    fn rows_as<B: Dim, E: Element>(t: &Tensor<(B, D), E>) -> &Tensor<(B, D), E> {
         t
     }
-    fn rows_as_mut<B: Dim, E: Element>(t: &mut Tensor<(B, Self), E>) -> &mut Tensor<(B, Self), E> {
-        t
-    }
-}
-impl DimsAgree<Dyn> for Dyn {
-    fn rows_as<B: Dim, E: Element>(t: &Tensor<(B, Dyn), E>) -> &Tensor<(B, Dyn), E> {
-        t
-    }
-    fn rows_as_mut<B: Dim, E: Element>(t: &mut Tensor<(B, Dyn), E>) -> &mut Tensor<(B, Dyn), E> {
+    fn rows_as_mut<B: Dim, E: Element>(t: &mut Tensor<(B, D), E>) -> &mut Tensor<(B, D), E> {
         t
     }
 }
@@ -142,23 +136,11 @@ pub trait FeaturesAgree<Rhs: Dim>: Dim {
         t: &mut Tensor<(B, Self), E>,
     ) -> &mut Tensor<(B, Rhs), E>;
 }
-impl<N: StaticDim> FeaturesAgree<N> for N {
-    fn features_as<B: Dim, E: Element>(t: &Tensor<(B, Self), E>) -> &Tensor<(B, Self), E> {
+impl<D: Dim> FeaturesAgree<D> for D {
+    fn features_as<B: Dim, E: Element>(t: &Tensor<(B, D), E>) -> &Tensor<(B, D), E> {
         t
     }
-    fn features_as_mut<B: Dim, E: Element>(
-        t: &mut Tensor<(B, Self), E>,
-    ) -> &mut Tensor<(B, Self), E> {
-        t
-    }
-}
-impl FeaturesAgree<Dyn> for Dyn {
-    fn features_as<B: Dim, E: Element>(t: &Tensor<(B, Dyn), E>) -> &Tensor<(B, Dyn), E> {
-        t
-    }
-    fn features_as_mut<B: Dim, E: Element>(
-        t: &mut Tensor<(B, Dyn), E>,
-    ) -> &mut Tensor<(B, Dyn), E> {
+    fn features_as_mut<B: Dim, E: Element>(t: &mut Tensor<(B, D), E>) -> &mut Tensor<(B, D), E> {
         t
     }
 }
