@@ -4,10 +4,10 @@
 use proc_macro2::{Literal, TokenStream};
 use quote::{format_ident, quote};
 
-/// The static dim for `n`: `::nanotorch::shape::Const<n>`, which rustc prints in decimal.
+/// The static dim for `n`: `::nanotorch::Const<n>`, which rustc prints in decimal.
 pub fn const_dim(n: u64) -> TokenStream {
     let n = Literal::u64_unsuffixed(n);
-    quote!(::nanotorch::shape::Const<#n>)
+    quote!(::nanotorch::Const<#n>)
 }
 
 /// typenum's binary type for `n` (`UInt<UInt<UTerm, B1>, B0>` is 2), as `nanotorch` names it

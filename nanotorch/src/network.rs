@@ -31,8 +31,10 @@
 //! ## Declaring
 //!
 //! - **Fields** are layers: `Linear<IN, OUT>` with literal sizes of any magnitude (784, 3136,
-//!   12288) or typenum types, or another `network!` struct (written by its bare name; it gets
-//!   the element type as its generic argument).
+//!   12288) or size types (`U64`, `Const<3136>`, an alias, a size parameter), or another
+//!   `network!` struct (written by its bare name; it gets the element type as its generic
+//!   argument, and the value passed to it is checked against the input width it declares,
+//!   through [`codegen::Declared`](crate::codegen::Declared): one error at the call).
 //! - **Size parameters**: `pub struct Mlp<H> { fc1: Linear<784, H>, fc2: Linear<H, 10> }`
 //!   makes the hidden size a type parameter (`Mlp::<U128>::new(0)`, `Mlp::<U![3000]>::new(0)`);
 //!   the element type stays the last parameter (`Mlp<H, E = f32>`). A nested network with size

@@ -21,8 +21,8 @@
 //! result back into a `Const`, through a table that reaches [`ARITH_LIMIT`]. Inside `network!`
 //! sizes written as numbers are multiplied by the macro, so there the limit does not apply.
 //!
-//! [`flatten`]: crate::ops::flatten
-//! [`concat`]: crate::ops::concat
+//! [`flatten`]: crate::ops::flatten()
+//! [`concat`]: crate::ops::concat()
 
 mod arith;
 
