@@ -21,6 +21,11 @@ impl<B: Dim, F: Dim, E: Element> Rows for Tensor<(B, F), E> {
 /// network calls a nested one with its value viewed as `[B, F]` through
 /// [`FeaturesAgree`](crate::shape::FeaturesAgree), so a value of the wrong width is one error
 /// at the call, naming both sizes.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` does not take a `[B, features]` input",
+    label = "this nested layer is called with a `[B, features]` value",
+    note = "a nested `network!` called with a `[B, F]` value must declare `fn forward(x: [B, F])`"
+)]
 pub trait Declared {
     /// The input features `F`.
     type InputFeatures: Dim;

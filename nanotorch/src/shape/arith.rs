@@ -50,12 +50,16 @@ pub trait FromTypenum {
 /// `Self × Rhs` as a static dim.
 #[diagnostic::on_unimplemented(
     message = "cannot multiply the sizes `{Self}` and `{Rhs}` at compile time",
-    label = "sizes are multiplied at compile time only up to 1024"
+    label = "sizes are multiplied at compile time only up to 1024",
+    note = "inside `network!`, write the sizes as numbers (the macro computes any product); outside, reshape at run time with `nanotorch::ops::reshape`"
 )]
 pub trait DimMul<Rhs: StaticDim>: StaticDim {
     /// The product.
     type Output: StaticDim;
 }
+// Reported as the operation's own error, in `Const`s: the typenum steps inside would print
+// their binary numbers.
+#[diagnostic::do_not_recommend]
 impl<A: ToTypenum, B: ToTypenum> DimMul<B> for A
 where
     A::Typenum: Mul<B::Typenum>,
@@ -67,12 +71,16 @@ where
 /// `Self + Rhs` as a static dim.
 #[diagnostic::on_unimplemented(
     message = "cannot add the sizes `{Self}` and `{Rhs}` at compile time",
-    label = "sizes are added at compile time only up to 1024"
+    label = "sizes are added at compile time only up to 1024",
+    note = "inside `network!`, write the sizes as numbers (the macro computes any sum); outside, concatenate at run time into a `Dyn`-wide tensor"
 )]
 pub trait DimAdd<Rhs: StaticDim>: StaticDim {
     /// The sum.
     type Output: StaticDim;
 }
+// Reported as the operation's own error, in `Const`s: the typenum steps inside would print
+// their binary numbers.
+#[diagnostic::do_not_recommend]
 impl<A: ToTypenum, B: ToTypenum> DimAdd<B> for A
 where
     A::Typenum: Add<B::Typenum>,
@@ -104,6 +112,9 @@ type ConvOutTn<I, K, S, P> = typenum::Sum<
     typenum::Quot<typenum::Diff<typenum::Sum<I, typenum::Prod<P, typenum::U2>>, K>, S>,
     typenum::U1,
 >;
+// Reported as the operation's own error, in `Const`s: the typenum steps inside would print
+// their binary numbers.
+#[diagnostic::do_not_recommend]
 impl<I: ToTypenum, K: ToTypenum, S: ToTypenum, P: ToTypenum> ConvWindow<K, S, P> for I
 where
     P::Typenum: Mul<typenum::U2>,
