@@ -144,6 +144,16 @@ pub fn constant(c: &TokenStream) -> TokenStream {
 
 const SAME_BATCH: &str = "every value in forward has the input's batch size";
 
+/// For `flatten_as*`/`concat_as*`, whose width the macro computed from literal sizes.
+pub const WIDTH_CHECKED: &str = "network! computed this width from the literal sizes";
+
+/// A `flatten` or `concat` whose result width the macro computed from literal sizes: the
+/// generated code names that width (`flatten_as`, `concat_as`) instead of having the compiler
+/// compute it in types, which is limited to `nanotorch::shape::ARITH_LIMIT`.
+pub fn has_literal_width(node: &Node) -> bool {
+    node.dims.get(1).is_some_and(|d| d.lit.is_some())
+}
+
 /// The `Layer` trait's backward is called by an enclosing network with the gradient of the
 /// value this network's forward returned, so the sizes agree by construction.
 const LAYER_CONTRACT: &str =
@@ -195,6 +205,9 @@ fn forward_step(plan: &Plan, id: NodeId) -> (TokenStream, String) {
                 None => format!("{name} = {}({})   {shape}", prim.name, nm(0)),
             };
             let call = match (prim.name, c) {
+                ("flatten", _) if has_literal_width(node) => quote_spanned! {span=>
+                    ::nanotorch::ops::flatten_as_into(#a, #dst).expect(#WIDTH_CHECKED);
+                },
                 ("flatten", _) => quote_spanned! {span=>
                     ::nanotorch::ops::flatten_into(#a, #dst);
                 },
@@ -223,6 +236,9 @@ fn forward_step(plan: &Plan, id: NodeId) -> (TokenStream, String) {
                 Op::Add => ("add_into", format!("{} + {}", nm(0), nm(1))),
                 Op::Sub => ("sub_into", format!("{} − {}", nm(0), nm(1))),
                 Op::Mul => ("mul_into", format!("{} ⊙ {}", nm(0), nm(1))),
+                _ if has_literal_width(node) => {
+                    ("concat_as_into", format!("concat({}, {})", nm(0), nm(1)))
+                }
                 _ => ("concat_into", format!("concat({}, {})", nm(0), nm(1))),
             };
             let f = format_ident!("{}", f);
@@ -275,6 +291,9 @@ fn predict_step(plan: &Plan, id: NodeId) -> TokenStream {
             match (prim.name, c) {
                 // Inference: dropout is the identity.
                 ("dropout", _) => quote_spanned! {span=> ::core::clone::Clone::clone(#a) },
+                ("flatten", _) if has_literal_width(node) => {
+                    quote_spanned! {span=> ::nanotorch::ops::flatten_as(#a).expect(#WIDTH_CHECKED) }
+                }
                 ("flatten", _) => quote_spanned! {span=> ::nanotorch::ops::flatten(#a) },
                 (_, Some((v, _))) => {
                     let f = format_ident!("{}", prim.name);
@@ -295,6 +314,7 @@ fn predict_step(plan: &Plan, id: NodeId) -> TokenStream {
                     Op::Add => "add",
                     Op::Sub => "sub",
                     Op::Mul => "mul",
+                    _ if has_literal_width(node) => "concat_as",
                     _ => "concat",
                 }
             );
