@@ -38,7 +38,13 @@
 //! - **Size parameters**: `pub struct Mlp<H> { fc1: Linear<784, H>, fc2: Linear<H, 10> }`
 //!   makes the hidden size a type parameter (`Mlp::<U128>::new(0)`, `Mlp::<U![3000]>::new(0)`);
 //!   the element type stays the last parameter (`Mlp<H, E = f32>`). A nested network with size
-//!   parameters is written with all its arguments, `inner: Inner<H, E>`.
+//!   parameters is written with all its arguments, `inner: Inner<H, E>`; such a field, like any
+//!   layer written with arguments, is called through the [`Layer`](crate::Layer) trait, whose
+//!   error for a value of the wrong width (`Inner<..> cannot be applied to a Tensor<..>`) names
+//!   the sizes in decimal but is repeated at each use in the generated code. Only a field written
+//!   by its bare name gets the one-error check at the call, so a custom layer written by its
+//!   bare name must implement [`codegen::Declared`](crate::codegen::Declared) to be called on a
+//!   `[B, F]` value.
 //! - **`fn forward(x: [B, 3]) -> [B, 1]`**: the first dim is the batch. A name (`B`) is a size
 //!   known at run time ([`Dyn`](crate::Dyn)); a number (`[32, 3]`) fixes it in the type.
 //! - **The body**: `let` bindings and a final expression, built from calls of the layer fields,
