@@ -42,9 +42,6 @@ pub struct LayerField {
     pub written: String,
     pub kind: FieldKind,
     pub attrs: Vec<syn::Attribute>,
-    /// Written as a bare name: another `network!` struct (it implements
-    /// `nanotorch::codegen::Declared`).
-    pub nested: bool,
 }
 
 /// What a node computes.
@@ -85,8 +82,9 @@ pub struct Node {
     /// `DimsAgree::rows_as`, so a mismatch is one trait error at the operator, and nothing else
     /// fails to type-check.
     pub retag_rhs: Option<(TokenStream, TokenStream)>,
-    /// For a nested `network!` applied to a `[B, F]` value: the `(have, want)` feature dims,
-    /// `want` being the input features the nested network declares. The generated code views
+    /// For a layer field other than `Linear` (a nested `network!`, an activation layer)
+    /// applied to a `[B, F]` value: the `(have, want)` feature dims, `want` being the input
+    /// features the layer declares (`codegen::Declared`). The generated code views
     /// the value with `want` through `FeaturesAgree::features_as`, so a mismatch is one trait
     /// error at the call and the nested network's types never see the wrong size.
     pub retag_input: Option<(TokenStream, TokenStream)>,
@@ -193,7 +191,6 @@ fn classify_field(field: &crate::ast::Field, errors: &mut Errors) -> LayerField 
         written: written.clone(),
         kind: FieldKind::Opaque,
         attrs: field.attrs.clone(),
-        nested: false,
     };
     let syn::Type::Path(path) = ty else {
         errors.push(syn::Error::new_spanned(
@@ -222,7 +219,6 @@ fn classify_field(field: &crate::ast::Field, errors: &mut Errors) -> LayerField 
                     output: output.clone(),
                 },
                 attrs: field.attrs.clone(),
-                nested: false,
             };
         }
         errors.push(syn::Error::new_spanned(
@@ -256,10 +252,7 @@ fn classify_field(field: &crate::ast::Field, errors: &mut Errors) -> LayerField 
     // A bare name such as `Block` is taken to be a `network!` struct: it gets the element
     // type `E` as its generic argument. A type written with arguments is used as written.
     if matches!(last.arguments, syn::PathArguments::None) {
-        LayerField {
-            nested: true,
-            ..opaque(quote!(#ty<E>))
-        }
+        opaque(quote!(#ty<E>))
     } else {
         opaque(quote!(#ty))
     }
@@ -589,10 +582,11 @@ impl Lowering<'_> {
                 }
                 self.opaque_calls.insert(field, span);
                 let f_ty = self.fields[field].ty.clone();
-                // A nested `network!` (a bare name) taking `[B, F]` is called with the value
-                // viewed as its declared input, after one spanned feature check.
+                // A layer (a nested `network!`, an activation layer) applied to `[B, F]` is
+                // called with the value viewed as its declared input, after one spanned
+                // feature check.
                 let a_dims = &self.nodes[a].dims;
-                let retag_input = (self.fields[field].nested && a_dims.len() == 2).then(|| {
+                let retag_input = (a_dims.len() == 2).then(|| {
                     (
                         a_dims[1].ty.clone(),
                         quote!(::nanotorch::codegen::InputFeatures<#f_ty>),

@@ -33,18 +33,14 @@
 //! - **Fields** are layers: `Linear<IN, OUT>` with literal sizes of any magnitude (784, 3136,
 //!   12288) or size types (`U64`, `Const<3136>`, an alias, a size parameter), or another
 //!   `network!` struct (written by its bare name; it gets the element type as its generic
-//!   argument, and the value passed to it is checked against the input width it declares,
-//!   through [`codegen::Declared`](crate::codegen::Declared): one error at the call).
+//!   argument), or an activation layer such as `Relu<(Dyn, U8), E>`, or a custom layer. A value
+//!   passed to a field other than `Linear` is checked against the input width the field
+//!   declares through [`codegen::Declared`](crate::codegen::Declared) — one error at the call,
+//!   naming both sizes; a custom layer called on `[B, F]` values implements that trait too.
 //! - **Size parameters**: `pub struct Mlp<H> { fc1: Linear<784, H>, fc2: Linear<H, 10> }`
 //!   makes the hidden size a type parameter (`Mlp::<U128>::new(0)`, `Mlp::<U![3000]>::new(0)`);
 //!   the element type stays the last parameter (`Mlp<H, E = f32>`). A nested network with size
-//!   parameters is written with all its arguments, `inner: Inner<H, E>`; such a field, like any
-//!   layer written with arguments, is called through the [`Layer`](crate::Layer) trait, whose
-//!   error for a value of the wrong width (`Inner<..> cannot be applied to a Tensor<..>`) names
-//!   the sizes in decimal but is repeated at each use in the generated code. Only a field written
-//!   by its bare name gets the one-error check at the call, so a custom layer written by its
-//!   bare name must implement [`codegen::Declared`](crate::codegen::Declared) to be called on a
-//!   `[B, F]` value.
+//!   parameters is written with all its arguments, `inner: Inner<H, E>`.
 //! - **`fn forward(x: [B, 3]) -> [B, 1]`**: the first dim is the batch. A name (`B`) is a size
 //!   known at run time ([`Dyn`](crate::Dyn)); a number (`[32, 3]`) fixes it in the type.
 //! - **The body**: `let` bindings and a final expression, built from calls of the layer fields,
