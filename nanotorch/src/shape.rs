@@ -9,7 +9,8 @@
 //! Because static sizes are types, "the inner dims of a matrix product agree" is a trait bound
 //! that the compiler checks, and a mistake is a compile error. A static size is a const generic
 //! so that the compiler prints it as the number it is: a mismatch reads
-//! ``expected `Const<4>`, found `Const<5>` ``. The traits that express agreement
+//! ``expected `4`, found `5` ``, with `Const<4>` and `Const<5>` in the full types of its notes.
+//! The traits that express agreement
 //! ([`DimsAgree`], [`FeaturesAgree`]) carry `#[diagnostic::on_unimplemented]` messages that say
 //! in words which dims had to agree.
 //!
@@ -89,7 +90,8 @@ impl<const N: usize> StaticDim for Const<N> {
     const SIZE: usize = N;
 }
 
-// `U0` … `U1024` (aliases of `Const<N>`) and the typenum-to-`Const` table of `arith`.
+// `U0` … `U1024` (aliases of `Const<N>`) and the typenum-to-`Const` table of `arith`; the
+// number is `ARITH_LIMIT` (a proc macro takes a literal, not the constant).
 nanotorch_macros::__size_table!(1024);
 
 /// "These two dims must be the same size." Implemented for every dim with itself: identical
