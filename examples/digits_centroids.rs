@@ -6,8 +6,8 @@
 //! ```
 
 use nanotorch::data::{Dataset, Standardizer, datasets};
+use nanotorch::shape::U10;
 use nanotorch::train::{ConfusionMatrix, accuracy, argmax_rows};
-use nanotorch::typenum::U10;
 use nanotorch::{Dyn, Tensor};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -225,7 +225,7 @@ macro_rules! classifier_step {
             fn set_batch(&mut self, batch: usize, seed: u64) {
                 let mut rng = seeded_rng(seed);
                 self.x = features(batch, &mut rng);
-                let classes = <$classes as nanotorch::typenum::Unsigned>::USIZE;
+                let classes = <$classes as nanotorch::shape::StaticDim>::SIZE;
                 self.labels = label_sets(batch, classes, &mut rng);
             }
 

@@ -3,7 +3,7 @@
 
 use nanotorch::checkpoint::{self, CheckpointError, LoadOptions, Problem};
 use nanotorch::shape::StaticDim;
-use nanotorch::typenum::{U2, U3, U4, U8};
+use nanotorch::shape::{U2, U3, U4, U8};
 use nanotorch::{Element, Init, Linear, Module, ParamMut, seeded_rng};
 
 /// Two linear layers under chosen state-dict names.

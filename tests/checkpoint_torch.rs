@@ -4,7 +4,7 @@
 //! Golden files: `scripts/make_torch_checkpoint.py` (see its docstring).
 
 use nanotorch::ops::{linear, relu};
-use nanotorch::typenum::{U3, U4, U8};
+use nanotorch::shape::{U3, U4, U8};
 use nanotorch::{Dyn, Init, Linear, Module, ParamMut, Tensor, checkpoint, seeded_rng};
 
 /// The torch module `fc2(relu(fc1(x)))`, written by hand.

@@ -4,7 +4,7 @@ use nanotorch::data::{
     Classification, DataError, DataLoader, Dataset, Regression, Standardizer, datasets,
     stratified_indices,
 };
-use nanotorch::typenum::{U1, U2};
+use nanotorch::shape::{U1, U2};
 use nanotorch::{Dyn, Tensor};
 
 /// n samples; sample i has features [i, -i] and label i % 3 — so a batch shows whether

@@ -6,8 +6,8 @@ mod common;
 
 use common::*;
 use nanotorch::ops::*;
+use nanotorch::shape::U12;
 use nanotorch::shape::{U2, U3, U4, U5};
-use nanotorch::typenum::U12;
 use nanotorch::{Dyn, Shape, Tensor, seeded_rng};
 
 /// Batch sizes the checks run over (a runtime dim, so several sizes go through one type).

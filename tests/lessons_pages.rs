@@ -4,8 +4,8 @@
 //!   (run `LESSONS=overwrite cargo test --test lessons_pages` to copy the snapshots in, after
 //!   `TRYBUILD=overwrite cargo test --test lessons_ui` has refreshed them);
 //! - a block after `<!-- source: PATH -->` must be lines of `PATH`, in order;
-//! - every compile-fail case under `tests/ui/lessons/` and `tests/ui/network/` is quoted by
-//!   some page;
+//! - every compile-fail case under `tests/ui/lessons/`, `tests/ui/network/` and
+//!   `tests/ui/plain/` is quoted by some page;
 //! - every `network!` that `src/lessons.rs` declares for a lesson appears, verbatim, in that
 //!   lesson's page (so the generated docs are those of the network the page shows);
 //! - there are at least 14 lessons, each with runnable code, linked from the index, and ending
@@ -150,7 +150,7 @@ fn quoted_errors_and_sources_match_the_files() {
 #[test]
 fn every_compile_fail_case_is_quoted() {
     let all_pages: String = pages().iter().map(|p| read(p)).collect();
-    for folder in ["tests/ui/lessons", "tests/ui/network"] {
+    for folder in ["tests/ui/lessons", "tests/ui/network", "tests/ui/plain"] {
         let dir = root().join(folder);
         let mut missing = Vec::new();
         let mut cases = 0;

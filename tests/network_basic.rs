@@ -51,7 +51,7 @@ network! {
 type Hidden = U16;
 
 network! {
-    /// Sizes given as typenum aliases (checked by the compiler, not the macro).
+    /// Sizes given as aliases (checked by the compiler, not the macro).
     pub struct AliasSizes {
         fc1: Linear<4, Hidden>,
         fc2: Linear<Hidden, 3>,
@@ -107,4 +107,88 @@ fn backward_rejects_a_gradient_of_the_wrong_size() {
     // The right size is accepted.
     let d = Tensor::<(Dyn, U1)>::ones((Dyn(2), U1::default()));
     assert!(net.backward(&d).is_ok());
+}
+
+/// A custom layer: doubles its input. Called on `[B, F]` values inside a `network!`, it
+/// declares its input width through `codegen::Declared`, as every NanoTorch layer does.
+#[derive(Default)]
+pub struct Double<E: Element = f32>(std::marker::PhantomData<E>);
+
+impl<E: Element> Init for Double<E> {
+    fn init<R: nanotorch::rand::Rng + ?Sized>(_rng: &mut R) -> Self {
+        Self::default()
+    }
+}
+
+impl<E: Element> Module<E> for Double<E> {
+    fn visit_params(&mut self, _f: &mut dyn FnMut(nanotorch::ParamMut<'_, E>)) {}
+    fn visit_named_params(
+        &mut self,
+        _prefix: &str,
+        _f: &mut dyn FnMut(&str, &[usize], nanotorch::ParamMut<'_, E>),
+    ) {
+    }
+    fn set_training(&mut self, _training: bool) {}
+}
+
+impl<E: Element> Layer<Tensor<(Dyn, U8), E>, E> for Double<E> {
+    type Output = Tensor<(Dyn, U8), E>;
+    fn forward(&mut self, x: &Tensor<(Dyn, U8), E>) -> Self::Output {
+        self.predict(x)
+    }
+    fn backward(&mut self, dy: &Self::Output) -> Tensor<(Dyn, U8), E> {
+        scale(dy, E::cast(2.0))
+    }
+    fn predict(&self, x: &Tensor<(Dyn, U8), E>) -> Self::Output {
+        scale(x, E::cast(2.0))
+    }
+}
+
+impl<E: Element> nanotorch::codegen::Declared for Double<E> {
+    type InputFeatures = U8;
+}
+
+network! {
+    /// A hidden width as a size parameter, for nesting with arguments.
+    pub struct Widen<H> {
+        fc: Linear<4, H>,
+    }
+    fn forward(x: [B, 4]) -> [B, H] = fc -> relu;
+}
+
+network! {
+    /// Layer fields other than `Linear`: a nested network with a size parameter, an
+    /// activation layer, and a custom layer.
+    pub struct LayerFields {
+        widen: Widen<U8, E>,
+        act: Tanh<(Dyn, U8), E>,
+        double: Double,
+        head: Linear<8, 2>,
+    }
+    fn forward(x: [B, 4]) -> [B, 2] {
+        let h = double(act(widen(x)));
+        head(h)
+    }
+}
+
+#[test]
+fn layer_fields_other_than_linear_are_called_through_their_declared_width() {
+    let mut net = LayerFields::<f64>::new(3);
+    let x = Tensor::<(Dyn, U4), f64>::from_vec(&[2, 4], (0..8).map(|v| v as f64 / 8.0).collect())
+        .unwrap();
+    let y = net.forward(&x).clone();
+    // The same computation by hand, from the same weights.
+    let h = relu(
+        &linear(
+            &x,
+            &net.widen.fc.weight.value,
+            Some(&net.widen.fc.bias.value),
+        )
+        .unwrap(),
+    );
+    let h = scale(&tanh(&h), 2.0);
+    let expected = linear(&h, &net.head.weight.value, Some(&net.head.bias.value)).unwrap();
+    assert_eq!(y, expected);
+    net.backward(&Tensor::ones(y.shape())).unwrap();
+    assert_eq!(net.predict(&x), y);
 }

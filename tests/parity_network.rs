@@ -24,7 +24,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use golden::{ATOL, Errors, GoldenTensor, RTOL, compare, record};
 use nanotorch::loss::{Reduction, cross_entropy, mse_loss};
 use nanotorch::prelude::*;
-use nanotorch::typenum::{U3, U12, U64};
+use nanotorch::shape::{U3, U12, U64};
 use serde_json::Value;
 
 network! {

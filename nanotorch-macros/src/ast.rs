@@ -58,7 +58,7 @@ pub enum DimDecl {
     /// An integer literal: a static size.
     Lit(u64),
     /// A name: for the batch, a runtime size (`Dyn`) named for the reader; elsewhere a type
-    /// (a typenum alias such as `U64`, or `Dyn`).
+    /// (an alias such as `U64` or `Const<64>`, a size parameter, or `Dyn`).
     Name(Ident),
 }
 

@@ -14,7 +14,7 @@ use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
 use syn::Ident;
 
-use crate::expand::{Plan, constant, retag};
+use crate::expand::{Plan, WIDTH_CHECKED, constant, has_literal_width, retag, retag_input};
 use crate::graph::{NodeId, Op};
 
 /// The generated backward.
@@ -228,7 +228,7 @@ impl Walk<'_, '_> {
                 match self.need(a) {
                     Some(input_only) => {
                         let t = self.target(a, n, format!("{f}.backward({dn_text})"));
-                        let (dst, then) = (t.dst, t.then);
+                        let (dst, then) = (retag_input(node, t.dst, true), t.then);
                         if input_only {
                             // The layer's parameters need their gradients either way.
                             self.emit(
@@ -278,6 +278,9 @@ impl Walk<'_, '_> {
                 let t = self.target(a, n, term);
                 let (dst, then) = (t.dst, t.then);
                 let call = match (prim.name, c) {
+                    ("flatten", _) if has_literal_width(node) => {
+                        quote_spanned! {span=> ::nanotorch::ops::flatten_as_backward_into(#dn, #dst).expect(#WIDTH_CHECKED); }
+                    }
                     ("flatten", _) => {
                         quote_spanned! {span=> ::nanotorch::ops::flatten_backward_into(#dn, #dst); }
                     }
@@ -379,10 +382,15 @@ impl Walk<'_, '_> {
                 let ta = side(self, a, na, format!("{dn_text}[:, ..{width}]"), 0);
                 let tb = side(self, b, nb, format!("{dn_text}[:, {width}..]"), 1);
                 let (da, then_a, db, then_b) = (ta.dst, ta.then, tb.dst, tb.then);
+                let split = if has_literal_width(node) {
+                    quote_spanned! {span=> ::nanotorch::ops::concat_as_backward_into(#dn, #da, #db).expect(#WIDTH_CHECKED); }
+                } else {
+                    quote_spanned! {span=> ::nanotorch::ops::concat_backward_into(#dn, #da, #db); }
+                };
                 self.emit(
                     input_only,
                     quote_spanned! {span=>
-                        ::nanotorch::ops::concat_backward_into(#dn, #da, #db);
+                        #split
                         #then_a
                         #then_b
                     },

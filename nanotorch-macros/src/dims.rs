@@ -1,24 +1,48 @@
-//! Static sizes as typenum types, built from the number.
+//! Static sizes as types: `Const<N>` written from the number, and the table that lets
+//! `nanotorch` do size arithmetic (products, sums) with typenum behind the surface.
 
-use proc_macro2::TokenStream;
+use proc_macro2::{Literal, TokenStream};
 use quote::{format_ident, quote};
 
-/// The typenum type for `n`: the named alias (`U784`) up to 1024, where typenum has one, and
-/// otherwise the binary type built bit by bit (`UInt<UInt<UTerm, B1>, B0>` is 2).
-pub fn typenum(n: u64) -> TokenStream {
-    if n <= 1024 {
-        let name = format_ident!("U{}", n);
-        return quote!(::nanotorch::typenum::#name);
-    }
-    let mut ty = quote!(::nanotorch::typenum::UTerm);
+/// The static dim for `n`: `::nanotorch::Const<n>`, which rustc prints in decimal.
+pub fn const_dim(n: u64) -> TokenStream {
+    let n = Literal::u64_unsuffixed(n);
+    quote!(::nanotorch::Const<#n>)
+}
+
+/// typenum's binary type for `n` (`UInt<UInt<UTerm, B1>, B0>` is 2), as `nanotorch` names it
+/// from inside the crate.
+fn typenum(n: u64) -> TokenStream {
+    let mut ty = quote!(typenum::UTerm);
     let bits = 64 - n.leading_zeros();
     for i in (0..bits).rev() {
         let bit = if (n >> i) & 1 == 1 {
-            quote!(::nanotorch::typenum::B1)
+            quote!(typenum::B1)
         } else {
-            quote!(::nanotorch::typenum::B0)
+            quote!(typenum::B0)
         };
-        ty = quote!(::nanotorch::typenum::UInt<#ty, #bit>);
+        ty = quote!(typenum::UInt<#ty, #bit>);
     }
     ty
+}
+
+/// For `nanotorch::shape` only: the aliases `U0` … `U{limit}` of `Const<n>`, and the impls of
+/// `FromTypenum` that turn typenum's result of a size computation back into `Const<n>`.
+/// One impl per number is the only way stable Rust maps a type-level number to a const
+/// generic; the table's length is what the size arithmetic can reach.
+pub fn size_table(limit: u64) -> TokenStream {
+    let rows = (0..=limit).map(|n| {
+        let alias = format_ident!("U{}", n);
+        let doc = format!("The static dim of size {n}: `Const<{n}>`.");
+        let lit = Literal::u64_unsuffixed(n);
+        let tn = typenum(n);
+        quote! {
+            #[doc = #doc]
+            pub type #alias = Const<#lit>;
+            impl FromTypenum for #tn {
+                type Dim = Const<#lit>;
+            }
+        }
+    });
+    quote!(#(#rows)*)
 }

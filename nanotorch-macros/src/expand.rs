@@ -122,12 +122,37 @@ pub fn retag(node: &Node, value: TokenStream, mutable: bool) -> TokenStream {
     }
 }
 
+/// `value` viewed with the input features a nested network declares (see
+/// `Node::retag_input`); otherwise `value` unchanged. `mutable` is for gradient destinations.
+pub fn retag_input(node: &Node, value: TokenStream, mutable: bool) -> TokenStream {
+    let Some((have, want)) = &node.retag_input else {
+        return value;
+    };
+    let span = node.span;
+    let (have, want) = (respan(have, span), respan(want, span));
+    if mutable {
+        quote_spanned! {span=> <#have as ::nanotorch::shape::FeaturesAgree<#want>>::features_as_mut(#value) }
+    } else {
+        quote_spanned! {span=> <#have as ::nanotorch::shape::FeaturesAgree<#want>>::features_as(#value) }
+    }
+}
+
 /// `<E as Element>::cast(0.1)`.
 pub fn constant(c: &TokenStream) -> TokenStream {
     quote!(<E as ::nanotorch::Element>::cast(#c))
 }
 
 const SAME_BATCH: &str = "every value in forward has the input's batch size";
+
+/// For `flatten_as*`/`concat_as*`, whose width the macro computed from literal sizes.
+pub const WIDTH_CHECKED: &str = "network! computed this width from the literal sizes";
+
+/// A `flatten` or `concat` whose result width the macro computed from literal sizes: the
+/// generated code names that width (`flatten_as`, `concat_as`) instead of having the compiler
+/// compute it in types, which is limited to `nanotorch::shape::ARITH_LIMIT`.
+pub fn has_literal_width(node: &Node) -> bool {
+    node.dims.get(1).is_some_and(|d| d.lit.is_some())
+}
 
 /// The `Layer` trait's backward is called by an enclosing network with the gradient of the
 /// value this network's forward returned, so the sizes agree by construction.
@@ -165,7 +190,7 @@ fn forward_step(plan: &Plan, id: NodeId) -> (TokenStream, String) {
         }
         Op::Layer { .. } => {
             let f = field_of(plan, node).expect("layer has a field");
-            let a = arg(0);
+            let a = retag_input(node, arg(0), false);
             (
                 quote_spanned! {span=>
                     ::nanotorch::Layer::forward_into(&mut self.#f, #a, #dst);
@@ -180,6 +205,9 @@ fn forward_step(plan: &Plan, id: NodeId) -> (TokenStream, String) {
                 None => format!("{name} = {}({})   {shape}", prim.name, nm(0)),
             };
             let call = match (prim.name, c) {
+                ("flatten", _) if has_literal_width(node) => quote_spanned! {span=>
+                    ::nanotorch::ops::flatten_as_into(#a, #dst).expect(#WIDTH_CHECKED);
+                },
                 ("flatten", _) => quote_spanned! {span=>
                     ::nanotorch::ops::flatten_into(#a, #dst);
                 },
@@ -208,6 +236,9 @@ fn forward_step(plan: &Plan, id: NodeId) -> (TokenStream, String) {
                 Op::Add => ("add_into", format!("{} + {}", nm(0), nm(1))),
                 Op::Sub => ("sub_into", format!("{} − {}", nm(0), nm(1))),
                 Op::Mul => ("mul_into", format!("{} ⊙ {}", nm(0), nm(1))),
+                _ if has_literal_width(node) => {
+                    ("concat_as_into", format!("concat({}, {})", nm(0), nm(1)))
+                }
                 _ => ("concat_into", format!("concat({}, {})", nm(0), nm(1))),
             };
             let f = format_ident!("{}", f);
@@ -252,7 +283,7 @@ fn predict_step(plan: &Plan, id: NodeId) -> TokenStream {
         }
         Op::Layer { .. } => {
             let f = field_of(plan, node).expect("layer has a field");
-            let a = arg(0);
+            let a = retag_input(node, arg(0), false);
             quote_spanned! {span=> ::nanotorch::Layer::predict(&self.#f, #a) }
         }
         Op::Unary { prim, constant: c } => {
@@ -260,6 +291,9 @@ fn predict_step(plan: &Plan, id: NodeId) -> TokenStream {
             match (prim.name, c) {
                 // Inference: dropout is the identity.
                 ("dropout", _) => quote_spanned! {span=> ::core::clone::Clone::clone(#a) },
+                ("flatten", _) if has_literal_width(node) => {
+                    quote_spanned! {span=> ::nanotorch::ops::flatten_as(#a).expect(#WIDTH_CHECKED) }
+                }
                 ("flatten", _) => quote_spanned! {span=> ::nanotorch::ops::flatten(#a) },
                 (_, Some((v, _))) => {
                     let f = format_ident!("{}", prim.name);
@@ -280,6 +314,7 @@ fn predict_step(plan: &Plan, id: NodeId) -> TokenStream {
                     Op::Add => "add",
                     Op::Sub => "sub",
                     Op::Mul => "mul",
+                    _ if has_literal_width(node) => "concat_as",
                     _ => "concat",
                 }
             );
@@ -527,6 +562,18 @@ pub fn expand(net: &Network, graph: &Graph) -> TokenStream {
             };
         }
     });
+    // A network taking `[B, F]` tells an outer network its `F` (see `codegen::Declared`).
+    let declared = match graph.input_dims.as_slice() {
+        [_, features] => {
+            let f = &features.ty;
+            quote! {
+                impl<#decl> ::nanotorch::codegen::Declared for #name<#args> {
+                    type InputFeatures = #f;
+                }
+            }
+        }
+        _ => quote!(),
+    };
     let saved_doc =
         format!(" What [`{name}::forward`] keeps because [`{name}::backward`] reads it.");
     let work_doc = format!(
@@ -642,6 +689,8 @@ pub fn expand(net: &Network, graph: &Graph) -> TokenStream {
                 #(#set_training)*
             }
         }
+
+        #declared
 
         impl<#decl> ::nanotorch::Layer<#in_ty, E> for #name<#args> {
             type Output = #out_ty;

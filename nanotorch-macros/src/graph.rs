@@ -9,7 +9,7 @@ use quote::{format_ident, quote};
 use syn::{BinOp, Expr, Ident, Lit, UnOp};
 
 use crate::ast::{Body, DimDecl, Network, ShapeDecl};
-use crate::dims::typenum;
+use crate::dims::const_dim;
 use crate::prims::{self, Unary};
 
 /// Index of a node in [`Graph::nodes`].
@@ -82,6 +82,12 @@ pub struct Node {
     /// `DimsAgree::rows_as`, so a mismatch is one trait error at the operator, and nothing else
     /// fails to type-check.
     pub retag_rhs: Option<(TokenStream, TokenStream)>,
+    /// For a layer field other than `Linear` (a nested `network!`, an activation layer)
+    /// applied to a `[B, F]` value: the `(have, want)` feature dims, `want` being the input
+    /// features the layer declares (`codegen::Declared`). The generated code views
+    /// the value with `want` through `FeaturesAgree::features_as`, so a mismatch is one trait
+    /// error at the call and the nested network's types never see the wrong size.
+    pub retag_input: Option<(TokenStream, TokenStream)>,
 }
 
 /// A check the macro cannot do with numbers (a dim is an alias or generic): emitted as a
@@ -106,7 +112,7 @@ pub type Errors = Vec<syn::Error>;
 
 fn lit_dim(n: u64) -> DimInfo {
     DimInfo {
-        ty: typenum(n),
+        ty: const_dim(n),
         lit: Some(n),
         text: n.to_string(),
     }
@@ -220,7 +226,7 @@ fn classify_field(field: &crate::ast::Field, errors: &mut Errors) -> LayerField 
             "`Linear` takes two sizes, input features then output features: `Linear<784, 128>`",
         ));
         return opaque(
-            quote!(::nanotorch::Linear<::nanotorch::typenum::U1, ::nanotorch::typenum::U1, E>),
+            quote!(::nanotorch::Linear<::nanotorch::shape::U1, ::nanotorch::shape::U1, E>),
         );
     }
     // Types that are certainly not layers get one clear error here, instead of a trait error
@@ -319,6 +325,7 @@ impl Lowering<'_> {
             span,
             poisoned,
             retag_rhs: None,
+            retag_input: None,
         });
         self.nodes.len() - 1
     }
@@ -574,8 +581,28 @@ impl Lowering<'_> {
                     );
                 }
                 self.opaque_calls.insert(field, span);
-                let a_ty = tensor_type(&self.nodes[a].dims);
-                let f_ty = &self.fields[field].ty;
+                let f_ty = self.fields[field].ty.clone();
+                // A layer (a nested `network!`, an activation layer) applied to `[B, F]` is
+                // called with the value viewed as its declared input, after one spanned
+                // feature check.
+                let a_dims = &self.nodes[a].dims;
+                let retag_input = (a_dims.len() == 2).then(|| {
+                    (
+                        a_dims[1].ty.clone(),
+                        quote!(::nanotorch::codegen::InputFeatures<#f_ty>),
+                    )
+                });
+                let a_ty = match &retag_input {
+                    Some((_, want)) => tensor_type(&[
+                        a_dims[0].clone(),
+                        DimInfo {
+                            ty: want.clone(),
+                            lit: None,
+                            text: String::new(),
+                        },
+                    ]),
+                    None => tensor_type(a_dims),
+                };
                 let out_ty = quote!(<#f_ty as ::nanotorch::Layer<#a_ty, E>>::Output);
                 let batch = self.nodes[a].dims[0].clone();
                 let features = DimInfo {
@@ -583,14 +610,16 @@ impl Lowering<'_> {
                     lit: None,
                     text: format!("{fname}.out"),
                 };
-                self.push(
+                let id = self.push(
                     name,
                     Op::Layer { field },
                     vec![a],
                     vec![batch, features],
                     span,
                     poisoned,
-                )
+                );
+                self.nodes[id].retag_input = retag_input;
+                id
             }
         }
     }
@@ -610,12 +639,20 @@ impl Lowering<'_> {
                 a_dims.clone()
             } else {
                 let rest = &a_dims[1..];
-                let mut ty = rest[0].ty.clone();
-                for d in &rest[1..] {
-                    let t = &d.ty;
-                    ty = quote!(::nanotorch::shape::Prod<#ty, #t>);
-                }
                 let lit = rest.iter().try_fold(1u64, |acc, d| d.lit.map(|n| acc * n));
+                // A product of numbers is written as the number; only sizes the macro cannot
+                // see are multiplied by the compiler.
+                let ty = match lit {
+                    Some(n) => const_dim(n),
+                    None => {
+                        let mut ty = rest[0].ty.clone();
+                        for d in &rest[1..] {
+                            let t = &d.ty;
+                            ty = quote!(::nanotorch::shape::Prod<#ty, #t>);
+                        }
+                        ty
+                    }
+                };
                 let text = match lit {
                     Some(n) => n.to_string(),
                     None => rest
@@ -661,7 +698,7 @@ impl Lowering<'_> {
                 ad[0].clone(),
                 DimInfo {
                     ty: lit
-                        .map(typenum)
+                        .map(const_dim)
                         .unwrap_or_else(|| quote!(::nanotorch::shape::Sum<#ta, #tb>)),
                     lit,
                     text: lit

@@ -48,13 +48,26 @@ pub fn network(input: TokenStream) -> TokenStream {
     }
 }
 
-/// The typenum type of a size, for any size: `U![3136]`. typenum's own names stop at 1024.
+/// The static dim of any size: `U![3136]` is `Const<3136>` (the aliases `U0` … `U1024` are
+/// written out; this covers the sizes beyond).
 #[proc_macro]
 #[allow(non_snake_case)]
 pub fn U(input: TokenStream) -> TokenStream {
     let lit = syn::parse_macro_input!(input as syn::LitInt);
     match lit.base10_parse::<u64>() {
-        Ok(n) => dims::typenum(n).into(),
+        Ok(n) => dims::const_dim(n).into(),
+        Err(e) => e.to_compile_error().into(),
+    }
+}
+
+/// Internal to `nanotorch::shape`: writes the aliases `U0` … `UN` and the typenum-to-`Const`
+/// table for `N` given as a literal. Not for users.
+#[doc(hidden)]
+#[proc_macro]
+pub fn __size_table(input: TokenStream) -> TokenStream {
+    let lit = syn::parse_macro_input!(input as syn::LitInt);
+    match lit.base10_parse::<u64>() {
+        Ok(n) => dims::size_table(n).into(),
         Err(e) => e.to_compile_error().into(),
     }
 }

@@ -19,7 +19,7 @@
 //! - A corrupt or truncated file is a [`CheckpointError::Corrupt`], never a panic.
 //!
 //! ```
-//! use nanotorch::{Init, Linear, checkpoint, seeded_rng, typenum::{U3, U4}};
+//! use nanotorch::{Init, Linear, checkpoint, seeded_rng, shape::{U3, U4}};
 //!
 //! let dir = std::env::temp_dir().join(format!("nanotorch-doc-{}", std::process::id()));
 //! std::fs::create_dir_all(&dir).unwrap();

@@ -17,6 +17,27 @@ impl<B: Dim, F: Dim, E: Element> Rows for Tensor<(B, F), E> {
     type Features = F;
 }
 
+/// What a layer declares about its input `[B, F]`: the feature dim `F`. A `network!` calls
+/// every layer field other than `Linear` (a nested network, an activation layer) on a `[B, F']`
+/// value through this: it views the value as `[B, F]` with
+/// [`FeaturesAgree`](crate::shape::FeaturesAgree), so a value of the wrong width is one error
+/// at the call, naming both sizes. Every `network!` struct taking `[B, F]` implements it, and
+/// so do NanoTorch's activation layers on `(B, F)`; a custom layer used as a field on
+/// `[B, F]` values implements it too (one line: `type InputFeatures = F;`).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` does not declare a `[B, features]` input",
+    label = "this layer is called with a `[B, features]` value",
+    note = "a layer field called with a `[B, F]` value implements `nanotorch::codegen::Declared` (`type InputFeatures = F;`); every `network!` taking `[B, F]` and every NanoTorch layer on `(B, F)` does"
+)]
+pub trait Declared {
+    /// The input features `F`.
+    type InputFeatures: Dim;
+}
+
+/// The input features a layer declares: `InputFeatures<Block>` is `Const<8>` for a `network!`
+/// `Block` whose `forward` takes `[B, 8]`.
+pub type InputFeatures<L> = <L as Declared>::InputFeatures;
+
 /// Gradient accumulation at a fan-out: `acc += contribution`. The first contribution to a
 /// value's gradient is written directly; every later one goes through here.
 pub fn accumulate<S: Shape, E: Element>(acc: &mut Tensor<S, E>, contribution: &Tensor<S, E>) {

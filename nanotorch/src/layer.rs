@@ -99,8 +99,7 @@ pub trait Module<E: Element> {
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be applied to a `{X}`",
     label = "this layer does not take values of this shape",
-    note = "a layer field must be a NanoTorch layer (`Linear<IN, OUT>`, a `network!` struct, or a type implementing `nanotorch::Layer`) whose input shape matches the value passed to it",
-    note = "typenum writes sizes in binary, innermost bit first: UInt<UInt<UInt<UTerm, B1>, B1>, B0> is 0b110 = 6"
+    note = "a layer field must be a NanoTorch layer (`Linear<IN, OUT>`, a `network!` struct, or a type implementing `nanotorch::Layer`, and `nanotorch::codegen::Declared` when it takes `[B, F]`) whose input shape matches the value passed to it"
 )]
 pub trait Layer<X, E: Element>: Module<E> {
     /// What `forward` returns.

@@ -59,7 +59,8 @@ pub fn seeded_rng(seed: u64) -> SeededRng {
     SeededRng::seed_from_u64(seed)
 }
 
-/// The typenum type for any size, e.g. `U![3136]` (typenum's own names stop at 1024).
+/// The static dim of any size, e.g. `U![3136]` is `Const<3136>` (the aliases `U0` … `U1024`
+/// are written out in [`shape`]).
 pub use nanotorch_macros::U;
 /// Declares a network; see the [`network`](mod@network) guide.
 pub use nanotorch_macros::network;
@@ -67,6 +68,8 @@ pub use nanotorch_macros::network;
 /// Re-exported so generated code and users name the same crate versions.
 pub use ndarray;
 pub use rand;
+/// The type-level binary numbers that [`shape::Prod`], [`shape::Sum`] and [`shape::ConvOut`]
+/// compute with behind the surface; sizes in signatures are [`Const`], never these.
 pub use typenum;
 
 /// Everything a typical program needs: `use nanotorch::prelude::*;`.

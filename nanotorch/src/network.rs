@@ -31,8 +31,12 @@
 //! ## Declaring
 //!
 //! - **Fields** are layers: `Linear<IN, OUT>` with literal sizes of any magnitude (784, 3136,
-//!   12288) or typenum types, or another `network!` struct (written by its bare name; it gets
-//!   the element type as its generic argument).
+//!   12288) or size types (`U64`, `Const<3136>`, an alias, a size parameter), or another
+//!   `network!` struct (written by its bare name; it gets the element type as its generic
+//!   argument), or an activation layer such as `Relu<(Dyn, U8), E>`, or a custom layer. A value
+//!   passed to a field other than `Linear` is checked against the input width the field
+//!   declares through [`codegen::Declared`](crate::codegen::Declared) — one error at the call,
+//!   naming both sizes; a custom layer called on `[B, F]` values implements that trait too.
 //! - **Size parameters**: `pub struct Mlp<H> { fc1: Linear<784, H>, fc2: Linear<H, 10> }`
 //!   makes the hidden size a type parameter (`Mlp::<U128>::new(0)`, `Mlp::<U![3000]>::new(0)`);
 //!   the element type stays the last parameter (`Mlp<H, E = f32>`). A nested network with size

@@ -1,35 +1,45 @@
 //! Shapes as types.
 //!
-//! A *dim* is either a static size — a [`typenum`] unsigned such as `U3`, known to the compiler —
-//! or a [`Dyn`], a size known only at run time (typically the batch). A *shape* is a tuple of
-//! dims of rank 0 to 4: `()`, `(U10,)`, `(Dyn, U784)`, `(Dyn, U1, U28, U28)`.
+//! A *dim* is either a static size — [`Const<N>`](Const), e.g. `Const<3>`, known to the
+//! compiler — or a [`Dyn`], a size known only at run time (typically the batch). A *shape* is a
+//! tuple of dims of rank 0 to 4: `()`, `(U10,)`, `(Dyn, U784)`, `(Dyn, U1, U28, U28)`. The
+//! names `U0` … `U1024` are aliases: `U784` *is* `Const<784>`; for larger sizes write
+//! `Const<3136>` or `U![3136]`.
 //!
 //! Because static sizes are types, "the inner dims of a matrix product agree" is a trait bound
-//! that the compiler checks. The traits that express agreement ([`DimsAgree`],
-//! [`FeaturesAgree`]) carry `#[diagnostic::on_unimplemented]` messages that say in words which
-//! dims had to agree.
+//! that the compiler checks, and a mistake is a compile error. A static size is a const generic
+//! so that the compiler prints it as the number it is: a mismatch reads
+//! ``expected `4`, found `5` ``, with `Const<4>` and `Const<5>` in the full types of its notes.
+//! The traits that express agreement
+//! ([`DimsAgree`], [`FeaturesAgree`]) carry `#[diagnostic::on_unimplemented]` messages that say
+//! in words which dims had to agree.
 //!
-//! ## Reading typenum's numbers in compiler errors
+//! ## Size arithmetic
 //!
-//! typenum writes a number in binary, most significant bit innermost:
-//! `UInt<UInt<UInt<UTerm, B1>, B1>, B0>` is binary `110`, i.e. 6. Read the `B0`/`B1`s from the
-//! inside out. The `network!` macro reports literal mismatches in decimal before rustc gets here;
-//! these trait errors are the fallback for dims the macro cannot see (aliases, generics).
+//! Stable Rust cannot compute `Const<{A * B}>` from two const generics, yet [`flatten`]
+//! multiplies sizes and [`concat`] adds them. [`Prod`], [`Sum`] and [`ConvOut`] do that
+//! arithmetic with [`typenum`]'s type-level binary numbers behind the surface and turn the
+//! result back into a `Const`, through a table that reaches [`ARITH_LIMIT`]. Inside `network!`
+//! sizes written as numbers are multiplied by the macro, so there the limit does not apply.
+//!
+//! [`flatten`]: crate::ops::flatten()
+//! [`concat`]: crate::ops::concat()
+
+mod arith;
 
 use std::fmt::{self, Debug};
 
 use ndarray::{Dimension, Ix0, Ix1, Ix2, Ix3, Ix4};
-use typenum::Unsigned;
 
 use crate::element::Element;
 use crate::error::ShapeError;
 use crate::tensor::Tensor;
 
-/// typenum's named sizes `U0` … `U1024` (and its powers of two and ten beyond), so
-/// `use nanotorch::shape::*` brings `U3`, `U64`, `U784` into scope.
-pub use typenum::consts::*;
+pub use arith::{
+    ARITH_LIMIT, ConvOut, ConvWindow, DimAdd, DimMul, FromTypenum, Prod, Sum, ToTypenum,
+};
 
-/// One dimension of a shape: a static size (a typenum unsigned) or a runtime size ([`Dyn`]).
+/// One dimension of a shape: a static size ([`Const`]) or a runtime size ([`Dyn`]).
 pub trait Dim: Copy + Debug + Eq + Send + Sync + 'static {
     /// `Some(n)` when the size is part of the type; `None` for a runtime dim.
     const STATIC: Option<usize>;
@@ -56,35 +66,43 @@ impl Dim for Dyn {
     }
 }
 
-impl<N: Unsigned + Default + Copy + Debug + Eq + Send + Sync + 'static> Dim for N {
-    const STATIC: Option<usize> = Some(N::USIZE);
+/// A static size: `Const<784>` is a dim of 784. Its value is `Const` (`Const::<784>` or
+/// `Default::default()`). `U784` is the same type, spelled shorter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub struct Const<const N: usize>;
+
+impl<const N: usize> Dim for Const<N> {
+    const STATIC: Option<usize> = Some(N);
     fn size(self) -> usize {
-        N::USIZE
+        N
     }
     fn from_size(n: usize) -> Option<Self> {
-        (n == N::USIZE).then(N::default)
+        (n == N).then_some(Const)
     }
 }
 
-/// A dim whose size is part of its type (a typenum unsigned). Layer sizes are static dims.
-pub trait StaticDim: Dim + Unsigned + Default {}
-impl<N: Dim + Unsigned + Default> StaticDim for N {}
+/// A dim whose size is part of its type. Layer sizes are static dims.
+pub trait StaticDim: Dim + Default {
+    /// The size.
+    const SIZE: usize;
+}
+impl<const N: usize> StaticDim for Const<N> {
+    const SIZE: usize = N;
+}
 
-/// The static dim for a literal: `Const<784>` is `U784`. typenum names sizes only up to 1024
-/// and some powers; for any other size write `nanotorch::U![3136]` (the macro builds the
-/// binary type from the number).
-pub type Const<const N: usize> = typenum::U<N>;
+// `U0` … `U1024` (aliases of `Const<N>`) and the typenum-to-`Const` table of `arith`; the
+// number is `ARITH_LIMIT` (a proc macro takes a literal, not the constant).
+nanotorch_macros::__size_table!(1024);
 
-/// "These two dims must be the same size." Implemented for identical static dims and for two
-/// runtime dims (checked when the data arrives).
+/// "These two dims must be the same size." Implemented for every dim with itself: identical
+/// static dims, and two runtime dims (whose sizes are checked when the data arrives).
 ///
 /// Its methods are the identity with a new type: generated code uses them to view a value whose
 /// size is written as an alias or generic with the size another value needs, so the compiler's
 /// one check of this bound is the only error a mismatch produces.
 #[diagnostic::on_unimplemented(
     message = "dimension mismatch: `{Self}` must equal `{Rhs}`",
-    label = "these dims must agree",
-    note = "typenum writes sizes in binary, innermost bit first: UInt<UInt<UInt<UTerm, B1>, B1>, B0> is 0b110 = 6"
+    label = "these dims must agree"
 )]
 pub trait DimsAgree<Rhs: Dim>: Dim {
     /// A `[B, Self]` tensor seen as `[B, Rhs]` (the same tensor: the sizes are equal).
@@ -92,42 +110,42 @@ pub trait DimsAgree<Rhs: Dim>: Dim {
     /// [`DimsAgree::rows_as`] for a gradient destination, seen the other way round.
     fn rows_as_mut<B: Dim, E: Element>(t: &mut Tensor<(B, Self), E>) -> &mut Tensor<(B, Rhs), E>;
 }
-impl<N: StaticDim> DimsAgree<N> for N {
-    fn rows_as<B: Dim, E: Element>(t: &Tensor<(B, N), E>) -> &Tensor<(B, N), E> {
+// One reflexive impl for every dim (static or runtime, whose sizes are compared when the data
+// arrives): with no impl for a concrete type, rustc lists no misleading "implemented for" help.
+impl<D: Dim> DimsAgree<D> for D {
+    fn rows_as<B: Dim, E: Element>(t: &Tensor<(B, D), E>) -> &Tensor<(B, D), E> {
         t
     }
-    fn rows_as_mut<B: Dim, E: Element>(t: &mut Tensor<(B, N), E>) -> &mut Tensor<(B, N), E> {
-        t
-    }
-}
-impl DimsAgree<Dyn> for Dyn {
-    fn rows_as<B: Dim, E: Element>(t: &Tensor<(B, Dyn), E>) -> &Tensor<(B, Dyn), E> {
-        t
-    }
-    fn rows_as_mut<B: Dim, E: Element>(t: &mut Tensor<(B, Dyn), E>) -> &mut Tensor<(B, Dyn), E> {
+    fn rows_as_mut<B: Dim, E: Element>(t: &mut Tensor<(B, D), E>) -> &mut Tensor<(B, D), E> {
         t
     }
 }
 
 /// "The features a value has must be the features the layer takes." Used on the input side of
 /// layers and matrix products, so the message can say which side is which.
+///
+/// Like [`DimsAgree`], its methods view a value with the layer's input type, so that a
+/// mismatch at a nested network's input is this one error and nothing downstream.
 #[diagnostic::on_unimplemented(
     message = "feature mismatch: the layer expects `{Rhs}` input features, but the value has `{Self}`",
-    label = "the value's feature count (last dim) does not match the layer's input size",
-    note = "typenum writes sizes in binary, innermost bit first: UInt<UInt<UInt<UTerm, B1>, B1>, B0> is 0b110 = 6"
+    label = "the value's feature count (last dim) does not match the layer's input size"
 )]
-pub trait FeaturesAgree<Rhs: Dim>: Dim {}
-impl<N: StaticDim> FeaturesAgree<N> for N {}
-impl FeaturesAgree<Dyn> for Dyn {}
-
-/// The size of `A × B` as a type (the flattened size of an `[A, B]` block).
-pub type Prod<A, B> = typenum::Prod<A, B>;
-/// The size of `A + B` as a type (the features after concatenating `[_, A]` and `[_, B]`).
-pub type Sum<A, B> = typenum::Sum<A, B>;
-/// The output size of a convolution or pooling window along one axis:
-/// ⌊(input + 2·padding − kernel) / stride⌋ + 1. Reserved for convolution layers.
-pub type ConvOut<In, Kernel, Stride, Padding> =
-    Sum<typenum::Quot<typenum::Diff<Sum<In, Prod<Padding, U2>>, Kernel>, Stride>, U1>;
+pub trait FeaturesAgree<Rhs: Dim>: Dim {
+    /// A `[B, Self]` tensor seen as `[B, Rhs]` (the same tensor: the sizes are equal).
+    fn features_as<B: Dim, E: Element>(t: &Tensor<(B, Self), E>) -> &Tensor<(B, Rhs), E>;
+    /// [`FeaturesAgree::features_as`] for a gradient destination.
+    fn features_as_mut<B: Dim, E: Element>(
+        t: &mut Tensor<(B, Self), E>,
+    ) -> &mut Tensor<(B, Rhs), E>;
+}
+impl<D: Dim> FeaturesAgree<D> for D {
+    fn features_as<B: Dim, E: Element>(t: &Tensor<(B, D), E>) -> &Tensor<(B, D), E> {
+        t
+    }
+    fn features_as_mut<B: Dim, E: Element>(t: &mut Tensor<(B, D), E>) -> &mut Tensor<(B, D), E> {
+        t
+    }
+}
 
 /// A tuple of dims: the shape of a tensor, rank 0 to 4.
 pub trait Shape: Copy + Debug + Eq + Send + Sync + 'static {
@@ -223,7 +241,7 @@ impl_shape!(4, Ix4, D0 0, D1 1, D2 2, D3 3);
 
 /// A shape whose dims are all static: its element count is a type too.
 pub trait ConstShape: Shape + Default {
-    /// The number of elements as a typenum unsigned.
+    /// The number of elements as a static dim.
     type Numel: StaticDim;
 }
 impl ConstShape for () {
@@ -232,11 +250,7 @@ impl ConstShape for () {
 impl<A: StaticDim> ConstShape for (A,) {
     type Numel = A;
 }
-impl<A: StaticDim, B: StaticDim> ConstShape for (A, B)
-where
-    A: std::ops::Mul<B>,
-    Prod<A, B>: StaticDim,
-{
+impl<A: StaticDim + DimMul<B>, B: StaticDim> ConstShape for (A, B) {
     type Numel = Prod<A, B>;
 }
 

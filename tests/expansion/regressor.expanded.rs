@@ -19,11 +19,11 @@ use nanotorch::prelude::*;
 /// See [`Self::forward`] for the computation and [`Self::backward`] for its derivative, derived at compile time by the chain rule.
 pub struct Regressor<E: ::nanotorch::Element = f32> {
     /// The layer `fc1: Linear<3, 3>`.
-    pub fc1: ::nanotorch::Linear<::nanotorch::typenum::U3, ::nanotorch::typenum::U3, E>,
+    pub fc1: ::nanotorch::Linear<::nanotorch::Const<3>, ::nanotorch::Const<3>, E>,
     /// The layer `fc2: Linear<3, 5>`.
-    pub fc2: ::nanotorch::Linear<::nanotorch::typenum::U3, ::nanotorch::typenum::U5, E>,
+    pub fc2: ::nanotorch::Linear<::nanotorch::Const<3>, ::nanotorch::Const<5>, E>,
     /// The layer `fc3: Linear<5, 1>`.
-    pub fc3: ::nanotorch::Linear<::nanotorch::typenum::U5, ::nanotorch::typenum::U1, E>,
+    pub fc3: ::nanotorch::Linear<::nanotorch::Const<5>, ::nanotorch::Const<1>, E>,
     saved: RegressorSaved<E>,
     work: RegressorWork<E>,
     grads: RegressorGrads<E>,
@@ -33,11 +33,11 @@ pub struct Regressor<E: ::nanotorch::Element = f32> {
 /// What [`Regressor::forward`] keeps because [`Regressor::backward`] reads it.
 pub struct RegressorSaved<E: ::nanotorch::Element> {
     /// `x` [B, 3] — read by `backward`.
-    x: ::nanotorch::Tensor<(::nanotorch::Dyn, ::nanotorch::typenum::U3), E>,
+    x: ::nanotorch::Tensor<(::nanotorch::Dyn, ::nanotorch::Const<3>), E>,
     /// `h` [B, 3] — read by `backward`.
-    h: ::nanotorch::Tensor<(::nanotorch::Dyn, ::nanotorch::typenum::U3), E>,
+    h: ::nanotorch::Tensor<(::nanotorch::Dyn, ::nanotorch::Const<3>), E>,
     /// `sigmoid_fc2` [B, 5] — read by `backward`.
-    sigmoid_fc2: ::nanotorch::Tensor<(::nanotorch::Dyn, ::nanotorch::typenum::U5), E>,
+    sigmoid_fc2: ::nanotorch::Tensor<(::nanotorch::Dyn, ::nanotorch::Const<5>), E>,
 }
 #[automatically_derived]
 impl<E: ::core::clone::Clone + ::nanotorch::Element> ::core::clone::Clone
@@ -83,11 +83,11 @@ for RegressorSaved<E> {
 /// Forward temporaries of [`Regressor`] that backward does not read; kept so each step reuses their memory.
 pub struct RegressorWork<E: ::nanotorch::Element> {
     /// `fc1_out` [B, 3] — not read by `backward`; kept to reuse its memory.
-    fc1_out: ::nanotorch::Tensor<(::nanotorch::Dyn, ::nanotorch::typenum::U3), E>,
+    fc1_out: ::nanotorch::Tensor<(::nanotorch::Dyn, ::nanotorch::Const<3>), E>,
     /// `fc2_out` [B, 5] — not read by `backward`; kept to reuse its memory.
-    fc2_out: ::nanotorch::Tensor<(::nanotorch::Dyn, ::nanotorch::typenum::U5), E>,
+    fc2_out: ::nanotorch::Tensor<(::nanotorch::Dyn, ::nanotorch::Const<5>), E>,
     /// `fc3_out` [B, 1] — not read by `backward`; kept to reuse its memory.
-    fc3_out: ::nanotorch::Tensor<(::nanotorch::Dyn, ::nanotorch::typenum::U1), E>,
+    fc3_out: ::nanotorch::Tensor<(::nanotorch::Dyn, ::nanotorch::Const<1>), E>,
 }
 #[automatically_derived]
 impl<E: ::core::clone::Clone + ::nanotorch::Element> ::core::clone::Clone
@@ -133,15 +133,15 @@ for RegressorWork<E> {
 /// Gradient buffers of [`Regressor::backward`], reused across steps.
 pub struct RegressorGrads<E: ::nanotorch::Element> {
     /// ∂L/∂x (computed only by `backward_with_input`).
-    d_x: ::nanotorch::Tensor<(::nanotorch::Dyn, ::nanotorch::typenum::U3), E>,
+    d_x: ::nanotorch::Tensor<(::nanotorch::Dyn, ::nanotorch::Const<3>), E>,
     /// ∂L/∂fc1_out.
-    d_fc1_out: ::nanotorch::Tensor<(::nanotorch::Dyn, ::nanotorch::typenum::U3), E>,
+    d_fc1_out: ::nanotorch::Tensor<(::nanotorch::Dyn, ::nanotorch::Const<3>), E>,
     /// ∂L/∂h.
-    d_h: ::nanotorch::Tensor<(::nanotorch::Dyn, ::nanotorch::typenum::U3), E>,
+    d_h: ::nanotorch::Tensor<(::nanotorch::Dyn, ::nanotorch::Const<3>), E>,
     /// ∂L/∂fc2_out.
-    d_fc2_out: ::nanotorch::Tensor<(::nanotorch::Dyn, ::nanotorch::typenum::U5), E>,
+    d_fc2_out: ::nanotorch::Tensor<(::nanotorch::Dyn, ::nanotorch::Const<5>), E>,
     /// ∂L/∂sigmoid_fc2.
-    d_sigmoid_fc2: ::nanotorch::Tensor<(::nanotorch::Dyn, ::nanotorch::typenum::U5), E>,
+    d_sigmoid_fc2: ::nanotorch::Tensor<(::nanotorch::Dyn, ::nanotorch::Const<5>), E>,
 }
 #[automatically_derived]
 impl<E: ::core::clone::Clone + ::nanotorch::Element> ::core::clone::Clone
@@ -212,8 +212,8 @@ fc3_out = sigmoid_fc2·W_fc3ᵀ + b_fc3   [B, 1]
  Saved for backward: `x`, `h`, `sigmoid_fc2`.*/
     pub fn forward(
         &mut self,
-        x: &::nanotorch::Tensor<(::nanotorch::Dyn, ::nanotorch::typenum::U3), E>,
-    ) -> &::nanotorch::Tensor<(::nanotorch::Dyn, ::nanotorch::typenum::U1), E> {
+        x: &::nanotorch::Tensor<(::nanotorch::Dyn, ::nanotorch::Const<3>), E>,
+    ) -> &::nanotorch::Tensor<(::nanotorch::Dyn, ::nanotorch::Const<1>), E> {
         self.saved.x.assign(x);
         ::nanotorch::ops::linear_into(
                 x,
@@ -264,7 +264,7 @@ fc3_out = sigmoid_fc2·W_fc3ᵀ + b_fc3   [B, 1]
 ```*/
     pub fn backward(
         &mut self,
-        d_fc3_out: &::nanotorch::Tensor<(::nanotorch::Dyn, ::nanotorch::typenum::U1), E>,
+        d_fc3_out: &::nanotorch::Tensor<(::nanotorch::Dyn, ::nanotorch::Const<1>), E>,
     ) -> ::core::result::Result<(), ::nanotorch::ShapeError> {
         ::nanotorch::codegen::check_gradient(&self.work.fc3_out, d_fc3_out)?;
         self.backward_pass(d_fc3_out, false);
@@ -273,9 +273,9 @@ fc3_out = sigmoid_fc2·W_fc3ᵀ + b_fc3   [B, 1]
     /// Like [`Self::backward`], and also returns ∂L/∂x (needed when this network is a layer inside another).
     pub fn backward_with_input(
         &mut self,
-        d_fc3_out: &::nanotorch::Tensor<(::nanotorch::Dyn, ::nanotorch::typenum::U1), E>,
+        d_fc3_out: &::nanotorch::Tensor<(::nanotorch::Dyn, ::nanotorch::Const<1>), E>,
     ) -> ::core::result::Result<
-        &::nanotorch::Tensor<(::nanotorch::Dyn, ::nanotorch::typenum::U3), E>,
+        &::nanotorch::Tensor<(::nanotorch::Dyn, ::nanotorch::Const<3>), E>,
         ::nanotorch::ShapeError,
     > {
         ::nanotorch::codegen::check_gradient(&self.work.fc3_out, d_fc3_out)?;
@@ -285,7 +285,7 @@ fc3_out = sigmoid_fc2·W_fc3ᵀ + b_fc3   [B, 1]
     /// The body of [`Self::backward`]; `input_grad` also computes ∂L/∂input.
     fn backward_pass(
         &mut self,
-        d_fc3_out: &::nanotorch::Tensor<(::nanotorch::Dyn, ::nanotorch::typenum::U1), E>,
+        d_fc3_out: &::nanotorch::Tensor<(::nanotorch::Dyn, ::nanotorch::Const<1>), E>,
         input_grad: bool,
     ) {
         ::nanotorch::ops::linear_backward_params(
@@ -340,37 +340,28 @@ fc3_out = sigmoid_fc2·W_fc3ᵀ + b_fc3   [B, 1]
     /// Inference: the output for `x`, saving nothing (dropout is the identity here).
     pub fn predict(
         &self,
-        x: &::nanotorch::Tensor<(::nanotorch::Dyn, ::nanotorch::typenum::U3), E>,
-    ) -> ::nanotorch::Tensor<(::nanotorch::Dyn, ::nanotorch::typenum::U1), E> {
-        let fc1_out: ::nanotorch::Tensor<
-            (::nanotorch::Dyn, ::nanotorch::typenum::U3),
-            E,
-        > = ::nanotorch::ops::linear(
+        x: &::nanotorch::Tensor<(::nanotorch::Dyn, ::nanotorch::Const<3>), E>,
+    ) -> ::nanotorch::Tensor<(::nanotorch::Dyn, ::nanotorch::Const<1>), E> {
+        let fc1_out: ::nanotorch::Tensor<(::nanotorch::Dyn, ::nanotorch::Const<3>), E> = ::nanotorch::ops::linear(
                 x,
                 &self.fc1.weight.value,
                 Some(&self.fc1.bias.value),
             )
             .expect("every value in forward has the input's batch size");
-        let h: ::nanotorch::Tensor<(::nanotorch::Dyn, ::nanotorch::typenum::U3), E> = ::nanotorch::ops::sigmoid(
+        let h: ::nanotorch::Tensor<(::nanotorch::Dyn, ::nanotorch::Const<3>), E> = ::nanotorch::ops::sigmoid(
             &fc1_out,
         );
-        let fc2_out: ::nanotorch::Tensor<
-            (::nanotorch::Dyn, ::nanotorch::typenum::U5),
-            E,
-        > = ::nanotorch::ops::linear(
+        let fc2_out: ::nanotorch::Tensor<(::nanotorch::Dyn, ::nanotorch::Const<5>), E> = ::nanotorch::ops::linear(
                 &h,
                 &self.fc2.weight.value,
                 Some(&self.fc2.bias.value),
             )
             .expect("every value in forward has the input's batch size");
         let sigmoid_fc2: ::nanotorch::Tensor<
-            (::nanotorch::Dyn, ::nanotorch::typenum::U5),
+            (::nanotorch::Dyn, ::nanotorch::Const<5>),
             E,
         > = ::nanotorch::ops::sigmoid(&fc2_out);
-        let fc3_out: ::nanotorch::Tensor<
-            (::nanotorch::Dyn, ::nanotorch::typenum::U1),
-            E,
-        > = ::nanotorch::ops::linear(
+        let fc3_out: ::nanotorch::Tensor<(::nanotorch::Dyn, ::nanotorch::Const<1>), E> = ::nanotorch::ops::linear(
                 &sigmoid_fc2,
                 &self.fc3.weight.value,
                 Some(&self.fc3.bias.value),
@@ -438,30 +429,33 @@ impl<E: ::nanotorch::Element> ::nanotorch::Module<E> for Regressor<E> {
         ::nanotorch::Module::<E>::set_training(&mut self.fc3, training);
     }
 }
+impl<E: ::nanotorch::Element> ::nanotorch::codegen::Declared for Regressor<E> {
+    type InputFeatures = ::nanotorch::Const<3>;
+}
 impl<
     E: ::nanotorch::Element,
 > ::nanotorch::Layer<
-    ::nanotorch::Tensor<(::nanotorch::Dyn, ::nanotorch::typenum::U3), E>,
+    ::nanotorch::Tensor<(::nanotorch::Dyn, ::nanotorch::Const<3>), E>,
     E,
 > for Regressor<E> {
-    type Output = ::nanotorch::Tensor<(::nanotorch::Dyn, ::nanotorch::typenum::U1), E>;
+    type Output = ::nanotorch::Tensor<(::nanotorch::Dyn, ::nanotorch::Const<1>), E>;
     fn forward(
         &mut self,
-        x: &::nanotorch::Tensor<(::nanotorch::Dyn, ::nanotorch::typenum::U3), E>,
-    ) -> ::nanotorch::Tensor<(::nanotorch::Dyn, ::nanotorch::typenum::U1), E> {
+        x: &::nanotorch::Tensor<(::nanotorch::Dyn, ::nanotorch::Const<3>), E>,
+    ) -> ::nanotorch::Tensor<(::nanotorch::Dyn, ::nanotorch::Const<1>), E> {
         ::core::clone::Clone::clone(Self::forward(self, x))
     }
     fn forward_into(
         &mut self,
-        x: &::nanotorch::Tensor<(::nanotorch::Dyn, ::nanotorch::typenum::U3), E>,
-        y: &mut ::nanotorch::Tensor<(::nanotorch::Dyn, ::nanotorch::typenum::U1), E>,
+        x: &::nanotorch::Tensor<(::nanotorch::Dyn, ::nanotorch::Const<3>), E>,
+        y: &mut ::nanotorch::Tensor<(::nanotorch::Dyn, ::nanotorch::Const<1>), E>,
     ) {
         y.assign(Self::forward(self, x));
     }
     fn backward(
         &mut self,
-        dy: &::nanotorch::Tensor<(::nanotorch::Dyn, ::nanotorch::typenum::U1), E>,
-    ) -> ::nanotorch::Tensor<(::nanotorch::Dyn, ::nanotorch::typenum::U3), E> {
+        dy: &::nanotorch::Tensor<(::nanotorch::Dyn, ::nanotorch::Const<1>), E>,
+    ) -> ::nanotorch::Tensor<(::nanotorch::Dyn, ::nanotorch::Const<3>), E> {
         ::core::clone::Clone::clone(
             self
                 .backward_with_input(dy)
@@ -472,8 +466,8 @@ impl<
     }
     fn backward_into(
         &mut self,
-        dy: &::nanotorch::Tensor<(::nanotorch::Dyn, ::nanotorch::typenum::U1), E>,
-        dx: &mut ::nanotorch::Tensor<(::nanotorch::Dyn, ::nanotorch::typenum::U3), E>,
+        dy: &::nanotorch::Tensor<(::nanotorch::Dyn, ::nanotorch::Const<1>), E>,
+        dx: &mut ::nanotorch::Tensor<(::nanotorch::Dyn, ::nanotorch::Const<3>), E>,
     ) {
         dx.assign(
             self
@@ -485,7 +479,7 @@ impl<
     }
     fn backward_params(
         &mut self,
-        dy: &::nanotorch::Tensor<(::nanotorch::Dyn, ::nanotorch::typenum::U1), E>,
+        dy: &::nanotorch::Tensor<(::nanotorch::Dyn, ::nanotorch::Const<1>), E>,
     ) {
         Self::backward(self, dy)
             .expect(
@@ -494,8 +488,8 @@ impl<
     }
     fn predict(
         &self,
-        x: &::nanotorch::Tensor<(::nanotorch::Dyn, ::nanotorch::typenum::U3), E>,
-    ) -> ::nanotorch::Tensor<(::nanotorch::Dyn, ::nanotorch::typenum::U1), E> {
+        x: &::nanotorch::Tensor<(::nanotorch::Dyn, ::nanotorch::Const<3>), E>,
+    ) -> ::nanotorch::Tensor<(::nanotorch::Dyn, ::nanotorch::Const<1>), E> {
         Self::predict(self, x)
     }
 }

@@ -16,8 +16,8 @@
 
 use crate::element::Element;
 use crate::shape::{Dyn, U1, U4, U10, U64};
+use crate::shape::{U13, U30};
 use crate::tensor::Tensor;
-use typenum::{U13, U30};
 
 use super::dataset::{Classification, Regression};
 use super::error::DataError;

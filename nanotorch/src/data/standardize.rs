@@ -35,7 +35,7 @@ impl<F: StaticDim, E: Element> Standardizer<F, E> {
                 found: "0 rows".into(),
             });
         }
-        let f = F::USIZE;
+        let f = F::SIZE;
         let mut mean = vec![0.0f64; f];
         for row in x.as_slice().chunks_exact(f) {
             for (m, v) in mean.iter_mut().zip(row) {
@@ -83,7 +83,7 @@ impl<F: StaticDim, E: Element> Standardizer<F, E> {
     /// Standardizes `x` in place: `x[n, j] ← (x[n, j] − mean[j]) / std[j]`.
     pub fn transform(&self, x: &mut Tensor<(Dyn, F), E>) {
         let (mean, std) = (self.mean.as_slice(), self.std.as_slice());
-        for row in x.as_slice_mut().chunks_exact_mut(F::USIZE) {
+        for row in x.as_slice_mut().chunks_exact_mut(F::SIZE) {
             for ((v, m), s) in row.iter_mut().zip(mean).zip(std) {
                 *v = (*v - *m) / *s;
             }
@@ -101,7 +101,7 @@ impl<F: StaticDim, E: Element> Standardizer<F, E> {
     /// (e.g. to report a regression's predictions in the target's own units).
     pub fn inverse_transform(&self, x: &mut Tensor<(Dyn, F), E>) {
         let (mean, std) = (self.mean.as_slice(), self.std.as_slice());
-        for row in x.as_slice_mut().chunks_exact_mut(F::USIZE) {
+        for row in x.as_slice_mut().chunks_exact_mut(F::SIZE) {
             for ((v, m), s) in row.iter_mut().zip(mean).zip(std) {
                 *v = *v * *s + *m;
             }

@@ -100,37 +100,37 @@ pub(crate) fn labelled_csv<F: StaticDim, E: Element>(
             }
             let n = parse_label(origin, line, fields[0])?;
             let f = parse_label(origin, line, fields[1])?;
-            if f != F::USIZE {
+            if f != F::SIZE {
                 return Err(parse_err(
                     origin,
                     line,
-                    format!("header says {f} features, the type expects {}", F::USIZE),
+                    format!("header says {f} features, the type expects {}", F::SIZE),
                 ));
             }
             (Some(n), fields[2..].iter().map(|s| s.to_string()).collect())
         }
     };
 
-    let mut features = Vec::with_capacity(expected_rows.unwrap_or(0) * F::USIZE);
+    let mut features = Vec::with_capacity(expected_rows.unwrap_or(0) * F::SIZE);
     let mut labels = Vec::with_capacity(expected_rows.unwrap_or(0));
     for (line, row) in rows {
         let fields: Vec<&str> = row.split(',').collect();
-        if fields.len() != F::USIZE + 1 {
+        if fields.len() != F::SIZE + 1 {
             return Err(parse_err(
                 origin,
                 line,
                 format!(
                     "expected {} fields ({} features and a label), found {}",
-                    F::USIZE + 1,
-                    F::USIZE,
+                    F::SIZE + 1,
+                    F::SIZE,
                     fields.len()
                 ),
             ));
         }
-        for field in &fields[..F::USIZE] {
+        for field in &fields[..F::SIZE] {
             features.push(E::cast(parse_number(origin, line, field)?));
         }
-        let label = parse_label(origin, line, fields[F::USIZE])?;
+        let label = parse_label(origin, line, fields[F::SIZE])?;
         if label >= class_names.len() {
             return Err(parse_err(
                 origin,
@@ -168,11 +168,11 @@ pub(crate) fn number_table<F: StaticDim, E: Element>(
             Some(c) => row.split(c).collect(),
             None => row.split_whitespace().collect(),
         };
-        if fields.len() != F::USIZE {
+        if fields.len() != F::SIZE {
             return Err(parse_err(
                 origin,
                 line,
-                format!("expected {} numbers, found {}", F::USIZE, fields.len()),
+                format!("expected {} numbers, found {}", F::SIZE, fields.len()),
             ));
         }
         for field in fields {

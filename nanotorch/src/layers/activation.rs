@@ -4,10 +4,11 @@
 
 use rand::Rng;
 
+use crate::codegen::Declared;
 use crate::element::Element;
 use crate::layer::{Init, Layer, Module, ParamMut};
 use crate::ops;
-use crate::shape::{HasLastAxis, Shape};
+use crate::shape::{Dim, HasLastAxis, Shape};
 use crate::tensor::Tensor;
 use crate::{SeededRng, seeded_rng};
 
@@ -59,6 +60,14 @@ macro_rules! activation_layer {
                 $fwd(x)
             }
         }
+
+        activation_layer!(@declared $name);
+    };
+    (@declared $name:ident) => {
+        // Applied to a `[B, F]` value in a `network!`, the layer takes `F` features.
+        impl<B: Dim, F: Dim, E: Element> Declared for $name<(B, F), E> {
+            type InputFeatures = F;
+        }
     };
     (@save $self:ident, output, $x:ident, $y:ident) => {
         save_into(&mut $self.saved, &$y)
@@ -107,6 +116,9 @@ activation_layer!(
     /// [`ops::log_softmax`]. Saves its output.
     LogSoftmax: HasLastAxis, saves output, ops::log_softmax, ops::log_softmax_backward
 );
+
+activation_layer!(@declared LeakyRelu);
+activation_layer!(@declared Dropout);
 
 /// PyTorch's default negative slope for leaky ReLU.
 pub const DEFAULT_NEGATIVE_SLOPE: f64 = 0.01;

@@ -40,7 +40,7 @@ impl<I: StaticDim, O: StaticDim, E: Element> Linear<I, O, E> {
 
 impl<I: StaticDim, O: StaticDim, E: Element> Init for Linear<I, O, E> {
     fn init<R: Rng + ?Sized>(rng: &mut R) -> Self {
-        let bound = E::cast(1.0 / (I::USIZE as f64).sqrt());
+        let bound = E::cast(1.0 / (I::SIZE as f64).sqrt());
         let weight = Tensor::rand_uniform((O::default(), I::default()), -bound, bound, rng);
         let bias = Tensor::rand_uniform((O::default(),), -bound, bound, rng);
         Self::from_tensors(weight, bias)
@@ -60,10 +60,10 @@ impl<I: StaticDim, O: StaticDim, E: Element> Module<E> for Linear<I, O, E> {
     ) {
         f(
             &format!("{prefix}weight"),
-            &[O::USIZE, I::USIZE],
+            &[O::SIZE, I::SIZE],
             self.weight.as_mut(),
         );
-        f(&format!("{prefix}bias"), &[O::USIZE], self.bias.as_mut());
+        f(&format!("{prefix}bias"), &[O::SIZE], self.bias.as_mut());
     }
 
     fn set_training(&mut self, _training: bool) {}

@@ -1,5 +1,5 @@
 // Lesson 1: outside `network!`, a shape is a type, and two tensors of different shape types
-// cannot be added; the compiler prints the sizes as typenum types.
+// cannot be added; the compiler names both sizes, in decimal.
 use nanotorch::prelude::*;
 
 fn main() -> Result<(), ShapeError> {

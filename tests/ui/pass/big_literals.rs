@@ -1,4 +1,4 @@
-// Sizes beyond typenum's named aliases (1024) are built from the number.
+// Sizes beyond the named aliases (U0 … U1024) are written Const<N> or U![N].
 use nanotorch::prelude::*;
 
 network! {
