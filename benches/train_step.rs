@@ -2,8 +2,8 @@
 //! four benchmark models in `src/bench_models.rs`, in f32.
 //!
 //! Run: `cargo bench --bench train_step` (add `-- --quick` for a short run). Thread count of
-//! the matrix products: `OPENBLAS_NUM_THREADS=1` (or 2) in the environment, or
-//! `MATMUL_NUM_THREADS` with `--no-default-features` (the `matrixmultiply` backend).
+//! the matrix products: `NANOTORCH_NUM_THREADS=1` (or 2) in the environment; the default is
+//! the number of cores.
 //! For the comparison with PyTorch use `cargo run --release --example speed_compare`.
 
 use std::hint::black_box;

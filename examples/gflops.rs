@@ -172,7 +172,7 @@ fn main() {
         return;
     }
     let me = std::env::current_exe().expect("the path of this program");
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/mm_torch.py");
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/mm_torch.py");
     let products = products();
     let specs: Vec<&str> = products.iter().map(|p| p.spec.as_str()).collect();
     let step_flops = MnistStep::new().gemm_flops();

@@ -135,7 +135,7 @@ fn main() {
     let rounds: usize = arg(&args, "--rounds").map_or(3, |s| s.parse().expect("--rounds N"));
     let me = std::env::current_exe().expect("the path of this program");
     let py = python();
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/bench_torch.py");
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/bench_torch.py");
     let seconds_arg = seconds.to_string();
     // (threads, model) → per-round ns of each side.
     let mut nano: BTreeMap<(usize, String), Vec<f64>> = BTreeMap::new();
