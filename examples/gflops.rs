@@ -11,9 +11,9 @@
 //! `linear_backward_params` for `dW += dyᵀ·x`, which also sums the bias gradient;
 //! `linear_backward_input_into` for `dX = dy·W`) against `torch.mm` into a preallocated output
 //! with the operands stored the same way (`scripts/mm_torch.py`). The bias work counts against
-//! NanoTorch. FLOPs are `2·M·K·N` per product. Each figure is the median of samples of ~2 ms
-//! after warm-up, in a fresh process per side and thread count (threads pinned through
-//! `NANOTORCH_NUM_THREADS` and `torch.set_num_threads`).
+//! NanoTorch. FLOPs are `2·M·K·N` per product. Each figure is the best of samples of ~2 ms
+//! after warm-up (interference only adds time), in a fresh process per side and thread count
+//! (threads pinned through `NANOTORCH_NUM_THREADS` and `torch.set_num_threads`).
 //!
 //! The step line divides the step's time into its products (the sum of the isolated times
 //! above) and the rest (bias, ReLU, loss, SGD, copies). The isolated products run with their
@@ -38,8 +38,10 @@ fn rand(rows: usize, cols: usize, seed: u64) -> Matrix {
     Tensor::rand_uniform((Dyn(rows), Dyn(cols)), -1.0, 1.0, &mut seeded_rng(seed))
 }
 
-/// Median seconds of one call of `f` (samples of about 2 ms each, for about `seconds`).
-fn median_secs(mut f: impl FnMut(), seconds: f64) -> f64 {
+/// Best seconds per call of `f` over samples of about 2 ms each, taken for about `seconds`.
+/// The best sample, not the median: interference from other processes only ever adds time,
+/// so the minimum is the figure that the step and its products can be compared by.
+fn best_secs(mut f: impl FnMut(), seconds: f64) -> f64 {
     let start = Instant::now();
     let mut warm = 0u32;
     while start.elapsed() < Duration::from_millis(200) || warm < 5 {
@@ -57,8 +59,7 @@ fn median_secs(mut f: impl FnMut(), seconds: f64) -> f64 {
         }
         samples.push(t.elapsed().as_secs_f64() / n as f64);
     }
-    samples.sort_by(f64::total_cmp);
-    samples[samples.len() / 2]
+    samples.into_iter().fold(f64::INFINITY, f64::min)
 }
 
 /// One product of the step: its name, `M×K×N:layouts` spec (as `scripts/mm_torch.py` reads
@@ -104,23 +105,23 @@ fn worker(seconds: f64) {
         let mut dw = rand(out, inp, seed + 5);
         let mut db: Tensor<(Dyn,)> = Tensor::zeros((Dyn(out),));
         let mut dx = rand(BATCH, inp, seed + 6);
-        let fwd = median_secs(
+        let fwd = best_secs(
             || linear_into(&x, &w, Some(&bias), &mut y).expect("sizes agree"),
             seconds,
         );
         println!("{BATCH}x{inp}x{out}:nt {fwd:.9}");
-        let dws = median_secs(
+        let dws = best_secs(
             || linear_backward_params(&x, &dy, &mut dw, Some(&mut db)).expect("sizes agree"),
             seconds,
         );
         println!("{out}x{BATCH}x{inp}:tn {dws:.9}");
         if l > 0 {
-            let dxs = median_secs(|| linear_backward_input_into(&w, &dy, &mut dx), seconds);
+            let dxs = best_secs(|| linear_backward_input_into(&w, &dy, &mut dx), seconds);
             println!("{BATCH}x{out}x{inp}:nn {dxs:.9}");
         }
     }
     let mut step = MnistStep::new();
-    let secs = median_secs(
+    let secs = best_secs(
         || {
             step.step();
         },
