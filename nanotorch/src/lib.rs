@@ -14,6 +14,10 @@
 //! - [`data`]: embedded data sets, MNIST IDX files, data loader, splits, standardizing.
 //! - [`checkpoint`]: save and load parameters as safetensors, with PyTorch's state-dict names.
 //! - [`train`]: accuracy, confusion matrix, epoch summaries, progress bar, SVG curves.
+//! - [`set_num_threads`] / [`num_threads`]: how many threads matrix products use (default: the
+//!   machine's cores; environment variable `NANOTORCH_NUM_THREADS`). The products run on
+//!   NanoTorch's own pure-Rust GEMM, which picks its SIMD kernels when the program starts
+//!   ([`gemm_instruction_set`]).
 //!
 //! Conventions used in every formula: a batch is a matrix whose **rows** are samples
 //! (`x` is `[B, in]`); a linear layer's weight is `[out, in]` as in PyTorch, so `y = x·Wᵀ + b`;
