@@ -16,6 +16,7 @@
 use pulp::{Simd, WithSimd};
 
 use super::lane::{Lane, PackBuffers};
+use super::transpose::transpose8;
 use super::{MatMut, MatRef};
 
 /// Rows of `c` per micro-kernel tile: 6 rows × 2 vectors = 12 accumulators, which with the two
@@ -92,7 +93,7 @@ fn run<E: Lane, S: Simd, const NV: usize>(product: Packed<'_, '_, E>, simd: S) {
                 let j0 = jp * nr;
                 let w = nr.min(n - j0);
                 if !(b_in_place && w == nr) {
-                    pack(panel, nr, b.t(), pc, kc, j0, w);
+                    pack(simd, panel, nr, b.t(), pc, kc, j0, w);
                 }
             }
             // `a` in place needs adjacent values per depth; otherwise each row block is packed
@@ -111,7 +112,7 @@ fn run<E: Lane, S: Simd, const NV: usize>(product: Packed<'_, '_, E>, simd: S) {
                     let i0 = ip * MR;
                     let h = MR.min(m - i0);
                     if !(a_in_place || a_rows) || h < MR {
-                        pack(slot, MR, a, pc, kc, i0, h);
+                        pack(simd, slot, MR, a, pc, kc, i0, h);
                     }
                 }
                 for (jp, bpanel) in buffers.b.chunks_exact(nr * kc).take(n_panels).enumerate() {
@@ -192,7 +193,9 @@ fn with_b<E: Lane, S: Simd, const NV: usize>(
 /// with `stride` values per depth (`b`'s columns are packed as the rows of `bᵀ`). The values
 /// past `width` are set to zero, so the panel needs no clearing beforehand.
 #[inline(always)]
-fn pack<E: Lane>(
+#[allow(clippy::too_many_arguments)]
+fn pack<E: Lane, S: Simd>(
+    simd: S,
     panel: &mut [E],
     stride: usize,
     v: MatRef<'_, E>,
@@ -224,11 +227,11 @@ fn pack<E: Lane>(
     if v.col_stride == 1 {
         p_done = kc / 8 * 8;
         if width == MR {
-            transpose_block::<E, MR>(panel, stride, v, p0, p_done, l0, 0);
+            transpose_block::<E, S, MR>(simd, panel, stride, v, p0, p_done, l0, 0);
             l = MR;
         } else {
             while l + 8 <= width {
-                transpose_block::<E, 8>(panel, stride, v, p0, p_done, l0, l);
+                transpose_block::<E, S, 8>(simd, panel, stride, v, p0, p_done, l0, l);
                 l += 8;
             }
         }
@@ -245,8 +248,10 @@ fn pack<E: Lane>(
 
 /// The part of [`pack`] for `v`'s rows `l0 + l .. l0 + l + L` and its depths
 /// `p0 .. p0 + depth` (a multiple of 8), written to the panel's columns `l .. l + L`.
+#[allow(clippy::too_many_arguments)]
 #[inline(always)]
-fn transpose_block<E: Lane, const L: usize>(
+fn transpose_block<E: Lane, S: Simd, const L: usize>(
+    simd: S,
     panel: &mut [E],
     stride: usize,
     v: MatRef<'_, E>,
@@ -263,14 +268,20 @@ fn transpose_block<E: Lane, const L: usize>(
                 *row = *src;
             }
         }
-        for (q, dst) in panel[p * stride..]
-            .chunks_exact_mut(stride)
-            .take(8)
-            .enumerate()
-        {
-            if let Some(dst) = dst[l..].first_chunk_mut::<L>() {
-                for (d, row) in dst.iter_mut().zip(&block) {
-                    *d = row[q];
+        let rows = panel[p * stride..].chunks_exact_mut(stride).take(8);
+        if let Ok(square) = <[[E; 8]; 8]>::try_from(&block[..]) {
+            // 8 rows: a whole 8 × 8 transpose, in SIMD registers where the CPU allows.
+            for (dst, column) in rows.zip(transpose8(simd, square)) {
+                if let Some(dst) = dst[l..].first_chunk_mut::<8>() {
+                    *dst = column;
+                }
+            }
+        } else {
+            for (q, dst) in rows.enumerate() {
+                if let Some(dst) = dst[l..].first_chunk_mut::<L>() {
+                    for (d, row) in dst.iter_mut().zip(&block) {
+                        *d = row[q];
+                    }
                 }
             }
         }

@@ -11,7 +11,13 @@ use pulp::Simd;
 /// set `S`, so one kernel body is compiled once per instruction set (AVX-512, AVX2+FMA, SSE,
 /// NEON, scalar) and chosen at run time.
 pub trait Lane:
-    Copy + Default + PartialEq + std::ops::Add<Output = Self> + std::ops::Mul<Output = Self> + 'static
+    Copy
+    + Default
+    + PartialEq
+    + std::ops::Add<Output = Self>
+    + std::ops::Mul<Output = Self>
+    + bytemuck::Pod
+    + 'static
 {
     /// The SIMD vector of this scalar on instruction set `S`.
     type V<S: Simd>: Copy;
