@@ -13,13 +13,12 @@ use super::lane::Lane;
 #[inline(always)]
 pub(super) fn transpose8<E: Lane, S: Simd>(simd: S, block: [[E; 8]; 8]) -> [[E; 8]; 8] {
     #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
-    if let Some(v3) = x86::avx_of(simd) {
-        // Only `f32` blocks take this path (an `f64` block has a different size: the casts fail).
-        if let Ok(rows) = bytemuck::try_cast::<[[E; 8]; 8], [[f32; 8]; 8]>(block) {
-            if let Ok(out) = bytemuck::try_cast::<[[f32; 8]; 8], [[E; 8]; 8]>(x86::avx(v3, rows)) {
-                return out;
-            }
-        }
+    if let Some(v3) = x86::avx_of(simd)
+        && let Ok(rows) = bytemuck::try_cast::<[[E; 8]; 8], [[f32; 8]; 8]>(block)
+        && let Ok(out) = bytemuck::try_cast::<[[f32; 8]; 8], [[E; 8]; 8]>(x86::avx(v3, rows))
+    {
+        // Only `f32` blocks get here (an `f64` block has a different size: the casts fail).
+        return out;
     }
     let _ = simd;
     std::array::from_fn(|q| std::array::from_fn(|r| block[r][q]))
