@@ -28,6 +28,7 @@ use std::time::{Duration, Instant};
 use nanotorch::ops::{linear_backward_input_into, linear_backward_params, linear_into};
 use nanotorch::{Dyn, Tensor, seeded_rng};
 use nanotorch_suite::bench_models::{MnistStep, TrainStep};
+use nanotorch_suite::bench_processes::{python, run_worker as run};
 
 type Matrix = Tensor<(Dyn, Dyn)>;
 
@@ -130,40 +131,11 @@ fn worker(seconds: f64) {
     println!("step {secs:.9}");
 }
 
-/// Runs `cmd` and parses its `key seconds` lines.
-fn run(cmd: &mut Command) -> Vec<(String, f64)> {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|line| {
-            let (key, secs) = line.split_once(' ')?;
-            Some((key.to_string(), secs.trim().parse().ok()?))
-        })
-        .collect()
-}
-
 fn lookup(results: &[(String, f64)], key: &str) -> f64 {
     results
         .iter()
         .find(|(k, _)| k == key)
         .map_or_else(|| panic!("no timing for {key}"), |r| r.1)
-}
-
-fn python() -> String {
-    std::env::var("PYTHON").unwrap_or_else(|_| {
-        if std::path::Path::new(".venv/bin/python").exists() {
-            ".venv/bin/python".into()
-        } else {
-            "python3".into()
-        }
-    })
 }
 
 fn main() {

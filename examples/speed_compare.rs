@@ -20,6 +20,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use nanotorch_suite::bench_models::{NAMES, by_name};
+use nanotorch_suite::bench_processes::{python, run_worker};
 
 /// Speed-up targets (PyTorch time / NanoTorch time) from the performance issue, per model and
 /// thread count.
@@ -83,39 +84,9 @@ fn worker(seconds: f64, models: &str) {
     }
 }
 
-/// Parses a worker's output into `name → ns per step`.
-fn parse(output: &[u8]) -> BTreeMap<String, f64> {
-    String::from_utf8_lossy(output)
-        .lines()
-        .filter_map(|line| {
-            let mut parts = line.split_whitespace();
-            let name = parts.next()?.to_string();
-            let ns = parts.next()?.parse().ok()?;
-            Some((name, ns))
-        })
-        .collect()
-}
-
+/// Runs a worker and collects its `name ns_per_step` lines.
 fn run(cmd: &mut Command) -> BTreeMap<String, f64> {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    parse(&out.stdout)
-}
-
-fn python() -> String {
-    std::env::var("PYTHON").unwrap_or_else(|_| {
-        if std::path::Path::new(".venv/bin/python").exists() {
-            ".venv/bin/python".into()
-        } else {
-            "python3".into()
-        }
-    })
+    run_worker(cmd).into_iter().collect()
 }
 
 fn arg(args: &[String], name: &str) -> Option<String> {
