@@ -1,17 +1,19 @@
-//! The single-threaded product `c (+)= a·b` on one instruction set: blocks of `a` and `b` are
-//! copied ("packed") into the order the micro-kernel reads them, and the micro-kernel keeps an
-//! `MR × 2·lanes` tile of `c` in registers while it walks the shared dimension.
+//! The single-threaded product `c (+)= a·b` on one instruction set. The micro-kernel keeps an
+//! `MR × NV·lanes` tile of `c` in registers while it walks the shared dimension; at each depth
+//! step it needs the tile's `MR` values of `a` and `NV` vectors of `b`.
 //!
 //! ```text
-//! for each depth block pc (KC deep):            pack b[pc.., all columns] into column panels
-//!   for each row block ic (MC rows):            pack a[ic.., pc..] into row panels
+//! for each depth block pc (KC deep):            pack b's panels that cannot be read in place
+//!   for each row block ic (MC rows):            pack a's panels that cannot be read in place
 //!     for each column panel j, row panel i:     c[i.., j..] (+)= a_panel · b_panel
 //! ```
 //!
-//! A packed panel is depth-major: for each step `p` of the shared dimension, the `MR` values of
-//! `a`'s rows (or the `NR` values of `b`'s columns) sit side by side, so the kernel's loads are
-//! contiguous whatever the operands' strides were. Panels past the matrix edge are zero-padded;
-//! only the valid part of a tile is written back.
+//! Read in place: `b` when its rows are contiguous (each depth step is `NV` vector loads), `a`
+//! always when its rows or columns are contiguous ([`ASource`]). Packed: a `b` stored
+//! transposed (the weight of `x·Wᵀ`), and the ragged last panels. A packed panel is
+//! depth-major — for each depth step, the `MR` values of `a`'s rows (or the `NR` values of `b`'s
+//! columns) side by side — and zero-padded past the matrix edge; only the valid part of a tile
+//! is written back.
 
 use pulp::{Simd, WithSimd};
 
@@ -20,7 +22,7 @@ use super::transpose::transpose8;
 use super::{MatMut, MatRef};
 
 /// Rows of `c` per micro-kernel tile: 6 rows × 2 vectors = 12 accumulators, which with the two
-/// `b` vectors and one broadcast of `a` fits the 16 registers of AVX2 and SSE (AVX-512 and NEON
+/// `b` vectors and one broadcast of `a` fits the 16 registers of AVX2 (AVX-512 and NEON
 /// have 32; wider tiles measured no faster on the products of the bench models).
 const MR: usize = 6;
 /// Depth of a packed block: a `KC × NR` panel of `b` stays in the L1 cache while the row

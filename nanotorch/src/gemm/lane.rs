@@ -8,7 +8,7 @@ use pulp::Simd;
 /// A scalar type with a SIMD vector of it on every instruction set `pulp` dispatches to.
 ///
 /// The methods are the handful the micro-kernel needs. They are generic over the instruction
-/// set `S`, so one kernel body is compiled once per instruction set (AVX-512, AVX2+FMA, SSE,
+/// set `S`, so one kernel body is compiled once per instruction set (AVX-512, AVX2+FMA,
 /// NEON, scalar) and chosen at run time.
 pub trait Lane:
     Copy

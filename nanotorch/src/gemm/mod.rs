@@ -1,17 +1,17 @@
-//! The matrix-product engine behind [`crate::ops::matmul`] and [`crate::ops::linear`]: a
+//! The matrix-product engine behind [`crate::ops::matmul()`] and [`crate::ops::linear()`]: a
 //! pure-Rust GEMM, `c = a·b` or `c += a·b`, with no system library and no `unsafe`.
 //!
 //! - **Instruction set chosen at run time.** The kernels are written once, generic over
-//!   [`pulp::Simd`], and `pulp` compiles them for AVX-512, AVX2+FMA, SSE and NEON and picks the
-//!   best the CPU has when the program runs — one binary is fast on every x86-64 machine.
-//! - **Two paths by size.** Small products (all of the tiny and residual models' products)
-//!   go through [`small`]: three loops over the strided operands, no copies, no set-up.
-//!   Larger ones go through [`kernel`]: operands packed into cache-sized panels and a
-//!   register-tiled micro-kernel. The crossover is [`SMALL_WORK`], measured by the `gflops`
-//!   example.
-//! - **No allocation per product.** Packing buffers live in each thread and keep their memory
-//!   ([`lane::PackBuffers`]), so a training step that repeats the same products allocates
-//!   nothing once warm.
+//!   [`pulp::Simd`], and `pulp` compiles them for AVX-512, AVX2+FMA and NEON (plus a scalar
+//!   fallback) and picks the best the CPU has when the program runs — one binary is fast on
+//!   every x86-64 machine.
+//! - **Two paths by size.** Small products (at most [`SMALL_WORK`] multiply-adds: all of the
+//!   tiny model's) go through [`small`]: no packing, a row of a narrow `c` held in registers.
+//!   Larger ones go through [`kernel`]: a register-tiled micro-kernel that reads its operands
+//!   in place where their layout allows and packs them into cache-sized panels where not.
+//! - **No allocation per product.** Each thread allocates its packing buffers once, at their
+//!   largest size ([`lane::PackBuffers`]), so which thread runs which product never makes a
+//!   later one allocate.
 //! - **Threads**: products with at least [`PARALLEL_WORK`] multiply-adds are split in row
 //!   blocks over [`threads::num_threads`] threads of [`nanotorch_pool`], which allocates
 //!   nothing per call; see [`crate::set_num_threads`].
@@ -28,7 +28,9 @@ use pulp::Arch;
 
 pub(crate) use lane::Lane;
 
-/// Products with at most this many multiply-adds (`m·k·n`) take the unpacked [`small`] path.
+/// Products with at most this many multiply-adds (`m·k·n`) take the unpacked [`small`] path
+/// (the tiny model's products, up to 450, ran 2–4× faster there than packed; products of
+/// 40 k and more, such as the 10-wide layers of digits, were faster packed).
 const SMALL_WORK: usize = 16 * 1024;
 
 /// Products with at least this many multiply-adds are split over threads (below it, waking a
@@ -243,17 +245,6 @@ fn split<E: Lane + Send + Sync>(
         gemm_serial(a, b, c, accumulate);
         return;
     }
-    split_rows(a, b, c, accumulate, parts);
-}
-
-/// [`split`] after its checks.
-fn split_rows<E: Lane + Send + Sync>(
-    a: MatRef<'_, E>,
-    b: MatRef<'_, E>,
-    c: MatMut<'_, E>,
-    accumulate: bool,
-    parts: usize,
-) {
     let rows_per_part = a.rows.div_ceil(6).div_ceil(parts) * 6;
     // Each part takes its block out of its own slot (the closure is shared, the blocks are
     // not). Slots live on the stack: a threaded product allocates nothing.
