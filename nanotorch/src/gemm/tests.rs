@@ -23,7 +23,7 @@ fn values(len: usize, seed: usize) -> Vec<f64> {
 }
 
 /// Views `data` as a `rows × cols` matrix, stored row-major or as its transpose.
-fn view(data: &[f64], rows: usize, cols: usize, transposed: bool) -> MatRef<'_, f64> {
+fn view<E: Copy>(data: &[E], rows: usize, cols: usize, transposed: bool) -> MatRef<'_, E> {
     if transposed {
         MatRef::row_major(data, cols, rows).t()
     } else {
@@ -59,17 +59,8 @@ fn check(m: usize, k: usize, n: usize) {
                 b.iter().map(|&x| x as f32).collect(),
             );
             let mut got32: Vec<f32> = start.iter().map(|&x| x as f32).collect();
-            let a32v = if ta {
-                MatRef::row_major(&a32[..], k, m).t()
-            } else {
-                MatRef::row_major(&a32[..], m, k)
-            };
-            let b32v = if tb {
-                MatRef::row_major(&b32[..], n, k).t()
-            } else {
-                MatRef::row_major(&b32[..], k, n)
-            };
-            gemm(a32v, b32v, MatMut::row_major(&mut got32, m, n), accumulate);
+            let c32 = MatMut::row_major(&mut got32, m, n);
+            gemm(view(&a32, m, k, ta), view(&b32, k, n, tb), c32, accumulate);
             for (g, w) in got32.iter().zip(&want) {
                 assert!(
                     (f64::from(*g) - w).abs() <= 1e-5 * (1.0 + k as f64),
