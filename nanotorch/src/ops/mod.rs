@@ -9,19 +9,25 @@
 //! the forward pass, and the shapes.
 
 pub mod activation;
+pub mod batch_norm;
 pub mod concat;
+pub mod conv;
 pub mod dropout;
 pub mod elementwise;
 pub mod matmul;
+pub mod pool;
 pub mod reduce;
 pub mod reshape;
 pub mod softmax;
 
 pub use activation::*;
+pub use batch_norm::*;
 pub use concat::*;
+pub use conv::*;
 pub use dropout::*;
 pub use elementwise::*;
 pub use matmul::*;
+pub use pool::*;
 pub use reduce::*;
 pub use reshape::*;
 pub use softmax::*;

@@ -1,0 +1,350 @@
+//! Batch normalisation over the channel axis (axis 1), as PyTorch's `F.batch_norm`:
+//! [`batch_norm_train_into`] (batch statistics, running statistics updated) and
+//! [`batch_norm_eval_into`] (running statistics), each with its backward.
+//!
+//! A `[B, C]` batch (`BatchNorm1d`) and a `[B, C, H, W]` batch of feature maps
+//! (`BatchNorm2d`) are handled alike: each channel `c` is normalised over every value it has
+//! in the batch, `N = B` values for `[B, C]` and `N = B·H·W` for `[B, C, H, W]`.
+
+use crate::element::Element;
+use crate::error::ShapeError;
+use crate::shape::{Dim, Shape, fmt_dims};
+use crate::tensor::Tensor;
+
+/// Shapes whose axis 1 is the channel axis batch normalisation works per: `(B, C)`,
+/// `(B, C, L)` and `(B, C, H, W)`.
+pub trait BatchChannels: Shape {
+    /// The channel dim.
+    type Channels: Dim;
+    /// The channel dim of a shape value.
+    fn channels(&self) -> Self::Channels;
+}
+impl<B: Dim, C: Dim> BatchChannels for (B, C) {
+    type Channels = C;
+    fn channels(&self) -> C {
+        self.1
+    }
+}
+impl<B: Dim, C: Dim, L: Dim> BatchChannels for (B, C, L) {
+    type Channels = C;
+    fn channels(&self) -> C {
+        self.1
+    }
+}
+impl<B: Dim, C: Dim, H: Dim, W: Dim> BatchChannels for (B, C, H, W) {
+    type Channels = C;
+    fn channels(&self) -> C {
+        self.1
+    }
+}
+
+/// The constants of batch normalisation: `eps` added to the variance, and the `momentum` of the
+/// running statistics (`running = (1 − momentum)·running + momentum·batch`). PyTorch's
+/// defaults are `1e-5` and `0.1`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct BatchNormSpec {
+    /// Added to the variance before the square root.
+    pub eps: f64,
+    /// Weight of the new batch in the running statistics.
+    pub momentum: f64,
+}
+
+impl Default for BatchNormSpec {
+    fn default() -> Self {
+        Self {
+            eps: 1e-5,
+            momentum: 0.1,
+        }
+    }
+}
+
+/// What the forward keeps for the backward: the normalised input `x̂` and `1/σ` per channel.
+#[derive(Clone, Debug)]
+pub struct BatchNormSaved<S: BatchChannels, E: Element> {
+    /// `x̂ = (x − μ)/σ`, the shape of the input.
+    pub x_hat: Tensor<S, E>,
+    /// `1/σ = 1/√(var + eps)` per channel.
+    pub inv_std: Tensor<(S::Channels,), E>,
+}
+
+impl<S: BatchChannels, E: Element> BatchNormSaved<S, E> {
+    /// Buffers for inputs of shape `shape` (resized by the forward when the batch changes).
+    pub fn new(shape: S) -> Self {
+        Self {
+            x_hat: Tensor::zeros(shape),
+            inv_std: Tensor::zeros((shape.channels(),)),
+        }
+    }
+}
+
+/// `(B, C, L)`: batch, channels, values per channel per sample.
+fn layout(dims: &[usize]) -> (usize, usize, usize) {
+    let l = dims[2..].iter().product::<usize>();
+    (dims[0], dims[1], l)
+}
+
+fn check_channels(what: &'static str, channels: usize, len: usize) -> Result<(), ShapeError> {
+    if channels == len {
+        Ok(())
+    } else {
+        Err(ShapeError::RuntimeDim {
+            what,
+            left: channels,
+            right: len,
+        })
+    }
+}
+
+/// Visits the values of channel `c` in a `[B, C, L]` buffer, one contiguous run of `L` per
+/// sample.
+fn runs<E>(
+    data: &[E],
+    (b, c_count, l): (usize, usize, usize),
+    c: usize,
+) -> impl Iterator<Item = &[E]> {
+    (0..b).map(move |n| &data[(n * c_count + c) * l..(n * c_count + c + 1) * l])
+}
+
+/// Batch normalisation in training mode: each channel is normalised with the batch's own mean
+/// and variance, then scaled and shifted; the running statistics move towards the batch's.
+///
+/// - **Forward:** for channel `c` over its `N` values: `μ = (1/N) Σ x`, `σ² = (1/N) Σ (x − μ)²`
+///   (biased), `x̂ = (x − μ)/√(σ² + eps)`, `y = weight[c]·x̂ + bias[c]`. Then
+///   `running_mean ← (1 − m)·running_mean + m·μ` and `running_var ← (1 − m)·running_var +
+///   m·σ²·N/(N − 1)` (the *unbiased* variance, as PyTorch).
+/// - **Backward** ([`batch_norm_backward_into`]): `dweight[c] += Σ dy ⊙ x̂`,
+///   `dbias[c] += Σ dy`, and, because μ and σ depend on every value of the channel,
+///   `dx = (weight[c]/(N·σ)) · (N·dy − Σ dy − x̂ ⊙ Σ(dy ⊙ x̂))` — three terms: the direct
+///   path, the path through the mean, and the path through the variance.
+/// - **Saves:** `x̂` and `1/σ` per channel ([`BatchNormSaved`]).
+/// - **Shapes:** `x, y: [B, C]` or `[B, C, H, W]`; `weight`, `bias`, running statistics: `[C]`.
+///   A channel needs at least 2 values (`N ≥ 2`) for a variance: one value is a
+///   [`ShapeError::Invalid`], as in PyTorch.
+#[allow(clippy::too_many_arguments)]
+pub fn batch_norm_train_into<S: BatchChannels, E: Element>(
+    x: &Tensor<S, E>,
+    weight: &Tensor<(S::Channels,), E>,
+    bias: &Tensor<(S::Channels,), E>,
+    spec: BatchNormSpec,
+    running_mean: &mut Tensor<(S::Channels,), E>,
+    running_var: &mut Tensor<(S::Channels,), E>,
+    y: &mut Tensor<S, E>,
+    saved: &mut BatchNormSaved<S, E>,
+) -> Result<(), ShapeError> {
+    let dims = layout(x.dims());
+    let (b, c_count, l) = dims;
+    for (what, t) in [
+        ("batch_norm channels of x and weight", weight.numel()),
+        ("batch_norm channels of x and bias", bias.numel()),
+        (
+            "batch_norm channels of x and running_mean",
+            running_mean.numel(),
+        ),
+        (
+            "batch_norm channels of x and running_var",
+            running_var.numel(),
+        ),
+    ] {
+        check_channels(what, c_count, t)?;
+    }
+    let n = b * l;
+    if n < 2 {
+        return Err(ShapeError::Invalid {
+            what: "batch_norm in training mode needs more than 1 value per channel",
+            found: format!("input {}", fmt_dims(x.dims())),
+        });
+    }
+    y.resize_to(x.shape());
+    saved.x_hat.resize_to(x.shape());
+    saved.inv_std.resize_to((x.shape().channels(),));
+    let (m, eps, inv_n) = (
+        E::cast(spec.momentum),
+        E::cast(spec.eps),
+        E::cast(1.0 / n as f64),
+    );
+    let unbias = E::cast(n as f64 / (n - 1) as f64);
+    let xs = x.as_slice();
+    for c in 0..c_count {
+        let mean = runs(xs, dims, c).flat_map(|r| r.iter().copied()).sum::<E>() * inv_n;
+        let var = runs(xs, dims, c)
+            .flat_map(|r| r.iter().map(move |&v| (v - mean) * (v - mean)))
+            .sum::<E>()
+            * inv_n;
+        let inv_std = E::one() / (var + eps).sqrt();
+        saved.inv_std.as_slice_mut()[c] = inv_std;
+        let (w, sh) = (weight.as_slice()[c], bias.as_slice()[c]);
+        for s in 0..b {
+            let at = (s * c_count + c) * l..(s * c_count + c + 1) * l;
+            let (xr, hat, out) = (
+                &xs[at.clone()],
+                &mut saved.x_hat.as_slice_mut()[at.clone()],
+                &mut y.as_slice_mut()[at],
+            );
+            for ((&v, h), o) in xr.iter().zip(hat.iter_mut()).zip(out.iter_mut()) {
+                *h = (v - mean) * inv_std;
+                *o = w * *h + sh;
+            }
+        }
+        let rm = &mut running_mean.as_slice_mut()[c];
+        *rm = (E::one() - m) * *rm + m * mean;
+        let rv = &mut running_var.as_slice_mut()[c];
+        *rv = (E::one() - m) * *rv + m * var * unbias;
+    }
+    Ok(())
+}
+
+/// Batch normalisation in evaluation mode: each channel is normalised with the *running*
+/// statistics, so a sample's output does not depend on the rest of its batch.
+///
+/// - **Forward:** `x̂ = (x − running_mean[c])/√(running_var[c] + eps)`,
+///   `y = weight[c]·x̂ + bias[c]`; the running statistics are not changed.
+/// - **Backward** ([`batch_norm_eval_backward_into`]): the statistics are constants, so
+///   `dx = weight[c]/σ · dy`, `dweight[c] += Σ dy ⊙ x̂`, `dbias[c] += Σ dy`.
+/// - **Saves:** `x̂` and `1/σ` ([`BatchNormSaved`]).
+/// - **Shapes:** as [`batch_norm_train_into`] (any batch size, even 1).
+#[allow(clippy::too_many_arguments)]
+pub fn batch_norm_eval_into<S: BatchChannels, E: Element>(
+    x: &Tensor<S, E>,
+    weight: &Tensor<(S::Channels,), E>,
+    bias: &Tensor<(S::Channels,), E>,
+    spec: BatchNormSpec,
+    running_mean: &Tensor<(S::Channels,), E>,
+    running_var: &Tensor<(S::Channels,), E>,
+    y: &mut Tensor<S, E>,
+    saved: &mut BatchNormSaved<S, E>,
+) -> Result<(), ShapeError> {
+    let dims = layout(x.dims());
+    let (b, c_count, l) = dims;
+    for (what, t) in [
+        ("batch_norm channels of x and weight", weight.numel()),
+        ("batch_norm channels of x and bias", bias.numel()),
+        (
+            "batch_norm channels of x and running_mean",
+            running_mean.numel(),
+        ),
+        (
+            "batch_norm channels of x and running_var",
+            running_var.numel(),
+        ),
+    ] {
+        check_channels(what, c_count, t)?;
+    }
+    y.resize_to(x.shape());
+    saved.x_hat.resize_to(x.shape());
+    saved.inv_std.resize_to((x.shape().channels(),));
+    let eps = E::cast(spec.eps);
+    let xs = x.as_slice();
+    for c in 0..c_count {
+        let mean = running_mean.as_slice()[c];
+        let inv_std = E::one() / (running_var.as_slice()[c] + eps).sqrt();
+        saved.inv_std.as_slice_mut()[c] = inv_std;
+        let (w, sh) = (weight.as_slice()[c], bias.as_slice()[c]);
+        for s in 0..b {
+            let at = (s * c_count + c) * l..(s * c_count + c + 1) * l;
+            let (xr, hat, out) = (
+                &xs[at.clone()],
+                &mut saved.x_hat.as_slice_mut()[at.clone()],
+                &mut y.as_slice_mut()[at],
+            );
+            for ((&v, h), o) in xr.iter().zip(hat.iter_mut()).zip(out.iter_mut()) {
+                *h = (v - mean) * inv_std;
+                *o = w * *h + sh;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Checks `dy` against the saved forward and the parameter gradients against the channels.
+fn check_backward<S: BatchChannels, E: Element>(
+    saved: &BatchNormSaved<S, E>,
+    weight: &Tensor<(S::Channels,), E>,
+    dy: &Tensor<S, E>,
+    dweight: &Tensor<(S::Channels,), E>,
+    dbias: &Tensor<(S::Channels,), E>,
+) -> Result<(), ShapeError> {
+    if dy.dims() != saved.x_hat.dims() {
+        return Err(ShapeError::Shape {
+            expected: format!(
+                "{} (the output of the last forward)",
+                fmt_dims(saved.x_hat.dims())
+            ),
+            found: fmt_dims(dy.dims()),
+        });
+    }
+    let c = saved.inv_std.numel();
+    check_channels("batch_norm channels of weight", c, weight.numel())?;
+    check_channels("batch_norm channels of dweight", c, dweight.numel())?;
+    check_channels("batch_norm channels of dbias", c, dbias.numel())
+}
+
+/// Backward of [`batch_norm_train_into`]: writes `dx` (resized to `dy`'s shape) and **adds**
+/// into `dweight` and `dbias`. The formula is in [`batch_norm_train_into`].
+pub fn batch_norm_backward_into<S: BatchChannels, E: Element>(
+    saved: &BatchNormSaved<S, E>,
+    weight: &Tensor<(S::Channels,), E>,
+    dy: &Tensor<S, E>,
+    dx: &mut Tensor<S, E>,
+    dweight: &mut Tensor<(S::Channels,), E>,
+    dbias: &mut Tensor<(S::Channels,), E>,
+) -> Result<(), ShapeError> {
+    check_backward(saved, weight, dy, dweight, dbias)?;
+    dx.resize_to(dy.shape());
+    let dims = layout(dy.dims());
+    let (b, c_count, l) = dims;
+    let n = E::cast((b * l) as f64);
+    let (dys, hats) = (dy.as_slice(), saved.x_hat.as_slice());
+    for c in 0..c_count {
+        let sum_dy = runs(dys, dims, c)
+            .flat_map(|r| r.iter().copied())
+            .sum::<E>();
+        let sum_dy_hat = runs(dys, dims, c)
+            .zip(runs(hats, dims, c))
+            .flat_map(|(d, h)| d.iter().zip(h).map(|(&d, &h)| d * h))
+            .sum::<E>();
+        dweight.as_slice_mut()[c] += sum_dy_hat;
+        dbias.as_slice_mut()[c] += sum_dy;
+        let k = weight.as_slice()[c] * saved.inv_std.as_slice()[c] / n;
+        for s in 0..b {
+            let at = (s * c_count + c) * l..(s * c_count + c + 1) * l;
+            let out = &mut dx.as_slice_mut()[at.clone()];
+            for ((o, &d), &h) in out.iter_mut().zip(&dys[at.clone()]).zip(&hats[at]) {
+                *o = k * (n * d - sum_dy - h * sum_dy_hat);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Backward of [`batch_norm_eval_into`]: writes `dx = weight[c]/σ · dy` (resized to `dy`'s
+/// shape) and **adds** into `dweight` and `dbias`.
+pub fn batch_norm_eval_backward_into<S: BatchChannels, E: Element>(
+    saved: &BatchNormSaved<S, E>,
+    weight: &Tensor<(S::Channels,), E>,
+    dy: &Tensor<S, E>,
+    dx: &mut Tensor<S, E>,
+    dweight: &mut Tensor<(S::Channels,), E>,
+    dbias: &mut Tensor<(S::Channels,), E>,
+) -> Result<(), ShapeError> {
+    check_backward(saved, weight, dy, dweight, dbias)?;
+    dx.resize_to(dy.shape());
+    let dims = layout(dy.dims());
+    let (b, c_count, l) = dims;
+    let (dys, hats) = (dy.as_slice(), saved.x_hat.as_slice());
+    for c in 0..c_count {
+        let k = weight.as_slice()[c] * saved.inv_std.as_slice()[c];
+        let (mut sum_dy, mut sum_dy_hat) = (E::zero(), E::zero());
+        for s in 0..b {
+            let at = (s * c_count + c) * l..(s * c_count + c + 1) * l;
+            let out = &mut dx.as_slice_mut()[at.clone()];
+            for ((o, &d), &h) in out.iter_mut().zip(&dys[at.clone()]).zip(&hats[at]) {
+                *o = k * d;
+                sum_dy += d;
+                sum_dy_hat += d * h;
+            }
+        }
+        dweight.as_slice_mut()[c] += sum_dy_hat;
+        dbias.as_slice_mut()[c] += sum_dy;
+    }
+    Ok(())
+}

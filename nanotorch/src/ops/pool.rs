@@ -1,0 +1,378 @@
+//! Pooling over NCHW images: [`max_pool2d`], [`avg_pool2d`] and [`global_avg_pool2d`], as
+//! PyTorch's `F.max_pool2d`, `F.avg_pool2d` (with `count_include_pad=True`, `ceil_mode=False`)
+//! and `F.adaptive_avg_pool2d(x, 1)` flattened to `[B, C]`.
+//!
+//! Pooling has no parameters. Its backward *routes* the gradient: max pooling sends each
+//! output's gradient to the one input pixel that won the window, average pooling spreads it
+//! evenly over the window.
+
+use crate::element::Element;
+use crate::error::ShapeError;
+use crate::ops::conv::output_shape;
+use crate::shape::{Dim, Shape, fmt_dims};
+use crate::tensor::Tensor;
+
+/// A square pooling window: its size, its step, and the padding around the input (PyTorch's
+/// `kernel_size`, `stride`, `padding`; PyTorch's default stride is the kernel size).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Pool2dSpec {
+    /// Window size.
+    pub kernel: usize,
+    /// Step between two windows.
+    pub stride: usize,
+    /// Padding on every side (−∞ for max pooling, 0 for average pooling). At most half the
+    /// kernel, as in PyTorch.
+    pub padding: usize,
+}
+
+impl Pool2dSpec {
+    /// A `kernel × kernel` window moving by `stride` over an input padded by `padding`.
+    pub fn new(kernel: usize, stride: usize, padding: usize) -> Self {
+        Self {
+            kernel,
+            stride,
+            padding,
+        }
+    }
+
+    /// The output size along one axis, `⌊(input + 2·padding − kernel) / stride⌋ + 1`, or
+    /// `None` if the window does not fit, a size is 0, or the padding exceeds half the kernel.
+    pub fn out_size(&self, input: usize) -> Option<usize> {
+        if self.kernel == 0 || self.stride == 0 || 2 * self.padding > self.kernel {
+            return None;
+        }
+        let padded = input + 2 * self.padding;
+        (padded >= self.kernel).then(|| (padded - self.kernel) / self.stride + 1)
+    }
+}
+
+/// Batch·channels, input and output sizes of one pooling call.
+#[derive(Clone, Copy)]
+struct PoolGeometry {
+    planes: usize,
+    height: usize,
+    width: usize,
+    out_height: usize,
+    out_width: usize,
+}
+
+fn geometry(x: &[usize], spec: Pool2dSpec) -> Result<PoolGeometry, ShapeError> {
+    let bad = || ShapeError::Invalid {
+        what: "pooling window larger than the padded input, a zero size, or padding over half the kernel",
+        found: format!(
+            "input {}, kernel {}, stride {}, padding {}",
+            fmt_dims(&x[2..]),
+            spec.kernel,
+            spec.stride,
+            spec.padding
+        ),
+    };
+    Ok(PoolGeometry {
+        planes: x[0] * x[1],
+        height: x[2],
+        width: x[3],
+        out_height: spec.out_size(x[2]).ok_or_else(bad)?,
+        out_width: spec.out_size(x[3]).ok_or_else(bad)?,
+    })
+}
+
+fn check_dy(g: &PoolGeometry, input: &[usize], dy: &[usize]) -> Result<(), ShapeError> {
+    let want = [input[0], input[1], g.out_height, g.out_width];
+    if dy == want {
+        Ok(())
+    } else {
+        Err(ShapeError::Shape {
+            expected: format!("{} (the output of the pooling)", fmt_dims(&want)),
+            found: fmt_dims(dy),
+        })
+    }
+}
+
+/// The input rows (or columns) window `i` covers, clipped to the input: `start..end`.
+fn window(i: usize, spec: Pool2dSpec, size: usize) -> (usize, usize) {
+    let start = (i * spec.stride).saturating_sub(spec.padding);
+    let end = (i * spec.stride + spec.kernel)
+        .saturating_sub(spec.padding)
+        .min(size);
+    (start, end)
+}
+
+/// Max pooling: the largest value in each window.
+///
+/// - **Forward:** `y[b, c, i, j] = max_{p, q < K} x̃[b, c, i·s + p, j·s + q]`, `x̃` being `x`
+///   padded with −∞.
+/// - **Backward:** `dx[b, c, h, w] = Σ dy[b, c, i, j]` over the windows whose maximum was
+///   `x[b, c, h, w]`; every other pixel gets 0. A tie goes to the first maximum in the window's
+///   row-major order, as in PyTorch.
+/// - **Saves:** the arg-max of every window (a flat index into the input), not the input.
+/// - **Shapes:** `x: [B, C, H, W]` → `y: [B, C, OH, OW]`, `OH = ⌊(H + 2·padding − K) /
+///   stride⌋ + 1` (see [`Pool2dSpec::out_size`]).
+pub fn max_pool2d<B: Dim, C: Dim, H: Dim, W: Dim, OH: Dim, OW: Dim, E: Element>(
+    x: &Tensor<(B, C, H, W), E>,
+    spec: Pool2dSpec,
+) -> Result<Tensor<(B, C, OH, OW), E>, ShapeError> {
+    let g = geometry(x.dims(), spec)?;
+    let (b, c, _, _) = x.shape();
+    let mut y = Tensor::zeros(output_shape(b, c, g.out_height, g.out_width)?);
+    max_pool2d_into(x, spec, &mut y, &mut Vec::new())?;
+    Ok(y)
+}
+
+/// [`max_pool2d`] writing into `y` (resized if needed) and the arg-max of every output into
+/// `argmax` (reused; it grows only past the largest size seen).
+pub fn max_pool2d_into<B: Dim, C: Dim, H: Dim, W: Dim, OH: Dim, OW: Dim, E: Element>(
+    x: &Tensor<(B, C, H, W), E>,
+    spec: Pool2dSpec,
+    y: &mut Tensor<(B, C, OH, OW), E>,
+    argmax: &mut Vec<usize>,
+) -> Result<(), ShapeError> {
+    let g = geometry(x.dims(), spec)?;
+    let (b, c, _, _) = x.shape();
+    y.resize_to(output_shape(b, c, g.out_height, g.out_width)?);
+    argmax.resize(y.numel(), 0);
+    let (plane, out_plane) = (g.height * g.width, g.out_height * g.out_width);
+    let xs = x.as_slice();
+    for (k, (out, arg)) in y
+        .as_slice_mut()
+        .chunks_exact_mut(out_plane.max(1))
+        .zip(argmax.chunks_exact_mut(out_plane.max(1)))
+        .enumerate()
+        .take(g.planes)
+    {
+        let base = k * plane;
+        for i in 0..g.out_height {
+            let (r0, r1) = window(i, spec, g.height);
+            for j in 0..g.out_width {
+                let (c0, c1) = window(j, spec, g.width);
+                let mut best = base + r0 * g.width + c0;
+                for r in r0..r1 {
+                    for col in c0..c1 {
+                        let at = base + r * g.width + col;
+                        // `>` keeps the first of equal maxima; a NaN wins, as in PyTorch.
+                        if xs[at] > xs[best] || xs[at].is_nan() && !xs[best].is_nan() {
+                            best = at;
+                        }
+                    }
+                }
+                out[i * g.out_width + j] = xs[best];
+                arg[i * g.out_width + j] = best;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Backward of [`max_pool2d`]: routes each `dy` entry to its window's arg-max, writing `dx`
+/// (resized to `input_shape` and zeroed first; pixels that won no window get 0).
+pub fn max_pool2d_backward_into<B: Dim, C: Dim, H: Dim, W: Dim, OH: Dim, OW: Dim, E: Element>(
+    argmax: &[usize],
+    dy: &Tensor<(B, C, OH, OW), E>,
+    input_shape: (B, C, H, W),
+    dx: &mut Tensor<(B, C, H, W), E>,
+) -> Result<(), ShapeError> {
+    if argmax.len() < dy.numel() {
+        return Err(ShapeError::Length {
+            shape: fmt_dims(dy.dims()),
+            expected: dy.numel(),
+            found: argmax.len(),
+        });
+    }
+    dx.resize_to(input_shape);
+    dx.fill(E::zero());
+    let dxs = dx.as_slice_mut();
+    for (&at, &d) in argmax.iter().zip(dy.as_slice()) {
+        let slot = dxs.get_mut(at).ok_or(ShapeError::Invalid {
+            what: "max_pool2d_backward: an arg-max outside the input (argmax from another call?)",
+            found: at.to_string(),
+        })?;
+        *slot += d;
+    }
+    Ok(())
+}
+
+/// Backward of [`max_pool2d`], allocating: recomputes the arg-max from `x`.
+pub fn max_pool2d_backward<B: Dim, C: Dim, H: Dim, W: Dim, OH: Dim, OW: Dim, E: Element>(
+    x: &Tensor<(B, C, H, W), E>,
+    dy: &Tensor<(B, C, OH, OW), E>,
+    spec: Pool2dSpec,
+) -> Result<Tensor<(B, C, H, W), E>, ShapeError> {
+    let g = geometry(x.dims(), spec)?;
+    check_dy(&g, x.dims(), dy.dims())?;
+    let mut y: Tensor<(B, C, OH, OW), E> = Tensor::zeros(dy.shape());
+    let mut argmax = Vec::new();
+    max_pool2d_into(x, spec, &mut y, &mut argmax)?;
+    let mut dx = Tensor::zeros(x.shape());
+    max_pool2d_backward_into(&argmax, dy, x.shape(), &mut dx)?;
+    Ok(dx)
+}
+
+/// Average pooling: the mean of each window, padding included in the count (PyTorch's default
+/// `count_include_pad=True`, so every output divides by `K²`).
+///
+/// - **Forward:** `y[b, c, i, j] = (1/K²) Σ_{p, q < K} x̃[b, c, i·s + p, j·s + q]`, `x̃` being
+///   `x` padded with zeros.
+/// - **Backward:** `dx[b, c, h, w] = (1/K²) Σ dy[b, c, i, j]` over the windows covering
+///   `(h, w)`.
+/// - **Saves:** nothing (the backward needs only the sizes).
+/// - **Shapes:** as [`max_pool2d`].
+pub fn avg_pool2d<B: Dim, C: Dim, H: Dim, W: Dim, OH: Dim, OW: Dim, E: Element>(
+    x: &Tensor<(B, C, H, W), E>,
+    spec: Pool2dSpec,
+) -> Result<Tensor<(B, C, OH, OW), E>, ShapeError> {
+    let g = geometry(x.dims(), spec)?;
+    let (b, c, _, _) = x.shape();
+    let mut y = Tensor::zeros(output_shape(b, c, g.out_height, g.out_width)?);
+    avg_pool2d_into(x, spec, &mut y)?;
+    Ok(y)
+}
+
+/// [`avg_pool2d`] writing into `y` (resized if needed).
+pub fn avg_pool2d_into<B: Dim, C: Dim, H: Dim, W: Dim, OH: Dim, OW: Dim, E: Element>(
+    x: &Tensor<(B, C, H, W), E>,
+    spec: Pool2dSpec,
+    y: &mut Tensor<(B, C, OH, OW), E>,
+) -> Result<(), ShapeError> {
+    let g = geometry(x.dims(), spec)?;
+    let (b, c, _, _) = x.shape();
+    y.resize_to(output_shape(b, c, g.out_height, g.out_width)?);
+    let (plane, out_plane) = (g.height * g.width, g.out_height * g.out_width);
+    let scale = E::one() / E::cast((spec.kernel * spec.kernel) as f64);
+    for (xp, out) in x
+        .as_slice()
+        .chunks_exact(plane.max(1))
+        .zip(y.as_slice_mut().chunks_exact_mut(out_plane.max(1)))
+        .take(g.planes)
+    {
+        for i in 0..g.out_height {
+            let (r0, r1) = window(i, spec, g.height);
+            for j in 0..g.out_width {
+                let (c0, c1) = window(j, spec, g.width);
+                let mut sum = E::zero();
+                for r in r0..r1 {
+                    sum += xp[r * g.width + c0..r * g.width + c1]
+                        .iter()
+                        .copied()
+                        .sum::<E>();
+                }
+                out[i * g.out_width + j] = sum * scale;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Backward of [`avg_pool2d`] into `dx` (resized to `input_shape`): each `dy` entry, divided by
+/// `K²`, is added to every input pixel of its window.
+pub fn avg_pool2d_backward_into<B: Dim, C: Dim, H: Dim, W: Dim, OH: Dim, OW: Dim, E: Element>(
+    dy: &Tensor<(B, C, OH, OW), E>,
+    spec: Pool2dSpec,
+    input_shape: (B, C, H, W),
+    dx: &mut Tensor<(B, C, H, W), E>,
+) -> Result<(), ShapeError> {
+    let dims = input_shape.dims();
+    let g = geometry(&dims, spec)?;
+    check_dy(&g, &dims, dy.dims())?;
+    dx.resize_to(input_shape);
+    dx.fill(E::zero());
+    let (plane, out_plane) = (g.height * g.width, g.out_height * g.out_width);
+    let scale = E::one() / E::cast((spec.kernel * spec.kernel) as f64);
+    for (dxp, dyp) in dx
+        .as_slice_mut()
+        .chunks_exact_mut(plane.max(1))
+        .zip(dy.as_slice().chunks_exact(out_plane.max(1)))
+    {
+        for i in 0..g.out_height {
+            let (r0, r1) = window(i, spec, g.height);
+            for j in 0..g.out_width {
+                let (c0, c1) = window(j, spec, g.width);
+                let share = dyp[i * g.out_width + j] * scale;
+                for r in r0..r1 {
+                    dxp[r * g.width + c0..r * g.width + c1]
+                        .iter_mut()
+                        .for_each(|v| *v += share);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Backward of [`avg_pool2d`], allocating.
+pub fn avg_pool2d_backward<B: Dim, C: Dim, H: Dim, W: Dim, OH: Dim, OW: Dim, E: Element>(
+    dy: &Tensor<(B, C, OH, OW), E>,
+    spec: Pool2dSpec,
+    input_shape: (B, C, H, W),
+) -> Result<Tensor<(B, C, H, W), E>, ShapeError> {
+    let mut dx = Tensor::zeros(input_shape);
+    avg_pool2d_backward_into(dy, spec, input_shape, &mut dx)?;
+    Ok(dx)
+}
+
+/// Global average pooling: the mean of each channel's whole map, `[B, C, H, W] → [B, C]`
+/// (PyTorch's `F.adaptive_avg_pool2d(x, 1).flatten(1)`), the usual bridge from a conv stack to
+/// a classifier that works for any image size.
+///
+/// - **Forward:** `y[b, c] = (1/(H·W)) Σ_{h, w} x[b, c, h, w]`.
+/// - **Backward:** `dx[b, c, h, w] = dy[b, c] / (H·W)`.
+/// - **Saves:** nothing but the input's sizes.
+/// - **Shapes:** `x: [B, C, H, W]` → `y: [B, C]`.
+pub fn global_avg_pool2d<B: Dim, C: Dim, H: Dim, W: Dim, E: Element>(
+    x: &Tensor<(B, C, H, W), E>,
+) -> Tensor<(B, C), E> {
+    let (b, c, _, _) = x.shape();
+    let mut y = Tensor::zeros((b, c));
+    global_avg_pool2d_into(x, &mut y);
+    y
+}
+
+/// [`global_avg_pool2d`] writing into `y` (resized if needed).
+pub fn global_avg_pool2d_into<B: Dim, C: Dim, H: Dim, W: Dim, E: Element>(
+    x: &Tensor<(B, C, H, W), E>,
+    y: &mut Tensor<(B, C), E>,
+) {
+    let (b, c, h, w) = x.shape();
+    y.resize_to((b, c));
+    let plane = (h.size() * w.size()).max(1);
+    let scale = E::one() / E::cast((h.size() * w.size()) as f64);
+    for (out, xp) in y
+        .as_slice_mut()
+        .iter_mut()
+        .zip(x.as_slice().chunks_exact(plane))
+    {
+        *out = xp.iter().copied().sum::<E>() * scale;
+    }
+}
+
+/// Backward of [`global_avg_pool2d`] into `dx` (resized to `input_shape`). Errors if `dy` is
+/// not `[B, C]` of that shape.
+pub fn global_avg_pool2d_backward_into<B: Dim, C: Dim, H: Dim, W: Dim, E: Element>(
+    dy: &Tensor<(B, C), E>,
+    input_shape: (B, C, H, W),
+    dx: &mut Tensor<(B, C, H, W), E>,
+) -> Result<(), ShapeError> {
+    let want = [input_shape.0.size(), input_shape.1.size()];
+    if dy.dims() != want {
+        return Err(ShapeError::Shape {
+            expected: format!("{} (the output of global_avg_pool2d)", fmt_dims(&want)),
+            found: fmt_dims(dy.dims()),
+        });
+    }
+    dx.resize_to(input_shape);
+    let (_, _, h, w) = input_shape;
+    let plane = (h.size() * w.size()).max(1);
+    let scale = E::one() / E::cast((h.size() * w.size()) as f64);
+    for (dxp, &d) in dx.as_slice_mut().chunks_exact_mut(plane).zip(dy.as_slice()) {
+        dxp.fill(d * scale);
+    }
+    Ok(())
+}
+
+/// Backward of [`global_avg_pool2d`], allocating (errors as the `_into` form).
+pub fn global_avg_pool2d_backward<B: Dim, C: Dim, H: Dim, W: Dim, E: Element>(
+    dy: &Tensor<(B, C), E>,
+    input_shape: (B, C, H, W),
+) -> Result<Tensor<(B, C, H, W), E>, ShapeError> {
+    let mut dx = Tensor::zeros(input_shape);
+    global_avg_pool2d_backward_into(dy, input_shape, &mut dx)?;
+    Ok(dx)
+}
