@@ -36,7 +36,8 @@ use crate::error::ShapeError;
 use crate::tensor::Tensor;
 
 pub use arith::{
-    ARITH_LIMIT, ConvOut, ConvWindow, DimAdd, DimMul, FromTypenum, Prod, Sum, ToTypenum,
+    ARITH_LIMIT, ConvOut, ConvWindow, Dilated, DilatedKernel, DimAdd, DimMul, FromTypenum, Prod,
+    Sum, ToTypenum,
 };
 
 /// One dimension of a shape: a static size ([`Const`]) or a runtime size ([`Dyn`]).

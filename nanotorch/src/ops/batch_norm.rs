@@ -78,7 +78,7 @@ impl<S: BatchChannels, E: Element> BatchNormSaved<S, E> {
 }
 
 /// `(B, C, L)`: batch, channels, values per channel per sample.
-fn layout(dims: &[usize]) -> (usize, usize, usize) {
+pub(crate) fn layout(dims: &[usize]) -> Layout {
     let l = dims[2..].iter().product::<usize>();
     (dims[0], dims[1], l)
 }
@@ -157,39 +157,15 @@ pub fn batch_norm_train_into<S: BatchChannels, E: Element>(
     y.resize_to(x.shape());
     saved.x_hat.resize_to(x.shape());
     saved.inv_std.resize_to((x.shape().channels(),));
-    let (m, eps, inv_n) = (
-        E::cast(spec.momentum),
-        E::cast(spec.eps),
-        E::cast(1.0 / n as f64),
+    train_slices(
+        dims,
+        x.as_slice(),
+        (weight.as_slice(), bias.as_slice()),
+        spec,
+        (running_mean.as_slice_mut(), running_var.as_slice_mut()),
+        y.as_slice_mut(),
+        (saved.x_hat.as_slice_mut(), saved.inv_std.as_slice_mut()),
     );
-    let unbias = E::cast(n as f64 / (n - 1) as f64);
-    let xs = x.as_slice();
-    for c in 0..c_count {
-        let mean = runs(xs, dims, c).flat_map(|r| r.iter().copied()).sum::<E>() * inv_n;
-        let var = runs(xs, dims, c)
-            .flat_map(|r| r.iter().map(move |&v| (v - mean) * (v - mean)))
-            .sum::<E>()
-            * inv_n;
-        let inv_std = E::one() / (var + eps).sqrt();
-        saved.inv_std.as_slice_mut()[c] = inv_std;
-        let (w, sh) = (weight.as_slice()[c], bias.as_slice()[c]);
-        for s in 0..b {
-            let at = (s * c_count + c) * l..(s * c_count + c + 1) * l;
-            let (xr, hat, out) = (
-                &xs[at.clone()],
-                &mut saved.x_hat.as_slice_mut()[at.clone()],
-                &mut y.as_slice_mut()[at],
-            );
-            for ((&v, h), o) in xr.iter().zip(hat.iter_mut()).zip(out.iter_mut()) {
-                *h = (v - mean) * inv_std;
-                *o = w * *h + sh;
-            }
-        }
-        let rm = &mut running_mean.as_slice_mut()[c];
-        *rm = (E::one() - m) * *rm + m * mean;
-        let rv = &mut running_var.as_slice_mut()[c];
-        *rv = (E::one() - m) * *rv + m * var * unbias;
-    }
     Ok(())
 }
 
@@ -214,7 +190,7 @@ pub fn batch_norm_eval_into<S: BatchChannels, E: Element>(
     saved: &mut BatchNormSaved<S, E>,
 ) -> Result<(), ShapeError> {
     let dims = layout(x.dims());
-    let (b, c_count, l) = dims;
+    let c_count = dims.1;
     for (what, t) in [
         ("batch_norm channels of x and weight", weight.numel()),
         ("batch_norm channels of x and bias", bias.numel()),
@@ -232,26 +208,15 @@ pub fn batch_norm_eval_into<S: BatchChannels, E: Element>(
     y.resize_to(x.shape());
     saved.x_hat.resize_to(x.shape());
     saved.inv_std.resize_to((x.shape().channels(),));
-    let eps = E::cast(spec.eps);
-    let xs = x.as_slice();
-    for c in 0..c_count {
-        let mean = running_mean.as_slice()[c];
-        let inv_std = E::one() / (running_var.as_slice()[c] + eps).sqrt();
-        saved.inv_std.as_slice_mut()[c] = inv_std;
-        let (w, sh) = (weight.as_slice()[c], bias.as_slice()[c]);
-        for s in 0..b {
-            let at = (s * c_count + c) * l..(s * c_count + c + 1) * l;
-            let (xr, hat, out) = (
-                &xs[at.clone()],
-                &mut saved.x_hat.as_slice_mut()[at.clone()],
-                &mut y.as_slice_mut()[at],
-            );
-            for ((&v, h), o) in xr.iter().zip(hat.iter_mut()).zip(out.iter_mut()) {
-                *h = (v - mean) * inv_std;
-                *o = w * *h + sh;
-            }
-        }
-    }
+    eval_slices(
+        dims,
+        x.as_slice(),
+        (weight.as_slice(), bias.as_slice()),
+        spec,
+        (running_mean.as_slice(), running_var.as_slice()),
+        y.as_slice_mut(),
+        (saved.x_hat.as_slice_mut(), saved.inv_std.as_slice_mut()),
+    );
     Ok(())
 }
 
@@ -290,29 +255,14 @@ pub fn batch_norm_backward_into<S: BatchChannels, E: Element>(
 ) -> Result<(), ShapeError> {
     check_backward(saved, weight, dy, dweight, dbias)?;
     dx.resize_to(dy.shape());
-    let dims = layout(dy.dims());
-    let (b, c_count, l) = dims;
-    let n = E::cast((b * l) as f64);
-    let (dys, hats) = (dy.as_slice(), saved.x_hat.as_slice());
-    for c in 0..c_count {
-        let sum_dy = runs(dys, dims, c)
-            .flat_map(|r| r.iter().copied())
-            .sum::<E>();
-        let sum_dy_hat = runs(dys, dims, c)
-            .zip(runs(hats, dims, c))
-            .flat_map(|(d, h)| d.iter().zip(h).map(|(&d, &h)| d * h))
-            .sum::<E>();
-        dweight.as_slice_mut()[c] += sum_dy_hat;
-        dbias.as_slice_mut()[c] += sum_dy;
-        let k = weight.as_slice()[c] * saved.inv_std.as_slice()[c] / n;
-        for s in 0..b {
-            let at = (s * c_count + c) * l..(s * c_count + c + 1) * l;
-            let out = &mut dx.as_slice_mut()[at.clone()];
-            for ((o, &d), &h) in out.iter_mut().zip(&dys[at.clone()]).zip(&hats[at]) {
-                *o = k * (n * d - sum_dy - h * sum_dy_hat);
-            }
-        }
-    }
+    backward_slices(
+        layout(dy.dims()),
+        (saved.x_hat.as_slice(), saved.inv_std.as_slice()),
+        weight.as_slice(),
+        dy.as_slice(),
+        dx.as_slice_mut(),
+        (dweight.as_slice_mut(), dbias.as_slice_mut()),
+    );
     Ok(())
 }
 
@@ -328,23 +278,156 @@ pub fn batch_norm_eval_backward_into<S: BatchChannels, E: Element>(
 ) -> Result<(), ShapeError> {
     check_backward(saved, weight, dy, dweight, dbias)?;
     dx.resize_to(dy.shape());
-    let dims = layout(dy.dims());
+    eval_backward_slices(
+        layout(dy.dims()),
+        (saved.x_hat.as_slice(), saved.inv_std.as_slice()),
+        weight.as_slice(),
+        dy.as_slice(),
+        dx.as_slice_mut(),
+        (dweight.as_slice_mut(), dbias.as_slice_mut()),
+    );
+    Ok(())
+}
+
+/// `(B, C, L)` sizes of a batch-norm input.
+pub(crate) type Layout = (usize, usize, usize);
+
+/// [`batch_norm_train_into`] on row-major buffers of checked sizes: `affine` is
+/// `(weight, bias)`, `running` is `(mean, var)`, `saved` is `(x̂, 1/σ)`.
+pub(crate) fn train_slices<E: Element>(
+    dims: Layout,
+    xs: &[E],
+    (weight, bias): (&[E], &[E]),
+    spec: BatchNormSpec,
+    (running_mean, running_var): (&mut [E], &mut [E]),
+    y: &mut [E],
+    (x_hat, inv_stds): (&mut [E], &mut [E]),
+) {
     let (b, c_count, l) = dims;
-    let (dys, hats) = (dy.as_slice(), saved.x_hat.as_slice());
+    let n = b * l;
+    let (m, eps, inv_n) = (
+        E::cast(spec.momentum),
+        E::cast(spec.eps),
+        E::cast(1.0 / n as f64),
+    );
+    let unbias = E::cast(n as f64 / (n - 1).max(1) as f64);
     for c in 0..c_count {
-        let k = weight.as_slice()[c] * saved.inv_std.as_slice()[c];
+        let mean = runs(xs, dims, c).flat_map(|r| r.iter().copied()).sum::<E>() * inv_n;
+        let var = runs(xs, dims, c)
+            .flat_map(|r| r.iter().map(move |&v| (v - mean) * (v - mean)))
+            .sum::<E>()
+            * inv_n;
+        let inv_std = E::one() / (var + eps).sqrt();
+        inv_stds[c] = inv_std;
+        normalize_channel(dims, c, xs, mean, inv_std, (weight[c], bias[c]), y, x_hat);
+        running_mean[c] = (E::one() - m) * running_mean[c] + m * mean;
+        running_var[c] = (E::one() - m) * running_var[c] + m * var * unbias;
+    }
+}
+
+/// [`batch_norm_eval_into`] on row-major buffers of checked sizes.
+pub(crate) fn eval_slices<E: Element>(
+    dims: Layout,
+    xs: &[E],
+    (weight, bias): (&[E], &[E]),
+    spec: BatchNormSpec,
+    (running_mean, running_var): (&[E], &[E]),
+    y: &mut [E],
+    (x_hat, inv_stds): (&mut [E], &mut [E]),
+) {
+    let eps = E::cast(spec.eps);
+    for c in 0..dims.1 {
+        let inv_std = E::one() / (running_var[c] + eps).sqrt();
+        inv_stds[c] = inv_std;
+        normalize_channel(
+            dims,
+            c,
+            xs,
+            running_mean[c],
+            inv_std,
+            (weight[c], bias[c]),
+            y,
+            x_hat,
+        );
+    }
+}
+
+/// `x̂ = (x − mean)·inv_std` and `y = weight·x̂ + bias` for channel `c`.
+#[allow(clippy::too_many_arguments)]
+fn normalize_channel<E: Element>(
+    (b, c_count, l): Layout,
+    c: usize,
+    xs: &[E],
+    mean: E,
+    inv_std: E,
+    (w, sh): (E, E),
+    y: &mut [E],
+    x_hat: &mut [E],
+) {
+    for s in 0..b {
+        let at = (s * c_count + c) * l..(s * c_count + c + 1) * l;
+        let (xr, hat, out) = (&xs[at.clone()], &mut x_hat[at.clone()], &mut y[at]);
+        for ((&v, h), o) in xr.iter().zip(hat.iter_mut()).zip(out.iter_mut()) {
+            *h = (v - mean) * inv_std;
+            *o = w * *h + sh;
+        }
+    }
+}
+
+/// [`batch_norm_backward_into`] on row-major buffers of checked sizes.
+pub(crate) fn backward_slices<E: Element>(
+    dims: Layout,
+    (hats, inv_stds): (&[E], &[E]),
+    weight: &[E],
+    dys: &[E],
+    dx: &mut [E],
+    (dweight, dbias): (&mut [E], &mut [E]),
+) {
+    let (b, c_count, l) = dims;
+    let n = E::cast((b * l) as f64);
+    for c in 0..c_count {
+        let sum_dy = runs(dys, dims, c)
+            .flat_map(|r| r.iter().copied())
+            .sum::<E>();
+        let sum_dy_hat = runs(dys, dims, c)
+            .zip(runs(hats, dims, c))
+            .flat_map(|(d, h)| d.iter().zip(h).map(|(&d, &h)| d * h))
+            .sum::<E>();
+        dweight[c] += sum_dy_hat;
+        dbias[c] += sum_dy;
+        let k = weight[c] * inv_stds[c] / n;
+        for s in 0..b {
+            let at = (s * c_count + c) * l..(s * c_count + c + 1) * l;
+            let out = &mut dx[at.clone()];
+            for ((o, &d), &h) in out.iter_mut().zip(&dys[at.clone()]).zip(&hats[at]) {
+                *o = k * (n * d - sum_dy - h * sum_dy_hat);
+            }
+        }
+    }
+}
+
+/// [`batch_norm_eval_backward_into`] on row-major buffers of checked sizes.
+pub(crate) fn eval_backward_slices<E: Element>(
+    (b, c_count, l): Layout,
+    (hats, inv_stds): (&[E], &[E]),
+    weight: &[E],
+    dys: &[E],
+    dx: &mut [E],
+    (dweight, dbias): (&mut [E], &mut [E]),
+) {
+    for c in 0..c_count {
+        let k = weight[c] * inv_stds[c];
         let (mut sum_dy, mut sum_dy_hat) = (E::zero(), E::zero());
         for s in 0..b {
             let at = (s * c_count + c) * l..(s * c_count + c + 1) * l;
-            let out = &mut dx.as_slice_mut()[at.clone()];
+            let out = &mut dx[at.clone()];
             for ((o, &d), &h) in out.iter_mut().zip(&dys[at.clone()]).zip(&hats[at]) {
                 *o = k * d;
                 sum_dy += d;
                 sum_dy_hat += d * h;
             }
         }
-        dweight.as_slice_mut()[c] += sum_dy_hat;
-        dbias.as_slice_mut()[c] += sum_dy;
+        dweight[c] += sum_dy_hat;
+        dbias[c] += sum_dy;
     }
-    Ok(())
 }

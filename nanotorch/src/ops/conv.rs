@@ -221,18 +221,38 @@ where
     }
     let shape = output_shape(x.shape().0, weight.shape().0, g.out_height, g.out_width)?;
     y.resize_to(shape);
+    forward_slices(
+        &g,
+        x.as_slice(),
+        weight.as_slice(),
+        bias.map(|b| b.as_slice()),
+        y.as_slice_mut(),
+        cols,
+    );
+    Ok(())
+}
+
+/// The forward of [`conv2d`] on row-major buffers of checked sizes (also used by the
+/// `Conv2d` layer, which keeps its input with runtime spatial sizes).
+pub(crate) fn forward_slices<E: Element>(
+    g: &ConvGeometry,
+    x: &[E],
+    weight: &[E],
+    bias: Option<&[E]>,
+    y: &mut [E],
+    cols: &mut Vec<E>,
+) {
     let (image, out_image) = (
         g.in_channels * g.height * g.width,
         g.out_channels * g.pixels(),
     );
-    let w = MatRef::row_major(weight.as_slice(), g.out_channels, g.patch());
+    let w = MatRef::row_major(weight, g.out_channels, g.patch());
     for (xb, yb) in x
-        .as_slice()
         .chunks_exact(image.max(1))
-        .zip(y.as_slice_mut().chunks_exact_mut(out_image.max(1)))
+        .zip(y.chunks_exact_mut(out_image.max(1)))
         .take(g.batch)
     {
-        let patches = patches_of(&g, xb, cols);
+        let patches = patches_of(g, xb, cols);
         gemm(
             w,
             MatRef::row_major(patches, g.patch(), g.pixels()),
@@ -240,12 +260,94 @@ where
             false,
         );
         if let Some(bias) = bias {
-            for (row, &b) in yb.chunks_exact_mut(g.pixels().max(1)).zip(bias.as_slice()) {
+            for (row, &b) in yb.chunks_exact_mut(g.pixels().max(1)).zip(bias) {
                 row.iter_mut().for_each(|v| *v += b);
             }
         }
     }
-    Ok(())
+}
+
+/// [`conv2d_backward_params`] on row-major buffers of checked sizes.
+pub(crate) fn backward_params_slices<E: Element>(
+    g: &ConvGeometry,
+    x: &[E],
+    dy: &[E],
+    dweight: &mut [E],
+    mut dbias: Option<&mut [E]>,
+    cols: &mut Vec<E>,
+) {
+    let (image, out_image) = (
+        g.in_channels * g.height * g.width,
+        g.out_channels * g.pixels(),
+    );
+    let pixels = g.pixels().max(1);
+    for (xb, dyb) in x
+        .chunks_exact(image.max(1))
+        .zip(dy.chunks_exact(out_image.max(1)))
+        .take(g.batch)
+    {
+        let patches = patches_of(g, xb, cols);
+        gemm(
+            MatRef::row_major(dyb, g.out_channels, g.pixels()),
+            MatRef::row_major(patches, g.patch(), g.pixels()).t(),
+            MatMut::row_major(dweight, g.out_channels, g.patch()),
+            true,
+        );
+        if let Some(db) = dbias.as_deref_mut() {
+            for (acc, row) in db.iter_mut().zip(dyb.chunks_exact(pixels)) {
+                *acc += row.iter().copied().sum::<E>();
+            }
+        }
+    }
+}
+
+/// [`conv2d_backward_input_into`] on row-major buffers of checked sizes.
+pub(crate) fn backward_input_slices<E: Element>(
+    g: &ConvGeometry,
+    weight: &[E],
+    dy: &[E],
+    dx: &mut [E],
+    cols: &mut Vec<E>,
+) {
+    let (image, out_image) = (
+        g.in_channels * g.height * g.width,
+        g.out_channels * g.pixels(),
+    );
+    let wt = MatRef::row_major(weight, g.out_channels, g.patch()).t();
+    if g.is_pointwise() {
+        // The patch matrix is the image itself, so Wᵀ·dY_b is dx_b directly.
+        for (dxb, dyb) in dx
+            .chunks_exact_mut(image.max(1))
+            .zip(dy.chunks_exact(out_image.max(1)))
+            .take(g.batch)
+        {
+            gemm(
+                wt,
+                MatRef::row_major(dyb, g.out_channels, g.pixels()),
+                MatMut::row_major(dxb, g.patch(), g.pixels()),
+                false,
+            );
+        }
+        return;
+    }
+    dx.fill(E::zero());
+    let len = g.patch() * g.pixels();
+    if cols.len() < len {
+        cols.resize(len, E::zero());
+    }
+    for (dxb, dyb) in dx
+        .chunks_exact_mut(image.max(1))
+        .zip(dy.chunks_exact(out_image.max(1)))
+        .take(g.batch)
+    {
+        gemm(
+            wt,
+            MatRef::row_major(dyb, g.out_channels, g.pixels()),
+            MatMut::row_major(&mut cols[..len], g.patch(), g.pixels()),
+            false,
+        );
+        col2im(g, &cols[..len], dxb);
+    }
 }
 
 /// The patch matrix of one image: the image itself for a pointwise kernel, else im2col into
@@ -370,31 +472,14 @@ where
             g.out_channels,
         )?;
     }
-    let (image, out_image) = (
-        g.in_channels * g.height * g.width,
-        g.out_channels * g.pixels(),
+    backward_params_slices(
+        &g,
+        x.as_slice(),
+        dy.as_slice(),
+        dweight.as_slice_mut(),
+        dbias.map(|d| d.as_slice_mut()),
+        cols,
     );
-    let pixels = g.pixels().max(1);
-    let mut dbias = dbias;
-    for (xb, dyb) in x
-        .as_slice()
-        .chunks_exact(image.max(1))
-        .zip(dy.as_slice().chunks_exact(out_image.max(1)))
-        .take(g.batch)
-    {
-        let patches = patches_of(&g, xb, cols);
-        gemm(
-            MatRef::row_major(dyb, g.out_channels, g.pixels()),
-            MatRef::row_major(patches, g.patch(), g.pixels()).t(),
-            MatMut::row_major(dweight.as_slice_mut(), g.out_channels, g.patch()),
-            true,
-        );
-        if let Some(db) = dbias.as_deref_mut() {
-            for (acc, row) in db.as_slice_mut().iter_mut().zip(dyb.chunks_exact(pixels)) {
-                *acc += row.iter().copied().sum::<E>();
-            }
-        }
-    }
     Ok(())
 }
 
@@ -423,46 +508,13 @@ where
     let g = geometry(&input_shape.dims(), weight.dims(), spec)?;
     check_dy(&g, dy.dims())?;
     dx.resize_to(input_shape);
-    let (image, out_image) = (
-        g.in_channels * g.height * g.width,
-        g.out_channels * g.pixels(),
+    backward_input_slices(
+        &g,
+        weight.as_slice(),
+        dy.as_slice(),
+        dx.as_slice_mut(),
+        cols,
     );
-    let wt = MatRef::row_major(weight.as_slice(), g.out_channels, g.patch()).t();
-    if g.is_pointwise() {
-        // The patch matrix is the image itself, so Wᵀ·dY_b is dx_b directly.
-        for (dxb, dyb) in dx
-            .as_slice_mut()
-            .chunks_exact_mut(image.max(1))
-            .zip(dy.as_slice().chunks_exact(out_image.max(1)))
-        {
-            gemm(
-                wt,
-                MatRef::row_major(dyb, g.out_channels, g.pixels()),
-                MatMut::row_major(dxb, g.patch(), g.pixels()),
-                false,
-            );
-        }
-        return Ok(());
-    }
-    dx.fill(E::zero());
-    let len = g.patch() * g.pixels();
-    if cols.len() < len {
-        cols.resize(len, E::zero());
-    }
-    for (dxb, dyb) in dx
-        .as_slice_mut()
-        .chunks_exact_mut(image.max(1))
-        .zip(dy.as_slice().chunks_exact(out_image.max(1)))
-        .take(g.batch)
-    {
-        gemm(
-            wt,
-            MatRef::row_major(dyb, g.out_channels, g.pixels()),
-            MatMut::row_major(&mut cols[..len], g.patch(), g.pixels()),
-            false,
-        );
-        col2im(&g, &cols[..len], dxb);
-    }
     Ok(())
 }
 

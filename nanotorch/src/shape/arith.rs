@@ -131,9 +131,36 @@ where
     type Output = <ConvOutTn<I::Typenum, K::Typenum, S::Typenum, P::Typenum> as FromTypenum>::Dim;
 }
 
+/// The span of a kernel of `Self` taps spaced `D` apart, `D·(Self − 1) + 1`: what a dilated
+/// convolution's window covers (`Dilated<U3, U2>` is `Const<5>`).
+#[diagnostic::on_unimplemented(
+    message = "cannot compute the span of a kernel of `{Self}` taps with dilation `{D}` at compile time",
+    label = "the kernel and dilation must be at least 1, and sizes are computed only up to 1024"
+)]
+pub trait DilatedKernel<D: StaticDim>: StaticDim {
+    /// The span.
+    type Output: StaticDim;
+}
+type DilatedTn<K, D> = typenum::Sum<typenum::Prod<typenum::Diff<K, typenum::U1>, D>, typenum::U1>;
+// Reported as the operation's own error, in `Const`s.
+#[diagnostic::do_not_recommend]
+impl<K: ToTypenum, D: ToTypenum> DilatedKernel<D> for K
+where
+    K::Typenum: Sub<typenum::U1>,
+    typenum::Diff<K::Typenum, typenum::U1>: Mul<D::Typenum>,
+    typenum::Prod<typenum::Diff<K::Typenum, typenum::U1>, D::Typenum>: Add<typenum::U1>,
+    DilatedTn<K::Typenum, D::Typenum>: FromTypenum,
+{
+    type Output = <DilatedTn<K::Typenum, D::Typenum> as FromTypenum>::Dim;
+}
+
+/// The span of a dilated kernel as a type: `Dilated<U3, U2>` is `Const<5>` (see
+/// [`DilatedKernel`]).
+pub type Dilated<K, D> = <K as DilatedKernel<D>>::Output;
+
 /// The output size of a convolution or pooling window along one axis:
 /// ⌊(input + 2·padding − kernel) / stride⌋ + 1, e.g. `ConvOut<U28, U5, U1, U0>` is
-/// `Const<24>`. Reserved for convolution layers.
+/// `Const<24>`. A dilated kernel enters as its span, [`Dilated`].
 pub type ConvOut<In, Kernel, Stride, Padding> = <In as ConvWindow<Kernel, Stride, Padding>>::Output;
 
 #[cfg(test)]
@@ -152,6 +179,8 @@ mod tests {
         assert!(same::<Sum<U3, U4>, Const<7>>());
         assert!(same::<ConvOut<U28, U5, U1, U0>, Const<24>>());
         assert!(same::<ConvOut<U28, U3, U2, U1>, Const<14>>());
+        assert!(same::<Dilated<U3, U2>, Const<5>>());
+        assert!(same::<Dilated<U5, U1>, U5>());
         assert!(!same::<Prod<U1, U3>, Const<4>>());
     }
 }
