@@ -47,6 +47,15 @@ pub struct ParamMut<'a, E> {
     pub grad: &'a mut [E],
 }
 
+/// A buffer as checkpoints see it: model state that is saved and loaded with the parameters
+/// but not trained (PyTorch's `register_buffer`), e.g. BatchNorm's running statistics.
+pub enum BufferMut<'a, E> {
+    /// Float values, row-major (`running_mean`, `running_var`).
+    Values(&'a mut [E]),
+    /// A counter, stored as a 64-bit integer as PyTorch does (`num_batches_tracked`).
+    Count(&'a mut i64),
+}
+
 /// Construction from a random generator, with PyTorch's default initialisation. Networks
 /// initialise their fields in declaration order from one generator, so one seed fixes all.
 pub trait Init: Sized {
@@ -68,6 +77,18 @@ pub trait Module<E: Element> {
         prefix: &str,
         f: &mut dyn FnMut(&str, &[usize], ParamMut<'_, E>),
     );
+
+    /// Calls `f` with every buffer's state-dict name (prefixed as in
+    /// [`Module::visit_named_params`]), its sizes and its data. Buffers are state that is
+    /// saved and loaded but never trained: optimizers do not see them. Most layers have none
+    /// (the default).
+    fn visit_named_buffers(
+        &mut self,
+        prefix: &str,
+        f: &mut dyn FnMut(&str, &[usize], BufferMut<'_, E>),
+    ) {
+        let _ = (prefix, f);
+    }
 
     /// Switches dropout and similar layers between training (`true`) and evaluation.
     fn set_training(&mut self, training: bool);

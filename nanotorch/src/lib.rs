@@ -48,7 +48,7 @@ pub use element::Element;
 pub use error::ShapeError;
 pub use gemm::instruction_set as gemm_instruction_set;
 pub use gemm::threads::{ENV_VAR as NUM_THREADS_ENV, num_threads, set_num_threads};
-pub use layer::{Init, Layer, Module, Param, ParamMut};
+pub use layer::{BufferMut, Init, Layer, Module, Param, ParamMut};
 pub use layers::Linear;
 pub use shape::{Const, Dim, Dyn, Shape};
 pub use tensor::Tensor;
