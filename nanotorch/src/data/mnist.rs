@@ -56,12 +56,14 @@ pub const FASHION_CLASSES: [&str; 10] = [
     "Ankle boot",
 ];
 
-/// The training and test parts of MNIST (60 000 and 10 000 images) or Fashion-MNIST.
+/// The training and test parts of MNIST (60 000 and 10 000 images) or Fashion-MNIST, or of
+/// the embedded 10 000 digits ([`datasets::mnist10k`](super::datasets::mnist10k): 8 000 and
+/// 2 000).
 #[derive(Clone, Debug)]
 pub struct Mnist<E: Element = f32> {
-    /// The `train-*` files.
+    /// The `train-*` files (the first 8 000 embedded images for `mnist10k`).
     pub train: Classification<U784, E>,
-    /// The `t10k-*` files.
+    /// The `t10k-*` files (the last 2 000 embedded images for `mnist10k`).
     pub test: Classification<U784, E>,
 }
 

@@ -1,7 +1,7 @@
 //! Data: embedded data sets, MNIST from IDX files, batching, splitting and standardizing.
 //!
-//! - [`datasets`]: digits, iris, breast cancer, wine (classification) and diabetes
-//!   (regression), embedded in the library.
+//! - [`datasets`]: digits, iris, breast cancer, wine (classification), diabetes
+//!   (regression) and 10 000 MNIST digits (8 000 / 2 000), embedded in the library.
 //! - [`mnist`]: MNIST / Fashion-MNIST from IDX files (raw or gzipped).
 //! - [`Classification`] and [`Regression`]: features `Tensor<(Dyn, F)>` with a static
 //!   feature count `F`, and labels or a target tensor.
