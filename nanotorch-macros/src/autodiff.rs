@@ -15,7 +15,7 @@ use quote::{format_ident, quote, quote_spanned};
 use syn::Ident;
 
 use crate::expand::{Plan, WIDTH_CHECKED, constant, has_literal_width, retag, retag_input};
-use crate::graph::{NodeId, Op};
+use crate::graph::{FieldKind, NodeId, Op};
 
 /// The generated backward.
 pub struct Backward {
@@ -225,6 +225,16 @@ impl Walk<'_, '_> {
             Op::Layer { field } => {
                 let f = &plan.graph.fields[*field].name;
                 let a = inputs[0];
+                // A table layer (a convolution, a pooling) maps several input sizes to the same
+                // output size, so its input type is named: `backward_params` alone would leave
+                // it open.
+                let layer = match &plan.graph.fields[*field].kind {
+                    FieldKind::Known { .. } => {
+                        let (fty, xty) = (&plan.graph.fields[*field].ty, plan.ty(a));
+                        quote!(<#fty as ::nanotorch::Layer<#xty, E>>)
+                    }
+                    _ => quote!(::nanotorch::Layer),
+                };
                 match self.need(a) {
                     Some(input_only) => {
                         let t = self.target(a, n, format!("{f}.backward({dn_text})"));
@@ -235,7 +245,7 @@ impl Walk<'_, '_> {
                                 false,
                                 quote_spanned! {span=>
                                     if !input_grad {
-                                        ::nanotorch::Layer::backward_params(&mut self.#f, #dn);
+                                        #layer::backward_params(&mut self.#f, #dn);
                                     }
                                 },
                             );
@@ -243,14 +253,14 @@ impl Walk<'_, '_> {
                         self.emit(
                             input_only,
                             quote_spanned! {span=>
-                                ::nanotorch::Layer::backward_into(&mut self.#f, #dn, #dst);
+                                #layer::backward_into(&mut self.#f, #dn, #dst);
                                 #then
                             },
                         );
                     }
                     None => self.emit(
                         false,
-                        quote_spanned! {span=> ::nanotorch::Layer::backward_params(&mut self.#f, #dn); },
+                        quote_spanned! {span=> #layer::backward_params(&mut self.#f, #dn); },
                     ),
                 }
                 self.terms_nested(f);

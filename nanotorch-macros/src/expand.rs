@@ -499,6 +499,11 @@ pub fn expand(net: &Network, graph: &Graph) -> TokenStream {
         let p = format!("{}.", n);
         quote!(::nanotorch::Module::<E>::visit_named_params(&mut self.#n, &::std::format!("{}{}", prefix, #p), f);)
     });
+    let visit_buffers = graph.fields.iter().map(|f| {
+        let n = &f.name;
+        let p = format!("{}.", n);
+        quote!(::nanotorch::Module::<E>::visit_named_buffers(&mut self.#n, &::std::format!("{}{}", prefix, #p), f);)
+    });
     let set_training = graph.fields.iter().map(|f| {
         let n = &f.name;
         quote!(::nanotorch::Module::<E>::set_training(&mut self.#n, training);)
@@ -527,6 +532,7 @@ pub fn expand(net: &Network, graph: &Graph) -> TokenStream {
                 FieldKind::Linear { input, output } => {
                     format!("{} → {} features", input.text, output.text)
                 }
+                FieldKind::Known { layer, args } => (layer.describe)(args),
                 FieldKind::Opaque => "a nested layer".to_string(),
             };
             format!(
@@ -682,6 +688,14 @@ pub fn expand(net: &Network, graph: &Graph) -> TokenStream {
                 f: &mut dyn FnMut(&str, &[usize], ::nanotorch::ParamMut<'_, E>),
             ) {
                 #(#visit_named)*
+            }
+
+            fn visit_named_buffers(
+                &mut self,
+                prefix: &str,
+                f: &mut dyn FnMut(&str, &[usize], ::nanotorch::BufferMut<'_, E>),
+            ) {
+                #(#visit_buffers)*
             }
 
             fn set_training(&mut self, training: bool) {

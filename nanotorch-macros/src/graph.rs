@@ -10,6 +10,7 @@ use syn::{BinOp, Expr, Ident, Lit, UnOp};
 
 use crate::ast::{Body, DimDecl, Network, ShapeDecl};
 use crate::dims::const_dim;
+use crate::layers::{ArgValue, Args, Call, KnownLayer};
 use crate::prims::{self, Unary};
 
 /// Index of a node in [`Graph::nodes`].
@@ -29,6 +30,12 @@ pub enum FieldKind {
     /// `Linear<IN, OUT>`: the macro calls `nanotorch::ops::linear*` itself, so a `Linear`
     /// applied twice (weight sharing) keeps one saved input per application.
     Linear { input: DimInfo, output: DimInfo },
+    /// A layer of the table in `layers.rs` (`Conv2d`, `MaxPool2d`, `BatchNorm2d`, …): called
+    /// through the `Layer` trait, with its output shape computed here by the table's rule.
+    Known {
+        layer: &'static KnownLayer,
+        args: Args,
+    },
     /// Any other layer (e.g. another `network!` struct), called through the `Layer` trait.
     Opaque,
 }
@@ -202,6 +209,21 @@ fn classify_field(field: &crate::ast::Field, errors: &mut Errors) -> LayerField 
     let Some(last) = path.path.segments.last() else {
         return opaque(quote!(#ty));
     };
+    if let Some(layer) = crate::layers::lookup(&last.ident.to_string()) {
+        return match known_args(layer, &last.arguments) {
+            Ok(args) => LayerField {
+                name: field.name.clone(),
+                ty: (layer.ty)(&args),
+                written,
+                kind: FieldKind::Known { layer, args },
+                attrs: field.attrs.clone(),
+            },
+            Err(e) => {
+                errors.push(e);
+                opaque(quote!(()))
+            }
+        };
+    }
     if last.ident == "Linear" {
         let args: Vec<&syn::GenericArgument> = match &last.arguments {
             syn::PathArguments::AngleBracketed(a) => a.args.iter().collect(),
@@ -256,6 +278,137 @@ fn classify_field(field: &crate::ast::Field, errors: &mut Errors) -> LayerField 
     } else {
         opaque(quote!(#ty))
     }
+}
+
+/// The arguments of a table layer as written, `Conv2d<1, 16, 5, padding = 2>`: the sizes in
+/// order, then `name = number` options in any order; options left out take their defaults.
+fn known_args(layer: &'static KnownLayer, arguments: &syn::PathArguments) -> syn::Result<Args> {
+    use crate::layers::{Arg, Default};
+    let usage = || {
+        let mut parts: Vec<String> = layer
+            .positional
+            .iter()
+            .map(|a| match a {
+                Arg::Dim(n) | Arg::Number(n) => n.to_string(),
+            })
+            .collect();
+        parts.extend(layer.options.iter().map(|(n, _)| format!("{n} = …")));
+        format!("`{}<{}>`", layer.name, parts.join(", "))
+    };
+    let list: Vec<&syn::GenericArgument> = match arguments {
+        syn::PathArguments::AngleBracketed(a) => a.args.iter().collect(),
+        syn::PathArguments::None => Vec::new(),
+        other => {
+            return Err(syn::Error::new_spanned(
+                other,
+                format!("`{}` is written {}", layer.name, usage()),
+            ));
+        }
+    };
+    let (positional, options): (Vec<_>, Vec<_>) = list
+        .into_iter()
+        .partition(|a| !matches!(a, syn::GenericArgument::AssocConst(_)));
+    if positional.len() != layer.positional.len() {
+        let span_of = |a: &syn::PathArguments| match a {
+            syn::PathArguments::AngleBracketed(b) => syn::spanned::Spanned::span(b),
+            _ => Span::call_site(),
+        };
+        return Err(syn::Error::new(
+            span_of(arguments),
+            format!(
+                "`{}` takes {} size{} before its options: {}",
+                layer.name,
+                layer.positional.len(),
+                if layer.positional.len() == 1 { "" } else { "s" },
+                usage()
+            ),
+        ));
+    }
+    let mut values = Vec::new();
+    for (arg, kind) in positional.into_iter().zip(layer.positional) {
+        match kind {
+            Arg::Dim(name) => match generic_dim(arg) {
+                Some(d) => values.push((*name, ArgValue::Dim(d))),
+                None => {
+                    return Err(syn::Error::new_spanned(
+                        arg,
+                        format!(
+                            "`{name}` of `{}` is a size: a number or a size type",
+                            layer.name
+                        ),
+                    ));
+                }
+            },
+            Arg::Number(name) => match generic_dim(arg).and_then(|d| d.lit) {
+                Some(n) => values.push((*name, ArgValue::Number(n))),
+                None => {
+                    return Err(syn::Error::new_spanned(
+                        arg,
+                        format!("`{name}` of `{}` must be written as a number", layer.name),
+                    ));
+                }
+            },
+        }
+    }
+    let mut given: Vec<(String, u64)> = Vec::new();
+    for opt in options {
+        let syn::GenericArgument::AssocConst(ac) = opt else {
+            unreachable!("partitioned above")
+        };
+        let name = ac.ident.to_string();
+        if !layer.options.iter().any(|(n, _)| *n == name) {
+            let names: Vec<String> = layer
+                .options
+                .iter()
+                .map(|(n, _)| format!("`{n}`"))
+                .collect();
+            return Err(syn::Error::new_spanned(
+                &ac.ident,
+                if names.is_empty() {
+                    format!("`{}` has no options", layer.name)
+                } else {
+                    format!(
+                        "`{}` has no option `{name}`; its options are {}",
+                        layer.name,
+                        names.join(", ")
+                    )
+                },
+            ));
+        }
+        let value = match &ac.value {
+            Expr::Lit(syn::ExprLit {
+                lit: Lit::Int(i), ..
+            }) => i.base10_parse::<u64>().ok(),
+            _ => None,
+        };
+        let Some(value) = value else {
+            return Err(syn::Error::new_spanned(
+                &ac.value,
+                format!("`{name}` of `{}` must be written as a number", layer.name),
+            ));
+        };
+        if given.iter().any(|(n, _)| *n == name) {
+            return Err(syn::Error::new_spanned(
+                &ac.ident,
+                format!("`{name}` is given twice"),
+            ));
+        }
+        given.push((name, value));
+    }
+    for (name, default) in layer.options {
+        let value = match given.iter().find(|(n, _)| n == name) {
+            Some((_, v)) => *v,
+            None => match default {
+                Default::Value(v) => *v,
+                Default::SameAs(other) => match values.iter().find(|(n, _)| n == other) {
+                    Some((_, ArgValue::Number(v))) => *v,
+                    _ => unreachable!("a default names a number argument"),
+                },
+            },
+        };
+        values.push((*name, ArgValue::Number(value)));
+    }
+    Ok(Args { values })
 }
 
 /// Standard types a learner might put in a field by mistake.
@@ -572,6 +725,33 @@ impl Lowering<'_> {
                     span,
                     bad,
                 )
+            }
+            FieldKind::Known { layer, args } => {
+                if self.opaque_calls.contains_key(&field) {
+                    self.error(
+                        span,
+                        format!("`{fname}` is applied twice, but a layer keeps the saved values of one call only; declare a second field of the same type"),
+                    );
+                }
+                self.opaque_calls.insert(field, span);
+                let a_dims = self.nodes[a].dims.clone();
+                let field_text = fname.to_string();
+                let value = value_text(&self.nodes[a], arg);
+                let call = Call {
+                    field: &field_text,
+                    value: &value,
+                    dims: &a_dims,
+                };
+                let (dims, bad) = match (layer.rule)(args, &call) {
+                    Ok(dims) => (dims, poisoned),
+                    Err(message) => {
+                        if !poisoned {
+                            self.error(span, message);
+                        }
+                        (a_dims.clone(), true)
+                    }
+                };
+                self.push(name, Op::Layer { field }, vec![a], dims, span, bad)
             }
             FieldKind::Opaque => {
                 if self.opaque_calls.contains_key(&field) {

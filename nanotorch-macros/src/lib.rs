@@ -12,6 +12,7 @@ mod autodiff;
 mod dims;
 mod expand;
 mod graph;
+mod layers;
 mod prims;
 
 /// Declares a network: layers as fields, and a forward pass over them.
