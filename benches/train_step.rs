@@ -1,5 +1,5 @@
 //! One full training step (zero_grad, forward, loss `_into`, backward, optimizer step) of the
-//! four benchmark models in `src/bench_models.rs`, in f32.
+//! five benchmark models in `src/bench_models.rs`, in f32.
 //!
 //! Run: `cargo bench --bench train_step` (add `-- --quick` for a short run). Thread count of
 //! the matrix products: `NANOTORCH_NUM_THREADS=1` (or 2) in the environment; the default is

@@ -1,4 +1,4 @@
-"""Times one full PyTorch training step for the four models of NanoTorch's speed benchmarks
+"""Times one full PyTorch training step for the five models of NanoTorch's speed benchmarks
 (src/bench_models.rs): zero_grad, forward, loss, backward, optimizer step, in f32 on the CPU.
 
     python scripts/bench_torch.py --threads 1 [--models tiny,digits] [--seconds 1.0]
@@ -19,6 +19,24 @@ from torch import nn
 
 
 LABEL_SETS = 16
+
+
+class LeNet(nn.Module):
+    """The LeNet of examples/mnist_cnn.rs (src/bench_models.rs)."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 16, 5, padding=2)
+        self.bn1 = nn.BatchNorm2d(16)
+        self.conv2 = nn.Conv2d(16, 32, 5)
+        self.bn2 = nn.BatchNorm2d(32)
+        self.fc1 = nn.Linear(800, 128)
+        self.fc2 = nn.Linear(128, 10)
+
+    def forward(self, x):
+        h = F.max_pool2d(torch.relu(self.bn1(self.conv1(x))), 2)
+        h = F.max_pool2d(torch.relu(self.bn2(self.conv2(h))), 2)
+        return self.fc2(torch.relu(self.fc1(h.flatten(1))))
 
 
 class Residual(nn.Module):
@@ -54,14 +72,23 @@ def make(name, gen):
     elif name == "residual":
         net = Residual()
         batch, width, opt = 64, 64, "adam"
+    elif name == "lenet":
+        net = LeNet()
+        batch, width, opt = 64, (1, 28, 28), "momentum"
     else:
         raise SystemExit(f"unknown model {name}")
-    x = torch.rand(batch, width, generator=gen) * 2 - 1
+    shape = (batch, *width) if isinstance(width, tuple) else (batch, width)
+    x = torch.rand(shape, generator=gen) * 2 - 1
     # LABEL_SETS labellings, cycled through as in src/bench_models.rs (a single fixed batch is
     # memorised and its gradients underflow into slow subnormals).
     y = [torch.randint(0, 10, (batch,), generator=gen) for _ in range(LABEL_SETS)]
     params = net.parameters()
-    optim = torch.optim.SGD(params, lr=0.1) if opt == "sgd" else torch.optim.Adam(params)
+    if opt == "sgd":
+        optim = torch.optim.SGD(params, lr=0.1)
+    elif opt == "momentum":
+        optim = torch.optim.SGD(params, lr=0.05, momentum=0.9)
+    else:
+        optim = torch.optim.Adam(params)
     return net, optim, F.cross_entropy, x, y
 
 
@@ -101,7 +128,7 @@ def time_model(name, seconds):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--models", default="tiny,digits,mnist,residual")
+    ap.add_argument("--models", default="tiny,digits,mnist,residual,lenet")
     ap.add_argument("--seconds", type=float, default=1.0, help="timed seconds per model")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)

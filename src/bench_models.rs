@@ -1,6 +1,6 @@
-//! The four training steps the speed benchmarks time (`benches/train_step.rs`,
+//! The five training steps the speed benchmarks time (`benches/train_step.rs`,
 //! `examples/speed_compare.rs`, `tests/zero_alloc.rs`), declared once so all of them run the
-//! same code. `scripts/bench_torch.py` builds the same four in PyTorch.
+//! same code. `scripts/bench_torch.py` builds the same five in PyTorch.
 //!
 //! | name | network | batch | loss | optimizer |
 //! |---|---|---|---|---|
@@ -8,6 +8,7 @@
 //! | `digits` | 64 → 128 → 10, ReLU | 32 | cross-entropy | SGD |
 //! | `mnist` | 784 → 256 → 128 → 10, ReLU | 128 | cross-entropy | SGD |
 //! | `residual` | 64 → 32, 32 → 32 (+ skip), 32 → 10, ReLU | 64 | cross-entropy | Adam |
+//! | `lenet` | conv 1→16 k5 p2, BN, ReLU, pool 2, conv 16→32 k5, BN, ReLU, pool 2, 800 → 128 → 10 on `[B, 1, 28, 28]` | 64 | cross-entropy | SGD, momentum 0.9 |
 //!
 //! One step is what a training loop does per batch: `zero_grad`, `forward`, the loss with its
 //! gradient (`_into`, into a kept buffer), `backward`, the optimizer's `step`.
@@ -68,8 +69,28 @@ network! {
     }
 }
 
-/// The names of the four benchmarks, in table order.
-pub const NAMES: [&str; 4] = ["tiny", "digits", "mnist", "residual"];
+network! {
+    /// The LeNet of `examples/mnist_cnn.rs`: two conv blocks with BatchNorm and max-pooling,
+    /// then 800 → 128 → 10.
+    pub struct LeNet {
+        conv1: Conv2d<1, 16, 5, padding = 2>,
+        bn1: BatchNorm2d<16>,
+        pool1: MaxPool2d<2>,
+        conv2: Conv2d<16, 32, 5>,
+        bn2: BatchNorm2d<32>,
+        pool2: MaxPool2d<2>,
+        fc1: Linear<800, 128>,
+        fc2: Linear<128, 10>,
+    }
+    fn forward(x: [B, 1, 28, 28]) -> [B, 10] {
+        let h = pool1(relu(bn1(conv1(x))));
+        let h = pool2(relu(bn2(conv2(h))));
+        fc2(relu(fc1(flatten(h))))
+    }
+}
+
+/// The names of the five benchmarks, in table order.
+pub const NAMES: [&str; 5] = ["tiny", "digits", "mnist", "residual", "lenet"];
 
 /// One benchmark: a model, its optimizer, one batch of data and the loss-gradient buffer.
 pub trait TrainStep {
@@ -84,9 +105,9 @@ pub trait TrainStep {
     fn gemm_flops(&self) -> f64;
 }
 
-/// Uniform random features in `[-1, 1)`, `batch` rows of `F`.
-fn features<F: StaticDim>(batch: usize, rng: &mut SeededRng) -> Tensor<(Dyn, F)> {
-    Tensor::rand_uniform((Dyn(batch), F::default()), -1.0, 1.0, rng)
+/// Uniform random inputs in `[-1, 1)`: `batch` samples of the shape `S` gives them.
+fn features<S: BatchFirst<Batch = Dyn>>(batch: usize, rng: &mut SeededRng) -> Tensor<S> {
+    Tensor::rand_uniform(S::with_batch(Dyn(batch)), -1.0, 1.0, rng)
 }
 
 /// How many labellings of its input batch a classifier benchmark cycles through.
@@ -174,12 +195,12 @@ impl TrainStep for TinyStep {
 /// A classifier benchmark: cross-entropy over `C` classes, any optimizer.
 macro_rules! classifier_step {
     ($(#[$doc:meta])* $name:ident, $net:ident, $in:ty, $classes:ty, $opt:ty, $make_opt:expr,
-     $batch:expr, $sizes:expr) => {
+     $batch:expr, $flops:expr) => {
         $(#[$doc])*
         pub struct $name {
             net: $net,
             opt: $opt,
-            x: Tensor<(Dyn, $in)>,
+            x: Tensor<$in>,
             labels: Vec<Vec<usize>>,
             next: usize,
             dy: Tensor<(Dyn, $classes)>,
@@ -230,7 +251,7 @@ macro_rules! classifier_step {
             }
 
             fn gemm_flops(&self) -> f64 {
-                chain_flops(self.x.dims()[0], $sizes)
+                $flops(self.x.dims()[0])
             }
         }
     };
@@ -238,18 +259,33 @@ macro_rules! classifier_step {
 
 classifier_step!(
     /// 64 → 128 → 10 at batch 32, cross-entropy, SGD (lr 0.1).
-    DigitsStep, Digits, U64, U10, Sgd, Sgd::new(0.1), 32, &[(64, 128), (128, 10)]
+    DigitsStep, Digits, (Dyn, U64), U10, Sgd, Sgd::new(0.1), 32,
+    |b| chain_flops(b, &[(64, 128), (128, 10)])
 );
 classifier_step!(
     /// 784 → 256 → 128 → 10 at batch 128, cross-entropy, SGD (lr 0.1).
-    MnistStep, Mnist, U784, U10, Sgd, Sgd::new(0.1), 128,
-    &[(784, 256), (256, 128), (128, 10)]
+    MnistStep, Mnist, (Dyn, U784), U10, Sgd, Sgd::new(0.1), 128,
+    |b| chain_flops(b, &[(784, 256), (256, 128), (128, 10)])
 );
 classifier_step!(
     /// The residual network at batch 64, cross-entropy, Adam (PyTorch defaults).
-    ResidualStep, Residual, U64, U10, Adam, Adam::new(), 64,
-    &[(64, 32), (32, 32), (32, 10)]
+    ResidualStep, Residual, (Dyn, U64), U10, Adam, Adam::new(), 64,
+    |b| chain_flops(b, &[(64, 32), (32, 32), (32, 10)])
 );
+classifier_step!(
+    /// The LeNet at batch 64, cross-entropy, SGD (lr 0.05, momentum 0.9).
+    LeNetStep, LeNet, (Dyn, U1, U28, U28), U10, Sgd, Sgd::new(0.05).momentum(0.9), 64,
+    lenet_flops
+);
+
+/// `2·m·n·k` over the LeNet step's products: each convolution's `[O, C·K·K]·[C·K·K, B·OH·OW]`
+/// (forward, `dW`, and `dX` for the second), and the two linear layers (forward, `dW`, `dX`).
+fn lenet_flops(batch: usize) -> f64 {
+    let conv1 = 2.0 * (batch * 16 * 28 * 28 * 25) as f64;
+    let conv2 = 2.0 * (batch * 32 * 10 * 10 * 400) as f64;
+    let linear = 2.0 * (batch * (800 * 128 + 128 * 10)) as f64;
+    2.0 * conv1 + 3.0 * conv2 + 3.0 * linear
+}
 
 /// The benchmark called `name` (one of [`NAMES`]).
 pub fn by_name(name: &str) -> Option<Box<dyn TrainStep>> {
@@ -258,6 +294,7 @@ pub fn by_name(name: &str) -> Option<Box<dyn TrainStep>> {
         "digits" => Box::new(DigitsStep::new()),
         "mnist" => Box::new(MnistStep::new()),
         "residual" => Box::new(ResidualStep::new()),
+        "lenet" => Box::new(LeNetStep::new()),
         _ => return None,
     })
 }

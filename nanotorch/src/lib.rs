@@ -40,6 +40,7 @@ pub mod loss;
 pub mod network;
 pub mod ops;
 pub mod optim;
+mod parallel;
 pub mod shape;
 pub mod tensor;
 pub mod train;

@@ -109,3 +109,54 @@ fn threaded_products_match_the_definition() {
     set_num_threads(2);
     check(100, 90, 80);
 }
+
+/// Timing of the LeNet step's convolution products (not a check; run with
+/// `cargo test --release -p nanotorch conv_product_timing -- --ignored --nocapture`).
+#[test]
+#[ignore]
+fn conv_product_timing() {
+    set_num_threads(1);
+    // (name, m, k, n, a transposed, b transposed)
+    let mut shapes: Vec<(String, usize, usize, usize, bool, bool)> = Vec::new();
+    for (conv, o, ckk, px) in [
+        ("conv1", 16, 25, 3920),
+        ("conv2", 32, 400, 300),
+        ("conv2", 32, 400, 800),
+    ] {
+        for (what, m, k, n, ta, tb) in [
+            ("fwd Pcmᵀ·Wᵀ", px, ckk, o, true, true),
+            ("fwd W·Pcm", o, ckk, px, false, false),
+            ("fwd Prows·Wᵀ", px, ckk, o, false, true),
+            ("dW dYcm·Pcmᵀ", o, px, ckk, false, true),
+            ("dWᵀ Pcm·dYrows", ckk, px, o, false, false),
+            ("dWᵀ Pcm·dYcmᵀ", ckk, px, o, false, true),
+            ("dPcm Wᵀ·dYcm", ckk, o, px, true, false),
+            ("dProws dYrows·W", px, o, ckk, false, false),
+        ] {
+            shapes.push((format!("{conv} {px} {what}"), m, k, n, ta, tb));
+        }
+    }
+    for (name, m, k, n, ta, tb) in shapes {
+        let name = name.as_str();
+        let a: Vec<f32> = values(m * k, 1).iter().map(|&v| v as f32).collect();
+        let b: Vec<f32> = values(k * n, 2).iter().map(|&v| v as f32).collect();
+        let mut c = vec![0f32; m * n];
+        let mut best = f64::INFINITY;
+        for _ in 0..200 {
+            let t = std::time::Instant::now();
+            gemm(
+                view(&a, m, k, ta),
+                view(&b, k, n, tb),
+                MatMut::row_major(&mut c, m, n),
+                false,
+            );
+            best = best.min(t.elapsed().as_secs_f64());
+        }
+        let flops = 2.0 * (m * k * n) as f64;
+        println!(
+            "{name:28} [{m}, {k}]·[{k}, {n}]  {:.3} ms  {:.1} GFLOP/s",
+            best * 1e3,
+            flops / best / 1e9
+        );
+    }
+}

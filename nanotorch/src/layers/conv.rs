@@ -4,10 +4,7 @@ use rand::Rng;
 
 use crate::element::Element;
 use crate::layer::{Init, Layer, Module, Param, ParamMut};
-use crate::ops::conv::{
-    Conv2dSpec, ConvGeometry, backward_input_slices, backward_params_slices, forward_slices,
-    geometry,
-};
+use crate::ops::conv::{Conv2dSpec, ConvGeometry, backward_slices, forward_slices, geometry};
 use crate::shape::{Const, ConvOut, ConvWindow, Dilated, DilatedKernel, Dim, StaticDim};
 use crate::tensor::Tensor;
 
@@ -40,7 +37,7 @@ pub struct Conv2d<
     /// The input of the last `forward`, row-major, and its sizes.
     saved_input: Vec<E>,
     input_dims: [usize; 4],
-    /// The im2col buffer, reused by every call.
+    /// The im2col workspace, reused by every call.
     cols: Vec<E>,
 }
 
@@ -71,6 +68,26 @@ impl<
             input_dims: [0; 4],
             cols: Vec::new(),
         }
+    }
+
+    /// Adds the parameter gradients for `dy` and, if `dx` is given, writes ∂L/∂x into it.
+    fn backward_pass(&mut self, dy: &[E], dx: Option<&mut [E]>) {
+        let g = self.geometry_for(&self.input_dims);
+        assert_eq!(
+            dy.len(),
+            g.batch * g.out_channels * g.out_height * g.out_width,
+            "backward must follow a forward with the same batch size"
+        );
+        backward_slices(
+            &g,
+            &self.saved_input,
+            self.weight.value.as_slice(),
+            dy,
+            Some(self.weight.grad.as_slice_mut()),
+            Some(self.bias.grad.as_slice_mut()),
+            dx,
+            &mut self.cols,
+        );
     }
 
     fn geometry_for(&self, x: &[usize]) -> ConvGeometry {
@@ -190,33 +207,12 @@ where
     }
 
     fn backward_into(&mut self, dy: &Self::Output, dx: &mut Tensor<(B, I, H, W), E>) {
-        Layer::<Tensor<(B, I, H, W), E>, E>::backward_params(self, dy);
-        let g = self.geometry_for(&self.input_dims);
         dx.resize_to((dy.shape().0, I::default(), H::default(), W::default()));
-        backward_input_slices(
-            &g,
-            self.weight.value.as_slice(),
-            dy.as_slice(),
-            dx.as_slice_mut(),
-            &mut self.cols,
-        );
+        self.backward_pass(dy.as_slice(), Some(dx.as_slice_mut()));
     }
 
     fn backward_params(&mut self, dy: &Self::Output) {
-        let g = self.geometry_for(&self.input_dims);
-        assert_eq!(
-            dy.dims()[0],
-            g.batch,
-            "backward must follow a forward with the same batch size"
-        );
-        backward_params_slices(
-            &g,
-            &self.saved_input,
-            dy.as_slice(),
-            self.weight.grad.as_slice_mut(),
-            Some(self.bias.grad.as_slice_mut()),
-            &mut self.cols,
-        );
+        self.backward_pass(dy.as_slice(), None);
     }
 
     fn predict(&self, x: &Tensor<(B, I, H, W), E>) -> Self::Output {

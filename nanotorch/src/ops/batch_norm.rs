@@ -312,9 +312,9 @@ pub(crate) fn train_slices<E: Element>(
     );
     let unbias = E::cast(n as f64 / (n - 1).max(1) as f64);
     for c in 0..c_count {
-        let mean = runs(xs, dims, c).flat_map(|r| r.iter().copied()).sum::<E>() * inv_n;
+        let mean = runs(xs, dims, c).map(lanes_sum).sum::<E>() * inv_n;
         let var = runs(xs, dims, c)
-            .flat_map(|r| r.iter().map(move |&v| (v - mean) * (v - mean)))
+            .map(|r| lanes_sum_sq_dev(r, mean))
             .sum::<E>()
             * inv_n;
         let inv_std = E::one() / (var + eps).sqrt();
@@ -323,6 +323,48 @@ pub(crate) fn train_slices<E: Element>(
         running_mean[c] = (E::one() - m) * running_mean[c] + m * mean;
         running_var[c] = (E::one() - m) * running_var[c] + m * var * unbias;
     }
+}
+
+/// Sums in 8 independent lanes, so the compiler can keep them in one SIMD register (a single
+/// running sum is a chain of dependent additions it may not reorder).
+fn lanes_sum<E: Element>(v: &[E]) -> E {
+    lanes(v, |x| x)
+}
+
+/// `Σ (v − mean)²` in 8 lanes.
+fn lanes_sum_sq_dev<E: Element>(v: &[E], mean: E) -> E {
+    lanes(v, |x| (x - mean) * (x - mean))
+}
+
+fn lanes<E: Element>(v: &[E], f: impl Fn(E) -> E) -> E {
+    let mut acc = [E::zero(); 8];
+    let chunks = v.chunks_exact(8);
+    let rest = chunks.remainder();
+    for chunk in chunks {
+        for (a, &x) in acc.iter_mut().zip(chunk) {
+            *a += f(x);
+        }
+    }
+    acc.iter().copied().sum::<E>() + rest.iter().map(|&x| f(x)).sum::<E>()
+}
+
+/// `(Σ d, Σ d·h)` in 8 lanes each.
+fn lanes_sum_and_dot<E: Element>(d: &[E], h: &[E]) -> (E, E) {
+    let (mut s, mut p) = ([E::zero(); 8], [E::zero(); 8]);
+    let (dc, hc) = (d.chunks_exact(8), h.chunks_exact(8));
+    let (dr, hr) = (dc.remainder(), hc.remainder());
+    for (dd, hh) in dc.zip(hc) {
+        for k in 0..8 {
+            s[k] += dd[k];
+            p[k] += dd[k] * hh[k];
+        }
+    }
+    let tail_s = dr.iter().copied().sum::<E>();
+    let tail_p = dr.iter().zip(hr).map(|(&a, &b)| a * b).sum::<E>();
+    (
+        s.iter().copied().sum::<E>() + tail_s,
+        p.iter().copied().sum::<E>() + tail_p,
+    )
 }
 
 /// [`batch_norm_eval_into`] on row-major buffers of checked sizes.
@@ -386,13 +428,10 @@ pub(crate) fn backward_slices<E: Element>(
     let (b, c_count, l) = dims;
     let n = E::cast((b * l) as f64);
     for c in 0..c_count {
-        let sum_dy = runs(dys, dims, c)
-            .flat_map(|r| r.iter().copied())
-            .sum::<E>();
-        let sum_dy_hat = runs(dys, dims, c)
+        let (sum_dy, sum_dy_hat) = runs(dys, dims, c)
             .zip(runs(hats, dims, c))
-            .flat_map(|(d, h)| d.iter().zip(h).map(|(&d, &h)| d * h))
-            .sum::<E>();
+            .map(|(d, h)| lanes_sum_and_dot(d, h))
+            .fold((E::zero(), E::zero()), |(a, b), (x, y)| (a + x, b + y));
         dweight[c] += sum_dy_hat;
         dbias[c] += sum_dy;
         let k = weight[c] * inv_stds[c] / n;

@@ -10,6 +10,7 @@
 use crate::element::Element;
 use crate::error::ShapeError;
 use crate::gemm::{MatMut, MatRef, gemm};
+use crate::parallel::for_each_block_mut;
 use crate::shape::{Dim, Shape, fmt_dims};
 use crate::tensor::Tensor;
 
@@ -78,11 +79,6 @@ impl ConvGeometry {
     /// Output pixels per image: `OH·OW`.
     fn pixels(&self) -> usize {
         self.out_height * self.out_width
-    }
-    /// A 1×1 kernel with stride 1 and no padding reads each image as it is: its patch matrix
-    /// *is* the image, and no copy is needed.
-    fn is_pointwise(&self) -> bool {
-        self.kernel == 1 && self.spec.stride == 1 && self.spec.padding == 0
     }
 }
 
@@ -232,201 +228,296 @@ where
     Ok(())
 }
 
-/// The forward of [`conv2d`] on row-major buffers of checked sizes (also used by the
-/// `Conv2d` layer, which keeps its input with runtime spatial sizes).
+/// The patches of this many elements at most are built at a time: the batch is processed in
+/// blocks of images whose patch matrix and product stay in the core's cache (a whole batch's
+/// patch matrix is megabytes, and streaming it through memory cost more than the arithmetic).
+const BLOCK_ELEMENTS: usize = 320 * 1024;
+
+/// The workspace of one convolution, carved out of one reused buffer, for a block of `n`
+/// images.
+///
+/// - `patches`: the im2col matrix `[C·K·K, n·OH·OW]`: column `m` is the kernel window of output
+///   pixel `m` (image by image, row-major within an image), row `(c, p, q)` is one kernel tap
+///   across all those windows. Built from runs of `OW` consecutive input pixels, it is cheap to
+///   fill; the convolution is then one product `W·patches`.
+/// - `outputs`: `[O, n·OH·OW]`, the product (forward), or `dy` in that layout (backward).
+/// - `dw`: `[C·K·K, O]`, the transposed weight gradient of the blocks, added into `dW` at
+///   the end.
+struct Workspace<'a, E> {
+    patches: &'a mut [E],
+    outputs: &'a mut [E],
+    dw: &'a mut [E],
+    /// Images per block.
+    block: usize,
+}
+
+fn workspace<'a, E: Element>(g: &ConvGeometry, buffer: &'a mut Vec<E>) -> Workspace<'a, E> {
+    let per_image = (g.pixels() * g.patch()).max(1);
+    let block = (BLOCK_ELEMENTS / per_image).clamp(1, g.batch.max(1));
+    let pixels = block * g.pixels();
+    let (p, o, w) = (
+        g.patch() * pixels,
+        g.out_channels * pixels,
+        g.out_channels * g.patch(),
+    );
+    if buffer.len() < p + o + w {
+        buffer.resize(p + o + w, E::zero());
+    }
+    let (patches, rest) = buffer.split_at_mut(p);
+    let (outputs, rest) = rest.split_at_mut(o);
+    Workspace {
+        patches,
+        outputs,
+        dw: &mut rest[..w],
+        block,
+    }
+}
+
+/// The blocks of images: `(first image, count)`.
+fn blocks(batch: usize, block: usize) -> impl Iterator<Item = (usize, usize)> {
+    (0..batch)
+        .step_by(block.max(1))
+        .map(move |first| (first, block.min(batch - first)))
+}
+
+/// The forward of [`conv2d`] on row-major buffers of checked sizes, block by block of images:
+/// im2col, one product `W·patches` (`[O, C·K·K]·[C·K·K, n·OH·OW]`), and each image's columns
+/// copied into its `[O, OH, OW]` place in `y` with the bias added.
 pub(crate) fn forward_slices<E: Element>(
     g: &ConvGeometry,
     x: &[E],
     weight: &[E],
     bias: Option<&[E]>,
     y: &mut [E],
-    cols: &mut Vec<E>,
+    buffer: &mut Vec<E>,
 ) {
-    let (image, out_image) = (
-        g.in_channels * g.height * g.width,
-        g.out_channels * g.pixels(),
-    );
-    let w = MatRef::row_major(weight, g.out_channels, g.patch());
-    for (xb, yb) in x
-        .chunks_exact(image.max(1))
-        .zip(y.chunks_exact_mut(out_image.max(1)))
-        .take(g.batch)
-    {
-        let patches = patches_of(g, xb, cols);
+    let ws = workspace(g, buffer);
+    let (o_count, image_pixels, patch) = (g.out_channels, g.pixels(), g.patch());
+    let (image_in, image_out) = (g.in_channels * g.height * g.width, o_count * image_pixels);
+    for (first, count) in blocks(g.batch, ws.block) {
+        let columns = count * image_pixels;
+        let patches = &mut ws.patches[..patch * columns];
+        im2col(
+            g,
+            &x[first * image_in..][..count * image_in],
+            count,
+            patches,
+        );
+        let outputs = &mut ws.outputs[..o_count * columns];
         gemm(
-            w,
-            MatRef::row_major(patches, g.patch(), g.pixels()),
-            MatMut::row_major(yb, g.out_channels, g.pixels()),
+            MatRef::row_major(weight, o_count, patch),
+            MatRef::row_major(patches, patch, columns),
+            MatMut::row_major(outputs, o_count, columns),
             false,
         );
-        if let Some(bias) = bias {
-            for (row, &b) in yb.chunks_exact_mut(g.pixels().max(1)).zip(bias) {
-                row.iter_mut().for_each(|v| *v += b);
+        let outputs = &*outputs;
+        let y_block = &mut y[first * image_out..][..count * image_out];
+        for_each_block_mut(y_block, image_pixels.max(1), &|r0, block| {
+            for (k, plane) in block.chunks_exact_mut(image_pixels.max(1)).enumerate() {
+                // Plane `r0 + k` of the block is image `n`, channel `o`.
+                let (n, o) = ((r0 + k) / o_count, (r0 + k) % o_count);
+                let src = &outputs[o * columns + n * image_pixels..][..image_pixels];
+                let shift = bias.map_or(E::zero(), |bias| bias[o]);
+                for (v, &s) in plane.iter_mut().zip(src) {
+                    *v = s + shift;
+                }
             }
-        }
+        });
     }
 }
 
-/// [`conv2d_backward_params`] on row-major buffers of checked sizes.
-pub(crate) fn backward_params_slices<E: Element>(
+/// `dy` of a block of `count` images (NCHW) laid out as `[O, n·OH·OW]`, the layout of the
+/// forward's product.
+fn gather_dy<E: Element>(g: &ConvGeometry, dy: &[E], count: usize, outputs: &mut [E]) {
+    let image_pixels = g.pixels().max(1);
+    let columns = count * g.pixels();
+    for_each_block_mut(outputs, columns.max(1), &|o0, block| {
+        for (k, row) in block.chunks_exact_mut(columns.max(1)).enumerate() {
+            let o = o0 + k;
+            for (n, dst) in row.chunks_exact_mut(image_pixels).enumerate() {
+                dst.copy_from_slice(&dy[(n * g.out_channels + o) * g.pixels()..][..g.pixels()]);
+            }
+        }
+    });
+}
+
+/// The backward of [`conv2d`] on row-major buffers of checked sizes, block by block of images
+/// (im2col is redone per block rather than kept from the forward: rebuilding it in cache is
+/// cheaper than reading a whole batch's patches back from memory):
+///
+/// - parameters, when `dweight` is given: `dWᵀ += patches·dYᵀ` (`[C·K·K, n·OH·OW]·[n·OH·OW,
+///   O]`, `dY` being `dy` in the `[O, n·OH·OW]` layout), added transposed into `dW` at the
+///   end; `dbias += ` the row sums of `dY`;
+/// - input, when `dx` is given: the patch gradient `Wᵀ·dY` (`[C·K·K, O]·[O, n·OH·OW]`), added
+///   back onto the pixels its patches came from (col2im).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn backward_slices<E: Element>(
     g: &ConvGeometry,
     x: &[E],
+    weight: &[E],
     dy: &[E],
-    dweight: &mut [E],
+    dweight: Option<&mut [E]>,
     mut dbias: Option<&mut [E]>,
-    cols: &mut Vec<E>,
+    mut dx: Option<&mut [E]>,
+    buffer: &mut Vec<E>,
 ) {
-    let (image, out_image) = (
-        g.in_channels * g.height * g.width,
-        g.out_channels * g.pixels(),
-    );
-    let pixels = g.pixels().max(1);
-    for (xb, dyb) in x
-        .chunks_exact(image.max(1))
-        .zip(dy.chunks_exact(out_image.max(1)))
-        .take(g.batch)
-    {
-        let patches = patches_of(g, xb, cols);
-        gemm(
-            MatRef::row_major(dyb, g.out_channels, g.pixels()),
-            MatRef::row_major(patches, g.patch(), g.pixels()).t(),
-            MatMut::row_major(dweight, g.out_channels, g.patch()),
-            true,
+    let ws = workspace(g, buffer);
+    let (o_count, image_pixels, patch) = (g.out_channels, g.pixels(), g.patch());
+    let (image_in, image_out) = (g.in_channels * g.height * g.width, o_count * image_pixels);
+    let params = dweight.is_some();
+    for (n, (first, count)) in blocks(g.batch, ws.block).enumerate() {
+        let columns = count * image_pixels;
+        let outputs = &mut ws.outputs[..o_count * columns];
+        gather_dy(
+            g,
+            &dy[first * image_out..][..count * image_out],
+            count,
+            outputs,
         );
+        let patches = &mut ws.patches[..patch * columns];
+        if params {
+            im2col(
+                g,
+                &x[first * image_in..][..count * image_in],
+                count,
+                patches,
+            );
+            // dWᵀ = patches·dYᵀ (`[C·K·K, O]`): the long sum runs along the rows of both
+            // operands, a shape the GEMM runs 1.5× faster than `dY·patchesᵀ`.
+            gemm(
+                MatRef::row_major(patches, patch, columns),
+                MatRef::row_major(outputs, o_count, columns).t(),
+                MatMut::row_major(ws.dw, patch, o_count),
+                n > 0,
+            );
+        }
         if let Some(db) = dbias.as_deref_mut() {
-            for (acc, row) in db.iter_mut().zip(dyb.chunks_exact(pixels)) {
+            for (acc, row) in db.iter_mut().zip(outputs.chunks_exact(columns.max(1))) {
                 *acc += row.iter().copied().sum::<E>();
             }
         }
-    }
-}
-
-/// [`conv2d_backward_input_into`] on row-major buffers of checked sizes.
-pub(crate) fn backward_input_slices<E: Element>(
-    g: &ConvGeometry,
-    weight: &[E],
-    dy: &[E],
-    dx: &mut [E],
-    cols: &mut Vec<E>,
-) {
-    let (image, out_image) = (
-        g.in_channels * g.height * g.width,
-        g.out_channels * g.pixels(),
-    );
-    let wt = MatRef::row_major(weight, g.out_channels, g.patch()).t();
-    if g.is_pointwise() {
-        // The patch matrix is the image itself, so Wᵀ·dY_b is dx_b directly.
-        for (dxb, dyb) in dx
-            .chunks_exact_mut(image.max(1))
-            .zip(dy.chunks_exact(out_image.max(1)))
-            .take(g.batch)
-        {
+        if let Some(dx) = dx.as_deref_mut() {
             gemm(
-                wt,
-                MatRef::row_major(dyb, g.out_channels, g.pixels()),
-                MatMut::row_major(dxb, g.patch(), g.pixels()),
+                MatRef::row_major(weight, o_count, patch).t(),
+                MatRef::row_major(outputs, o_count, columns),
+                MatMut::row_major(patches, patch, columns),
                 false,
             );
+            col2im(
+                g,
+                patches,
+                count,
+                &mut dx[first * image_in..][..count * image_in],
+            );
         }
-        return;
     }
-    dx.fill(E::zero());
-    let len = g.patch() * g.pixels();
-    if cols.len() < len {
-        cols.resize(len, E::zero());
-    }
-    for (dxb, dyb) in dx
-        .chunks_exact_mut(image.max(1))
-        .zip(dy.chunks_exact(out_image.max(1)))
-        .take(g.batch)
+    if let Some(dw) = dweight
+        && g.batch > 0
     {
-        gemm(
-            wt,
-            MatRef::row_major(dyb, g.out_channels, g.pixels()),
-            MatMut::row_major(&mut cols[..len], g.patch(), g.pixels()),
-            false,
-        );
-        col2im(g, &cols[..len], dxb);
-    }
-}
-
-/// The patch matrix of one image: the image itself for a pointwise kernel, else im2col into
-/// `cols`.
-fn patches_of<'a, E: Element>(g: &ConvGeometry, image: &'a [E], cols: &'a mut Vec<E>) -> &'a [E] {
-    if g.is_pointwise() {
-        return image;
-    }
-    let len = g.patch() * g.pixels();
-    if cols.len() < len {
-        cols.resize(len, E::zero());
-    }
-    im2col(g, image, &mut cols[..len]);
-    &cols[..len]
-}
-
-/// Copies the patches of one `[C, H, W]` image into `cols`, `[C·K·K, OH·OW]`: row
-/// `(c, p, q)` holds, for every output pixel `(i, j)`, the input pixel `x̃[c, i·s + p·d,
-/// j·s + q·d]` (0 in the padding).
-fn im2col<E: Element>(g: &ConvGeometry, image: &[E], cols: &mut [E]) {
-    let (k, s, pad, d) = (g.kernel, g.spec.stride, g.spec.padding, g.spec.dilation);
-    let (h, w, oh, ow) = (g.height, g.width, g.out_height, g.out_width);
-    let mut rows = cols.chunks_exact_mut((oh * ow).max(1));
-    for c in 0..g.in_channels {
-        let plane = &image[c * h * w..(c + 1) * h * w];
-        for p in 0..k {
-            for q in 0..k {
-                let row = rows.next().expect("cols has C·K·K rows");
-                for i in 0..oh {
-                    let out = &mut row[i * ow..(i + 1) * ow];
-                    // Input row of this output row and tap, in padded coordinates.
-                    let r = i * s + p * d;
-                    if r < pad || r - pad >= h {
-                        out.fill(E::zero());
-                        continue;
-                    }
-                    let line = &plane[(r - pad) * w..(r - pad + 1) * w];
-                    for (j, o) in out.iter_mut().enumerate() {
-                        let col = j * s + q * d;
-                        *o = if col < pad || col - pad >= w {
-                            E::zero()
-                        } else {
-                            line[col - pad]
-                        };
-                    }
-                }
+        for (r, row) in ws.dw.chunks_exact(o_count.max(1)).enumerate() {
+            for (o, &v) in row.iter().enumerate() {
+                dw[o * patch + r] += v;
             }
         }
     }
 }
 
-/// The reverse of [`im2col`]: adds every entry of `cols` onto the pixel of `image` it was
-/// copied from (entries from the padding are dropped). `image` must be zeroed by the caller
-/// before the first call.
-fn col2im<E: Element>(g: &ConvGeometry, cols: &[E], image: &mut [E]) {
+/// The output columns `j0..j1` of tap `q` that read inside the image (column `j` reads padded
+/// column `j·s + q·d`); the others read padding.
+#[inline]
+fn inside(g: &ConvGeometry, q: usize) -> (usize, usize) {
+    let (s, pad, w, ow) = (g.spec.stride, g.spec.padding, g.width, g.out_width);
+    let offset = q * g.spec.dilation;
+    let j0 = pad.saturating_sub(offset).div_ceil(s).min(ow);
+    let j1 = if w + pad > offset {
+        ((w + pad - offset - 1) / s + 1).min(ow)
+    } else {
+        0
+    };
+    (j0, j1.max(j0))
+}
+
+/// im2col of `count` images: row `(c, p, q)` of `patches` (`[C·K·K, n·OH·OW]`) holds, at
+/// column `b·OH·OW + i·OW + j`, the input pixel `x̃[b, c, i·s + p·d, j·s + q·d]` (0 in the
+/// padding). Each output row `i` of a tap is one run of `OW` input pixels (contiguous when
+/// the stride is 1). Rows are filled in parallel.
+fn im2col<E: Element>(g: &ConvGeometry, x: &[E], count: usize, patches: &mut [E]) {
     let (k, s, pad, d) = (g.kernel, g.spec.stride, g.spec.padding, g.spec.dilation);
-    let (h, w, oh, ow) = (g.height, g.width, g.out_height, g.out_width);
-    let mut rows = cols.chunks_exact((oh * ow).max(1));
-    for c in 0..g.in_channels {
-        let plane = &mut image[c * h * w..(c + 1) * h * w];
-        for p in 0..k {
-            for q in 0..k {
-                let row = rows.next().expect("cols has C·K·K rows");
-                for i in 0..oh {
-                    let r = i * s + p * d;
-                    if r < pad || r - pad >= h {
+    let (h, w, ow) = (g.height, g.width, g.out_width);
+    let (image_pixels, image_len) = (g.pixels(), g.in_channels * h * w);
+    let columns = (count * image_pixels).max(1);
+    for_each_block_mut(patches, columns, &|r0, block| {
+        for (k_row, row) in block.chunks_exact_mut(columns).enumerate() {
+            let r = r0 + k_row;
+            let (c, p, q) = (r / (k * k), (r / k) % k, r % k);
+            let (j0, j1) = inside(g, q);
+            for (n, image_row) in row.chunks_exact_mut(image_pixels.max(1)).enumerate() {
+                let plane = &x[n * image_len + c * h * w..][..h * w];
+                for (i, out) in image_row.chunks_exact_mut(ow.max(1)).enumerate() {
+                    let yy = i * s + p * d;
+                    if yy < pad || yy - pad >= h {
+                        out.fill(E::zero());
                         continue;
                     }
-                    let line = &mut plane[(r - pad) * w..(r - pad + 1) * w];
-                    for (j, &v) in row[i * ow..(i + 1) * ow].iter().enumerate() {
-                        let col = j * s + q * d;
-                        if col >= pad && col - pad < w {
-                            line[col - pad] += v;
+                    let line = &plane[(yy - pad) * w..][..w];
+                    out[..j0].fill(E::zero());
+                    out[j1..].fill(E::zero());
+                    let start = j0 * s + q * d - pad;
+                    if s == 1 {
+                        out[j0..j1].copy_from_slice(&line[start..start + (j1 - j0)]);
+                    } else {
+                        let taps = line[start..].iter().step_by(s);
+                        for (o, &v) in out[j0..j1].iter_mut().zip(taps) {
+                            *o = v;
                         }
                     }
                 }
             }
         }
-    }
+    });
+}
+
+/// The reverse of [`im2col`] for `count` images: `dx` (their `[C, H, W]` planes) is set to the
+/// sum of every patch entry added onto the pixel it was copied from (entries from the padding
+/// are dropped). Planes are filled in parallel.
+fn col2im<E: Element>(g: &ConvGeometry, patches: &[E], count: usize, dx: &mut [E]) {
+    let (k, s, pad, d) = (g.kernel, g.spec.stride, g.spec.padding, g.spec.dilation);
+    let (h, w, ow) = (g.height, g.width, g.out_width);
+    let image_pixels = g.pixels();
+    let columns = count * image_pixels;
+    let plane_len = (h * w).max(1);
+    for_each_block_mut(dx, plane_len, &|first, block| {
+        for (m, plane) in block.chunks_exact_mut(plane_len).enumerate() {
+            let (n, c) = ((first + m) / g.in_channels, (first + m) % g.in_channels);
+            plane.fill(E::zero());
+            for p in 0..k {
+                for q in 0..k {
+                    let r = (c * k + p) * k + q;
+                    let (j0, j1) = inside(g, q);
+                    let src = &patches[r * columns + n * image_pixels..][..image_pixels];
+                    for (i, run) in src.chunks_exact(ow.max(1)).enumerate() {
+                        let yy = i * s + p * d;
+                        if yy < pad || yy - pad >= h {
+                            continue;
+                        }
+                        let line = &mut plane[(yy - pad) * w..][..w];
+                        let start = j0 * s + q * d - pad;
+                        if s == 1 {
+                            for (t, &v) in
+                                line[start..start + (j1 - j0)].iter_mut().zip(&run[j0..j1])
+                            {
+                                *t += v;
+                            }
+                        } else {
+                            for (jj, &v) in run[j0..j1].iter().enumerate() {
+                                line[start + jj * s] += v;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    });
 }
 
 fn check_dy(g: &ConvGeometry, dy: &[usize]) -> Result<(), ShapeError> {
@@ -472,12 +563,14 @@ where
             g.out_channels,
         )?;
     }
-    backward_params_slices(
+    backward_slices(
         &g,
         x.as_slice(),
+        &[],
         dy.as_slice(),
-        dweight.as_slice_mut(),
+        Some(dweight.as_slice_mut()),
         dbias.map(|d| d.as_slice_mut()),
+        None,
         cols,
     );
     Ok(())
@@ -508,11 +601,14 @@ where
     let g = geometry(&input_shape.dims(), weight.dims(), spec)?;
     check_dy(&g, dy.dims())?;
     dx.resize_to(input_shape);
-    backward_input_slices(
+    backward_slices(
         &g,
+        &[],
         weight.as_slice(),
         dy.as_slice(),
-        dx.as_slice_mut(),
+        None,
+        None,
+        Some(dx.as_slice_mut()),
         cols,
     );
     Ok(())

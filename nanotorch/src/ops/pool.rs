@@ -140,26 +140,76 @@ pub fn max_pool2d_into<B: Dim, C: Dim, H: Dim, W: Dim, OH: Dim, OW: Dim, E: Elem
         .take(g.planes)
     {
         let base = k * plane;
+        let xp = &xs[base..base + plane];
         for i in 0..g.out_height {
-            let (r0, r1) = window(i, spec, g.height);
-            for j in 0..g.out_width {
-                let (c0, c1) = window(j, spec, g.width);
-                let mut best = base + r0 * g.width + c0;
-                for r in r0..r1 {
-                    for col in c0..c1 {
-                        let at = base + r * g.width + col;
-                        // `>` keeps the first of equal maxima; a NaN wins, as in PyTorch.
-                        if xs[at] > xs[best] || xs[at].is_nan() && !xs[best].is_nan() {
-                            best = at;
-                        }
-                    }
-                }
-                out[i * g.out_width + j] = xs[best];
-                arg[i * g.out_width + j] = best;
-            }
+            let at = i * g.out_width..(i + 1) * g.out_width;
+            max_pool_row(xp, &g, spec, i, &mut out[at.clone()], &mut arg[at]);
         }
+        arg.iter_mut().for_each(|a| *a += base);
     }
     Ok(())
+}
+
+/// One output row of max pooling over a plane `xp`: the maximum and its index (in the plane)
+/// of every window in row `i`.
+///
+/// The window's taps are visited in row-major order, one tap for all the row's windows at a
+/// time: each window's running maximum then depends only on its own previous tap, so the
+/// windows are independent and the loop over them has no branch to mispredict. `>` keeps the
+/// first of equal maxima, and a NaN wins, as in PyTorch.
+fn max_pool_row<E: Element>(
+    xp: &[E],
+    g: &PoolGeometry,
+    spec: Pool2dSpec,
+    i: usize,
+    out: &mut [E],
+    arg: &mut [usize],
+) {
+    let (s, w) = (spec.stride, g.width);
+    let (r0, r1) = window(i, spec, g.height);
+    if spec.padding == 0 {
+        // Every window lies inside the plane: tap (p, q) of window j is (r0 + p, j·s + q).
+        // `max` and an index select keep the loop free of data-dependent branches; a NaN
+        // (which `max` would skip) sends the row to the exact loop below.
+        let mut nan = false;
+        for (j, (o, a)) in out.iter_mut().zip(arg.iter_mut()).enumerate() {
+            *o = xp[r0 * w + j * s];
+            *a = r0 * w + j * s;
+            nan |= o.is_nan();
+        }
+        for r in r0..r1 {
+            for q in 0..spec.kernel {
+                if r == r0 && q == 0 {
+                    continue;
+                }
+                let line = &xp[r * w + q..];
+                for (j, (o, a)) in out.iter_mut().zip(arg.iter_mut()).enumerate() {
+                    let v = line[j * s];
+                    nan |= v.is_nan();
+                    // Which tap wins is data: a branch here would mispredict on half the
+                    // windows, so the index is chosen with a conditional move.
+                    *a = std::hint::select_unpredictable(v > *o, r * w + q + j * s, *a);
+                    *o = o.max(v);
+                }
+            }
+        }
+        if !nan {
+            return;
+        }
+    }
+    for (j, (o, a)) in out.iter_mut().zip(arg.iter_mut()).enumerate() {
+        let (c0, c1) = window(j, spec, w);
+        let (mut best, mut at) = (xp[r0 * w + c0], r0 * w + c0);
+        for r in r0..r1 {
+            for (col, &v) in xp[r * w + c0..r * w + c1].iter().enumerate() {
+                let wins = (v > best) | v.is_nan();
+                best = std::hint::select_unpredictable(wins, v, best);
+                at = std::hint::select_unpredictable(wins, r * w + c0 + col, at);
+            }
+        }
+        *o = best;
+        *a = at;
+    }
 }
 
 /// Backward of [`max_pool2d`]: routes each `dy` entry to its window's arg-max, writing `dx`
@@ -181,7 +231,7 @@ pub fn max_pool2d_backward_into<B: Dim, C: Dim, H: Dim, W: Dim, OH: Dim, OW: Dim
     dx.fill(E::zero());
     let dxs = dx.as_slice_mut();
     for (&at, &d) in argmax.iter().zip(dy.as_slice()) {
-        let slot = dxs.get_mut(at).ok_or(ShapeError::Invalid {
+        let slot = dxs.get_mut(at).ok_or_else(|| ShapeError::Invalid {
             what: "max_pool2d_backward: an arg-max outside the input (argmax from another call?)",
             found: at.to_string(),
         })?;
