@@ -533,7 +533,7 @@ pub fn expand(net: &Network, graph: &Graph) -> TokenStream {
                     format!("{} → {} features", input.text, output.text)
                 }
                 FieldKind::Known { layer, args } => (layer.describe)(args),
-                FieldKind::Opaque => "a nested layer".to_string(),
+                FieldKind::Opaque | FieldKind::Invalid => "a nested layer".to_string(),
             };
             format!(
                 " - `{}`: `{}` ({kind})",

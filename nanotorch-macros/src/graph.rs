@@ -38,6 +38,9 @@ pub enum FieldKind {
     },
     /// Any other layer (e.g. another `network!` struct), called through the `Layer` trait.
     Opaque,
+    /// A table layer whose type has an error (already reported): its calls produce values
+    /// that no later check reports on.
+    Invalid,
 }
 
 /// A layer field after classification.
@@ -220,7 +223,10 @@ fn classify_field(field: &crate::ast::Field, errors: &mut Errors) -> LayerField 
             },
             Err(e) => {
                 errors.push(e);
-                opaque(quote!(()))
+                LayerField {
+                    kind: FieldKind::Invalid,
+                    ..opaque(quote!(()))
+                }
             }
         };
     }
@@ -649,6 +655,26 @@ impl Lowering<'_> {
         None
     }
 
+    /// For a value made by `flatten`, how its width was computed: ` (32·5·5 = 800)`.
+    fn flatten_product(&self, id: NodeId) -> String {
+        let node = &self.nodes[id];
+        let Op::Unary { prim, .. } = &node.op else {
+            return String::new();
+        };
+        if prim.name != "flatten" {
+            return String::new();
+        }
+        let source = &self.nodes[node.inputs[0]].dims;
+        let factors: Option<Vec<String>> = source[1..]
+            .iter()
+            .map(|d| d.lit.map(|n| n.to_string()))
+            .collect();
+        match (factors, node.dims.get(1).and_then(|d| d.lit)) {
+            (Some(f), Some(total)) if f.len() > 1 => format!(" ({} = {total})", f.join("·")),
+            _ => String::new(),
+        }
+    }
+
     /// A numeric constant argument (`0.1`, `-0.2`, `1`), checked where the macro can.
     fn constant(&mut self, expr: &Expr, prim: &str, cname: &str) -> Option<(TokenStream, String)> {
         let Some(value) = numeric_literal(expr) else {
@@ -696,8 +722,9 @@ impl Lowering<'_> {
                                 self.error(
                                     span,
                                     format!(
-                                        "`{fname}` expects {want} input features, but `{}` has {have}",
-                                        value_text(&self.nodes[a], arg)
+                                        "`{fname}` expects {want} input features, but `{}` has {have}{}",
+                                        value_text(&self.nodes[a], arg),
+                                        self.flatten_product(a)
                                     ),
                                 );
                                 bad = true;
@@ -725,6 +752,10 @@ impl Lowering<'_> {
                     span,
                     bad,
                 )
+            }
+            FieldKind::Invalid => {
+                let dims = self.nodes[a].dims.clone();
+                self.push(name, Op::Layer { field }, vec![a], dims, span, true)
             }
             FieldKind::Known { layer, args } => {
                 if self.opaque_calls.contains_key(&field) {
