@@ -464,7 +464,7 @@ fn im2col<E: Element>(g: &ConvGeometry, x: &[E], count: usize, patches: &mut [E]
                     out[j1..].fill(E::zero());
                     let start = j0 * s + q * d - pad;
                     if s == 1 {
-                        out[j0..j1].copy_from_slice(&line[start..start + (j1 - j0)]);
+                        copy_run(&mut out[j0..j1], &line[start..]);
                     } else {
                         let taps = line[start..].iter().step_by(s);
                         for (o, &v) in out[j0..j1].iter_mut().zip(taps) {
@@ -475,6 +475,38 @@ fn im2col<E: Element>(g: &ConvGeometry, x: &[E], count: usize, patches: &mut [E]
             }
         }
     });
+}
+
+/// Copies `src[..dst.len()]` into `dst`, for the short runs of im2col (one output row, often
+/// 10 to 30 values): in 8-wide blocks the compiler keeps in registers, the last block
+/// overlapping the one before. `copy_from_slice` calls the library's `memcpy` for every run,
+/// which costs more than the copy at these lengths.
+#[inline(always)]
+fn copy_run<E: Copy>(dst: &mut [E], src: &[E]) {
+    const LANES: usize = 8;
+    let n = dst.len();
+    let src = &src[..n];
+    if n < LANES {
+        for (d, &v) in dst.iter_mut().zip(src) {
+            *d = v;
+        }
+        return;
+    }
+    let mut at = 0;
+    loop {
+        let start = at.min(n - LANES);
+        let d: &mut [E; LANES] = (&mut dst[start..start + LANES])
+            .try_into()
+            .expect("LANES elements");
+        let v: &[E; LANES] = (&src[start..start + LANES])
+            .try_into()
+            .expect("LANES elements");
+        *d = *v;
+        if start + LANES == n {
+            return;
+        }
+        at += LANES;
+    }
 }
 
 /// The reverse of [`im2col`] for `count` images: `dx` (their `[C, H, W]` planes) is set to the

@@ -9,6 +9,7 @@
 use crate::element::Element;
 use crate::error::ShapeError;
 use crate::ops::conv::output_shape;
+use crate::parallel::for_each_block_pair_mut;
 use crate::shape::{Dim, Shape, fmt_dims};
 use crate::tensor::Tensor;
 
@@ -132,21 +133,29 @@ pub fn max_pool2d_into<B: Dim, C: Dim, H: Dim, W: Dim, OH: Dim, OW: Dim, E: Elem
     argmax.resize(y.numel(), 0);
     let (plane, out_plane) = (g.height * g.width, g.out_height * g.out_width);
     let xs = x.as_slice();
-    for (k, (out, arg)) in y
-        .as_slice_mut()
-        .chunks_exact_mut(out_plane.max(1))
-        .zip(argmax.chunks_exact_mut(out_plane.max(1)))
-        .enumerate()
-        .take(g.planes)
-    {
-        let base = k * plane;
-        let xp = &xs[base..base + plane];
-        for i in 0..g.out_height {
-            let at = i * g.out_width..(i + 1) * g.out_width;
-            max_pool_row(xp, &g, spec, i, &mut out[at.clone()], &mut arg[at]);
-        }
-        arg.iter_mut().for_each(|a| *a += base);
-    }
+    let g = &g;
+    // Planes are independent: blocks of them run on the GEMM's threads.
+    for_each_block_pair_mut(
+        y.as_slice_mut(),
+        out_plane,
+        argmax,
+        out_plane,
+        &|first, y_block, arg_block| {
+            for (k, (out, arg)) in y_block
+                .chunks_exact_mut(out_plane.max(1))
+                .zip(arg_block.chunks_exact_mut(out_plane.max(1)))
+                .enumerate()
+            {
+                let base = (first + k) * plane;
+                let xp = &xs[base..base + plane];
+                for i in 0..g.out_height {
+                    let at = i * g.out_width..(i + 1) * g.out_width;
+                    max_pool_row(xp, g, spec, i, &mut out[at.clone()], &mut arg[at]);
+                }
+                arg.iter_mut().for_each(|a| *a += base);
+            }
+        },
+    );
     Ok(())
 }
 
