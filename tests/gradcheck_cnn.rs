@@ -189,3 +189,51 @@ fn state_dict_names_and_buffers() {
         ]
     );
 }
+
+/// The convolutions split a large batch into one part per thread (each with its own
+/// workspace, the weight gradients summed at the end): 1 and 2 threads must agree, on a batch
+/// that splits unevenly.
+#[test]
+fn threads_agree_on_a_split_batch() {
+    use nanotorch::ops::{Conv2dSpec, conv2d_backward, conv2d_into};
+    let mut r = rng(21);
+    let x = rand_tensor(
+        (Dyn(7), U6::default(), U12::default(), U12::default()),
+        -1.0,
+        1.0,
+        &mut r,
+    );
+    let w = rand_tensor(
+        (U8::default(), U6::default(), U5::default(), U5::default()),
+        -0.3,
+        0.3,
+        &mut r,
+    );
+    let b = rand_tensor((U8::default(),), -0.3, 0.3, &mut r);
+    let spec = Conv2dSpec::new(1, 2, 1);
+    let run = |threads: usize| {
+        nanotorch::set_num_threads(threads);
+        let mut y: Tensor<(Dyn, U8, U12, U12), f64> = Tensor::default();
+        conv2d_into(&x, &w, Some(&b), spec, &mut y, &mut Vec::new()).unwrap();
+        let grads = conv2d_backward(&x, &w, &y, spec).unwrap();
+        (y, grads)
+    };
+    let (y1, (dx1, dw1, db1)) = run(1);
+    let (y2, (dx2, dw2, db2)) = run(2);
+    nanotorch::set_num_threads(nanotorch::num_threads());
+    let close = |a: &[f64], b: &[f64]| {
+        a.iter()
+            .zip(b)
+            .all(|(p, q)| (p - q).abs() <= 1e-12 * (1.0 + p.abs()))
+    };
+    assert_eq!(y1, y2, "each image's output is computed the same way");
+    assert_eq!(dx1, dx2);
+    assert!(
+        close(dw1.as_slice(), dw2.as_slice()),
+        "weight gradients differ"
+    );
+    assert!(
+        close(db1.as_slice(), db2.as_slice()),
+        "bias gradients differ"
+    );
+}

@@ -1,5 +1,5 @@
-//! Splitting elementwise work over the GEMM's threads: [`for_each_block_mut`] hands each
-//! thread a contiguous block of a buffer.
+//! Splitting work over the GEMM's threads: [`for_each_block_pair_mut`] hands each thread
+//! contiguous blocks of buffers, [`for_each_part`] one part of a job with its own workspace.
 
 use std::sync::Mutex;
 
@@ -9,21 +9,10 @@ use crate::gemm::threads::num_threads;
 /// second thread costs more than it saves).
 const PARALLEL_ELEMENTS: usize = 32 * 1024;
 
-/// Calls `f(first, block)` on contiguous blocks of `data` that together cover it, each block a
-/// whole number of `unit`-element units and `first` the index of its first unit; the blocks run
-/// on up to [`num_threads`] threads. Allocates nothing.
-pub(crate) fn for_each_block_mut<E: Send>(
-    data: &mut [E],
-    unit: usize,
-    f: &(dyn Fn(usize, &mut [E]) + Sync),
-) {
-    for_each_block_pair_mut(data, unit, &mut [(); 0], 0, &|first, block, _| {
-        f(first, block)
-    });
-}
-
-/// [`for_each_block_mut`] over two buffers cut at the same units: unit `u` is elements
-/// `u·unit_a..` of `a` and `u·unit_b..` of `b` (e.g. a pooling's outputs and their arg-max).
+/// Calls `f(first, a_block, b_block)` on blocks of two buffers cut at the same units, each
+/// block a whole number of units and `first` the index of its first unit: unit `u` is
+/// elements `u·unit_a..` of `a` and `u·unit_b..` of `b` (e.g. a pooling's outputs and their
+/// arg-max). The blocks run on up to [`num_threads`] threads. Allocates nothing.
 pub(crate) fn for_each_block_pair_mut<A: Send, B: Send>(
     a: &mut [A],
     unit_a: usize,
@@ -55,6 +44,43 @@ pub(crate) fn for_each_block_pair_mut<A: Send, B: Send>(
         let block = slots[i].lock().unwrap_or_else(|p| p.into_inner()).take();
         if let Some((first, block_a, block_b)) = block {
             f(first, block_a, block_b);
+        }
+    });
+}
+
+/// Runs `f(part, a_block, scratch_block)` for every `part` in `0..parts`, on up to `parts`
+/// threads: `a` is cut into consecutive blocks of `a_per_part` elements (the last may be
+/// shorter, or empty), and `scratch` into blocks of `scratch_per_part`, one per part. For work
+/// split once per call into a few large parts, each with its own workspace (a convolution over
+/// blocks of images). Allocates nothing.
+pub(crate) fn for_each_part<A: Send, S: Send>(
+    parts: usize,
+    a: &mut [A],
+    a_per_part: usize,
+    scratch: &mut [S],
+    scratch_per_part: usize,
+    f: &(dyn Fn(usize, &mut [A], &mut [S]) + Sync),
+) {
+    let parts = parts.clamp(1, nanotorch_pool::MAX_PARTS);
+    if parts == 1 {
+        let scratch_len = scratch_per_part.min(scratch.len());
+        f(0, a, &mut scratch[..scratch_len]);
+        return;
+    }
+    type Slot<'s, A, S> = Mutex<Option<(&'s mut [A], &'s mut [S])>>;
+    let slots: [Slot<'_, A, S>; nanotorch_pool::MAX_PARTS] =
+        std::array::from_fn(|_| Mutex::new(None));
+    let (mut rest_a, mut rest_s) = (a, scratch);
+    for slot in slots.iter().take(parts) {
+        let (block_a, next_a) = rest_a.split_at_mut(a_per_part.min(rest_a.len()));
+        let (block_s, next_s) = rest_s.split_at_mut(scratch_per_part.min(rest_s.len()));
+        *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some((block_a, block_s));
+        (rest_a, rest_s) = (next_a, next_s);
+    }
+    nanotorch_pool::run(parts, &|i| {
+        let block = slots[i].lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some((block_a, block_s)) = block {
+            f(i, block_a, block_s);
         }
     });
 }

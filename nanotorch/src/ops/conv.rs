@@ -9,8 +9,9 @@
 
 use crate::element::Element;
 use crate::error::ShapeError;
+use crate::gemm::threads::num_threads;
 use crate::gemm::{MatMut, MatRef, gemm};
-use crate::parallel::for_each_block_mut;
+use crate::parallel::for_each_part;
 use crate::shape::{Dim, Shape, fmt_dims};
 use crate::tensor::Tensor;
 
@@ -228,61 +229,97 @@ where
     Ok(())
 }
 
-/// The patches of this many elements at most are built at a time: the batch is processed in
-/// blocks of images whose patch matrix and product stay in the core's cache (a whole batch's
-/// patch matrix is megabytes, and streaming it through memory cost more than the arithmetic).
+/// The patches of this many elements at most are built at a time: each part of the batch is
+/// processed in blocks of images whose patch matrix and product stay in the core's cache (a
+/// whole batch's patch matrix is megabytes, and streaming it through memory cost more than the
+/// arithmetic).
 const BLOCK_ELEMENTS: usize = 320 * 1024;
 
-/// The workspace of one convolution, carved out of one reused buffer, for a block of `n`
-/// images.
+/// Convolutions with fewer multiply-adds than this run on one thread.
+const PARALLEL_WORK: usize = 1 << 20;
+
+/// How the batch is shared out: `parts` runs of `per_part` whole images, one per thread, each
+/// with its own workspace of `workspace` elements, processed in blocks of `block` images.
+/// Splitting once per call by images (rather than inside every product and copy) gives each
+/// thread long independent work: a product and its im2col and col2im stay on one core.
+#[derive(Clone, Copy)]
+struct Plan {
+    parts: usize,
+    per_part: usize,
+    block: usize,
+    workspace: usize,
+}
+
+fn plan(g: &ConvGeometry) -> Plan {
+    let per_image = (g.pixels() * g.patch()).max(1);
+    let work = g.batch * g.out_channels * per_image;
+    let parts = if work < PARALLEL_WORK {
+        1
+    } else {
+        num_threads().clamp(1, g.batch.max(1))
+    };
+    let per_part = g.batch.div_ceil(parts).max(1);
+    let block = (BLOCK_ELEMENTS / per_image).clamp(1, per_part);
+    let pixels = block * g.pixels();
+    let workspace =
+        g.patch() * pixels + g.out_channels * pixels + g.out_channels * g.patch() + g.out_channels;
+    Plan {
+        parts,
+        per_part,
+        block,
+        workspace,
+    }
+}
+
+/// One part's workspace, for a block of `n` images:
 ///
 /// - `patches`: the im2col matrix `[C·K·K, n·OH·OW]`: column `m` is the kernel window of output
 ///   pixel `m` (image by image, row-major within an image), row `(c, p, q)` is one kernel tap
 ///   across all those windows. Built from runs of `OW` consecutive input pixels, it is cheap to
 ///   fill; the convolution is then one product `W·patches`.
 /// - `outputs`: `[O, n·OH·OW]`, the product (forward), or `dy` in that layout (backward).
-/// - `dw`: `[C·K·K, O]`, the transposed weight gradient of the blocks, added into `dW` at
-///   the end.
+/// - `dw`, `db`: the part's weight gradient, transposed (`[C·K·K, O]`), and bias gradient,
+///   summed over the parts at the end.
 struct Workspace<'a, E> {
     patches: &'a mut [E],
     outputs: &'a mut [E],
     dw: &'a mut [E],
-    /// Images per block.
-    block: usize,
+    db: &'a mut [E],
 }
 
-fn workspace<'a, E: Element>(g: &ConvGeometry, buffer: &'a mut Vec<E>) -> Workspace<'a, E> {
-    let per_image = (g.pixels() * g.patch()).max(1);
-    let block = (BLOCK_ELEMENTS / per_image).clamp(1, g.batch.max(1));
-    let pixels = block * g.pixels();
-    let (p, o, w) = (
-        g.patch() * pixels,
-        g.out_channels * pixels,
-        g.out_channels * g.patch(),
-    );
-    if buffer.len() < p + o + w {
-        buffer.resize(p + o + w, E::zero());
-    }
-    let (patches, rest) = buffer.split_at_mut(p);
-    let (outputs, rest) = rest.split_at_mut(o);
+fn workspace<'a, E>(g: &ConvGeometry, plan: &Plan, buffer: &'a mut [E]) -> Workspace<'a, E> {
+    let pixels = plan.block * g.pixels();
+    let (patches, rest) = buffer.split_at_mut(g.patch() * pixels);
+    let (outputs, rest) = rest.split_at_mut(g.out_channels * pixels);
+    let (dw, rest) = rest.split_at_mut(g.out_channels * g.patch());
     Workspace {
         patches,
         outputs,
-        dw: &mut rest[..w],
-        block,
+        dw,
+        db: &mut rest[..g.out_channels],
     }
 }
 
-/// The blocks of images: `(first image, count)`.
-fn blocks(batch: usize, block: usize) -> impl Iterator<Item = (usize, usize)> {
-    (0..batch)
-        .step_by(block.max(1))
-        .map(move |first| (first, block.min(batch - first)))
+/// The buffer grown to the plan's workspaces (it never shrinks, so a step allocates only the
+/// first time).
+fn reserve<E: Element>(plan: &Plan, buffer: &mut Vec<E>) {
+    let len = plan.parts * plan.workspace;
+    if buffer.len() < len {
+        buffer.resize(len, E::zero());
+    }
 }
 
-/// The forward of [`conv2d`] on row-major buffers of checked sizes, block by block of images:
-/// im2col, one product `W·patches` (`[O, C·K·K]·[C·K·K, n·OH·OW]`), and each image's columns
-/// copied into its `[O, OH, OW]` place in `y` with the bias added.
+/// The blocks of a part's images: `(first image within the part, count)`.
+fn blocks(images: usize, block: usize) -> impl Iterator<Item = (usize, usize)> {
+    (0..images)
+        .step_by(block.max(1))
+        .map(move |first| (first, block.min(images - first)))
+}
+
+/// The forward of [`conv2d`] on row-major buffers of checked sizes, part by part of the batch
+/// and block by block of images: im2col, one product `W·patches` (`[O, C·K·K]·[C·K·K,
+/// n·OH·OW]`), and each image's columns copied into its `[O, OH, OW]` place in `y` with the
+/// bias added.
 pub(crate) fn forward_slices<E: Element>(
     g: &ConvGeometry,
     x: &[E],
@@ -291,63 +328,71 @@ pub(crate) fn forward_slices<E: Element>(
     y: &mut [E],
     buffer: &mut Vec<E>,
 ) {
-    let ws = workspace(g, buffer);
+    let plan = plan(g);
+    reserve(&plan, buffer);
     let (o_count, image_pixels, patch) = (g.out_channels, g.pixels(), g.patch());
     let (image_in, image_out) = (g.in_channels * g.height * g.width, o_count * image_pixels);
-    for (first, count) in blocks(g.batch, ws.block) {
-        let columns = count * image_pixels;
-        let patches = &mut ws.patches[..patch * columns];
-        im2col(
-            g,
-            &x[first * image_in..][..count * image_in],
-            count,
-            patches,
-        );
-        let outputs = &mut ws.outputs[..o_count * columns];
-        gemm(
-            MatRef::row_major(weight, o_count, patch),
-            MatRef::row_major(patches, patch, columns),
-            MatMut::row_major(outputs, o_count, columns),
-            false,
-        );
-        let outputs = &*outputs;
-        let y_block = &mut y[first * image_out..][..count * image_out];
-        for_each_block_mut(y_block, image_pixels.max(1), &|r0, block| {
-            for (k, plane) in block.chunks_exact_mut(image_pixels.max(1)).enumerate() {
-                // Plane `r0 + k` of the block is image `n`, channel `o`.
-                let (n, o) = ((r0 + k) / o_count, (r0 + k) % o_count);
-                let src = &outputs[o * columns + n * image_pixels..][..image_pixels];
-                let shift = bias.map_or(E::zero(), |bias| bias[o]);
-                for (v, &s) in plane.iter_mut().zip(src) {
-                    *v = s + shift;
+    for_each_part(
+        plan.parts,
+        y,
+        plan.per_part * image_out,
+        buffer,
+        plan.workspace,
+        &|part, y_part, scratch| {
+            let ws = workspace(g, &plan, scratch);
+            let x_part = &x[(part * plan.per_part * image_in).min(x.len())..];
+            let images = y_part.len() / image_out.max(1);
+            for (first, count) in blocks(images, plan.block) {
+                let columns = count * image_pixels;
+                let patches = &mut ws.patches[..patch * columns];
+                im2col(
+                    g,
+                    &x_part[first * image_in..][..count * image_in],
+                    count,
+                    patches,
+                );
+                let outputs = &mut ws.outputs[..o_count * columns];
+                gemm(
+                    MatRef::row_major(weight, o_count, patch),
+                    MatRef::row_major(patches, patch, columns),
+                    MatMut::row_major(outputs, o_count, columns),
+                    false,
+                );
+                let y_block = &mut y_part[first * image_out..][..count * image_out];
+                for (k, plane) in y_block.chunks_exact_mut(image_pixels.max(1)).enumerate() {
+                    // Plane `k` of the block is image `n`, channel `o`.
+                    let (n, o) = (k / o_count, k % o_count);
+                    let src = &outputs[o * columns + n * image_pixels..][..image_pixels];
+                    let shift = bias.map_or(E::zero(), |bias| bias[o]);
+                    for (v, &s) in plane.iter_mut().zip(src) {
+                        *v = s + shift;
+                    }
                 }
             }
-        });
-    }
+        },
+    );
 }
 
 /// `dy` of a block of `count` images (NCHW) laid out as `[O, n·OH·OW]`, the layout of the
 /// forward's product.
 fn gather_dy<E: Element>(g: &ConvGeometry, dy: &[E], count: usize, outputs: &mut [E]) {
-    let image_pixels = g.pixels().max(1);
-    let columns = count * g.pixels();
-    for_each_block_mut(outputs, columns.max(1), &|o0, block| {
-        for (k, row) in block.chunks_exact_mut(columns.max(1)).enumerate() {
-            let o = o0 + k;
-            for (n, dst) in row.chunks_exact_mut(image_pixels).enumerate() {
-                dst.copy_from_slice(&dy[(n * g.out_channels + o) * g.pixels()..][..g.pixels()]);
-            }
+    let image_pixels = g.pixels();
+    let columns = (count * image_pixels).max(1);
+    for (o, row) in outputs.chunks_exact_mut(columns).enumerate() {
+        for (n, dst) in row.chunks_exact_mut(image_pixels.max(1)).enumerate() {
+            dst.copy_from_slice(&dy[(n * g.out_channels + o) * image_pixels..][..image_pixels]);
         }
-    });
+    }
 }
 
-/// The backward of [`conv2d`] on row-major buffers of checked sizes, block by block of images
-/// (im2col is redone per block rather than kept from the forward: rebuilding it in cache is
-/// cheaper than reading a whole batch's patches back from memory):
+/// The backward of [`conv2d`] on row-major buffers of checked sizes, part by part of the batch
+/// and block by block of images (im2col is redone per block rather than kept from the forward:
+/// rebuilding it in cache is cheaper than reading a whole batch's patches back from memory):
 ///
 /// - parameters, when `dweight` is given: `dWᵀ += patches·dYᵀ` (`[C·K·K, n·OH·OW]·[n·OH·OW,
-///   O]`, `dY` being `dy` in the `[O, n·OH·OW]` layout), added transposed into `dW` at the
-///   end; `dbias += ` the row sums of `dY`;
+///   O]`, `dY` being `dy` in the `[O, n·OH·OW]` layout: the long sum runs along the rows of
+///   both operands, a shape the GEMM runs 1.5× faster than `dY·patchesᵀ`), `dbias += ` the row
+///   sums of `dY`; each part sums its own images, and the parts' sums are added at the end;
 /// - input, when `dx` is given: the patch gradient `Wᵀ·dY` (`[C·K·K, O]·[O, n·OH·OW]`), added
 ///   back onto the pixels its patches came from (col2im).
 #[allow(clippy::too_many_arguments)]
@@ -357,66 +402,93 @@ pub(crate) fn backward_slices<E: Element>(
     weight: &[E],
     dy: &[E],
     dweight: Option<&mut [E]>,
-    mut dbias: Option<&mut [E]>,
-    mut dx: Option<&mut [E]>,
+    dbias: Option<&mut [E]>,
+    dx: Option<&mut [E]>,
     buffer: &mut Vec<E>,
 ) {
-    let ws = workspace(g, buffer);
+    let plan = plan(g);
+    reserve(&plan, buffer);
     let (o_count, image_pixels, patch) = (g.out_channels, g.pixels(), g.patch());
     let (image_in, image_out) = (g.in_channels * g.height * g.width, o_count * image_pixels);
     let params = dweight.is_some();
-    for (n, (first, count)) in blocks(g.batch, ws.block).enumerate() {
-        let columns = count * image_pixels;
-        let outputs = &mut ws.outputs[..o_count * columns];
-        gather_dy(
-            g,
-            &dy[first * image_out..][..count * image_out],
-            count,
-            outputs,
-        );
-        let patches = &mut ws.patches[..patch * columns];
-        if params {
-            im2col(
-                g,
-                &x[first * image_in..][..count * image_in],
-                count,
-                patches,
-            );
-            // dWᵀ = patches·dYᵀ (`[C·K·K, O]`): the long sum runs along the rows of both
-            // operands, a shape the GEMM runs 1.5× faster than `dY·patchesᵀ`.
-            gemm(
-                MatRef::row_major(patches, patch, columns),
-                MatRef::row_major(outputs, o_count, columns).t(),
-                MatMut::row_major(ws.dw, patch, o_count),
-                n > 0,
-            );
-        }
-        if let Some(db) = dbias.as_deref_mut() {
-            for (acc, row) in db.iter_mut().zip(outputs.chunks_exact(columns.max(1))) {
-                *acc += row.iter().copied().sum::<E>();
+    let (dx, dx_per_part): (&mut [E], usize) = match dx {
+        Some(dx) => (dx, plan.per_part * image_in),
+        None => (&mut [], 0),
+    };
+    let with_dx = dx_per_part > 0;
+    for_each_part(
+        plan.parts,
+        dx,
+        dx_per_part,
+        &mut buffer[..],
+        plan.workspace,
+        &|part, dx_part, scratch| {
+            let ws = workspace(g, &plan, scratch);
+            ws.dw.fill(E::zero());
+            ws.db.fill(E::zero());
+            let first_image = part * plan.per_part;
+            let images = plan.per_part.min(g.batch.saturating_sub(first_image));
+            for (first, count) in blocks(images, plan.block) {
+                let image = first_image + first;
+                let columns = count * image_pixels;
+                let outputs = &mut ws.outputs[..o_count * columns];
+                gather_dy(
+                    g,
+                    &dy[image * image_out..][..count * image_out],
+                    count,
+                    outputs,
+                );
+                let patches = &mut ws.patches[..patch * columns];
+                if params {
+                    im2col(
+                        g,
+                        &x[image * image_in..][..count * image_in],
+                        count,
+                        patches,
+                    );
+                    gemm(
+                        MatRef::row_major(patches, patch, columns),
+                        MatRef::row_major(outputs, o_count, columns).t(),
+                        MatMut::row_major(ws.dw, patch, o_count),
+                        true,
+                    );
+                    for (acc, row) in ws.db.iter_mut().zip(outputs.chunks_exact(columns.max(1))) {
+                        *acc += row.iter().copied().sum::<E>();
+                    }
+                }
+                if with_dx {
+                    gemm(
+                        MatRef::row_major(weight, o_count, patch).t(),
+                        MatRef::row_major(outputs, o_count, columns),
+                        MatMut::row_major(patches, patch, columns),
+                        false,
+                    );
+                    col2im(
+                        g,
+                        patches,
+                        count,
+                        &mut dx_part[first * image_in..][..count * image_in],
+                    );
+                }
+            }
+        },
+    );
+    let (mut dweight, mut dbias) = (dweight, dbias);
+    for part in buffer
+        .chunks_exact_mut(plan.workspace.max(1))
+        .take(plan.parts)
+    {
+        let ws = workspace(g, &plan, part);
+        if let Some(dw) = dweight.as_deref_mut() {
+            for (r, row) in ws.dw.chunks_exact(o_count.max(1)).enumerate() {
+                for (o, &v) in row.iter().enumerate() {
+                    dw[o * patch + r] += v;
+                }
             }
         }
-        if let Some(dx) = dx.as_deref_mut() {
-            gemm(
-                MatRef::row_major(weight, o_count, patch).t(),
-                MatRef::row_major(outputs, o_count, columns),
-                MatMut::row_major(patches, patch, columns),
-                false,
-            );
-            col2im(
-                g,
-                patches,
-                count,
-                &mut dx[first * image_in..][..count * image_in],
-            );
-        }
-    }
-    if let Some(dw) = dweight
-        && g.batch > 0
-    {
-        for (r, row) in ws.dw.chunks_exact(o_count.max(1)).enumerate() {
-            for (o, &v) in row.iter().enumerate() {
-                dw[o * patch + r] += v;
+        if let Some(db) = dbias.as_deref_mut() {
+            for (acc, &v) in db.iter_mut().zip(ws.db.iter()) {
+                *acc += v;
             }
         }
     }
@@ -446,9 +518,8 @@ fn im2col<E: Element>(g: &ConvGeometry, x: &[E], count: usize, patches: &mut [E]
     let (h, w, ow) = (g.height, g.width, g.out_width);
     let (image_pixels, image_len) = (g.pixels(), g.in_channels * h * w);
     let columns = (count * image_pixels).max(1);
-    for_each_block_mut(patches, columns, &|r0, block| {
-        for (k_row, row) in block.chunks_exact_mut(columns).enumerate() {
-            let r = r0 + k_row;
+    {
+        for (r, row) in patches.chunks_exact_mut(columns).enumerate() {
             let (c, p, q) = (r / (k * k), (r / k) % k, r % k);
             let (j0, j1) = inside(g, q);
             for (n, image_row) in row.chunks_exact_mut(image_pixels.max(1)).enumerate() {
@@ -474,7 +545,7 @@ fn im2col<E: Element>(g: &ConvGeometry, x: &[E], count: usize, patches: &mut [E]
                 }
             }
         }
-    });
+    }
 }
 
 /// Copies `src[..dst.len()]` into `dst`, for the short runs of im2col (one output row, often
@@ -518,9 +589,9 @@ fn col2im<E: Element>(g: &ConvGeometry, patches: &[E], count: usize, dx: &mut [E
     let image_pixels = g.pixels();
     let columns = count * image_pixels;
     let plane_len = (h * w).max(1);
-    for_each_block_mut(dx, plane_len, &|first, block| {
-        for (m, plane) in block.chunks_exact_mut(plane_len).enumerate() {
-            let (n, c) = ((first + m) / g.in_channels, (first + m) % g.in_channels);
+    {
+        for (m, plane) in dx.chunks_exact_mut(plane_len).enumerate() {
+            let (n, c) = (m / g.in_channels, m % g.in_channels);
             plane.fill(E::zero());
             for p in 0..k {
                 for q in 0..k {
@@ -549,7 +620,7 @@ fn col2im<E: Element>(g: &ConvGeometry, patches: &[E], count: usize, dx: &mut [E
                 }
             }
         }
-    });
+    }
 }
 
 fn check_dy(g: &ConvGeometry, dy: &[usize]) -> Result<(), ShapeError> {
