@@ -256,3 +256,66 @@ pub mod l13_pytorch_weights {
 pub mod l14_limits {
     #![doc = include_str!("../lessons/14-limits.md")]
 }
+
+pub mod l15_convolution {
+    #![doc = include_str!("../lessons/15-convolution.md")]
+
+    use nanotorch::prelude::*;
+
+    network! {
+        /// Two convolutions on 8×8 images: `[B, 1, 8, 8] → [B, 4, 8, 8] → [B, 8, 3, 3] → 10`.
+        pub struct SmallConv {
+            conv1: Conv2d<1, 4, 3, padding = 1>,
+            conv2: Conv2d<4, 8, 3, stride = 2>,
+            fc: Linear<72, 10>,
+        }
+        fn forward(x: [B, 1, 8, 8]) -> [B, 10] {
+            let h = relu(conv1(x));
+            let h = relu(conv2(h));
+            fc(flatten(h))
+        }
+    }
+}
+
+pub mod l16_pooling {
+    #![doc = include_str!("../lessons/16-pooling.md")]
+
+    use nanotorch::prelude::*;
+
+    network! {
+        /// Max pooling halves the map, average pooling smooths it, global pooling ends it.
+        pub struct Pools {
+            conv: Conv2d<1, 4, 3, padding = 1>,
+            pool: MaxPool2d<2>,
+            smooth: AvgPool2d<3, stride = 1, padding = 1>,
+            gap: GlobalAvgPool2d,
+            head: Linear<4, 3>,
+        }
+        fn forward(x: [B, 1, 8, 8]) -> [B, 3] {
+            let h = pool(relu(conv(x)));
+            head(gap(smooth(h)))
+        }
+    }
+}
+
+pub mod l17_batch_norm {
+    #![doc = include_str!("../lessons/17-batch-norm.md")]
+
+    use nanotorch::prelude::*;
+
+    network! {
+        /// Conv → BatchNorm2d → ReLU → pool, then linear → BatchNorm1d → ReLU → linear.
+        pub struct BnNet {
+            conv1: Conv2d<1, 4, 3, padding = 1>,
+            bn1: BatchNorm2d<4>,
+            pool: MaxPool2d<2>,
+            fc1: Linear<64, 16>,
+            bn2: BatchNorm1d<16>,
+            fc2: Linear<16, 3>,
+        }
+        fn forward(x: [B, 1, 8, 8]) -> [B, 3] {
+            let h = pool(relu(bn1(conv1(x))));
+            fc2(relu(bn2(fc1(flatten(h)))))
+        }
+    }
+}
