@@ -42,6 +42,9 @@ pub struct Field {
 pub struct Forward {
     pub input: Ident,
     pub input_shape: ShapeDecl,
+    /// `tokens<V>` after the input shape: the input is token ids below `V`
+    /// (`nanotorch::Tokens`), not floats.
+    pub input_tokens: Option<DimDecl>,
     pub output_shape: ShapeDecl,
     pub body: Body,
 }
@@ -147,6 +150,29 @@ impl Parse for Forward {
         let input_name: Ident = args.parse()?;
         args.parse::<Token![:]>()?;
         let input_shape: ShapeDecl = args.parse()?;
+        let input_tokens = if args.peek(Ident) {
+            let word: Ident = args.parse()?;
+            if word != "tokens" {
+                return Err(syn::Error::new(
+                    word.span(),
+                    format!(
+                        "expected `tokens<VOCAB>` after the input shape (token-id input, e.g. `idx: [B, 11] tokens<3>`), found `{word}`"
+                    ),
+                ));
+            }
+            args.parse::<Token![<]>()?;
+            let vocab: DimDecl = args.parse()?;
+            args.parse::<Token![>]>()?;
+            if input_shape.dims.len() != 2 {
+                return Err(syn::Error::new(
+                    input_shape.span,
+                    "token ids come as `[B, T] tokens<VOCAB>`: a batch of sequences of T ids",
+                ));
+            }
+            Some(vocab)
+        } else {
+            None
+        };
         if !args.is_empty() {
             return Err(args.error(
                 "`forward` takes one input, e.g. `fn forward(x: [B, 784])`; combine several inputs with `concat` inside the network",
@@ -190,6 +216,7 @@ impl Parse for Forward {
         Ok(Forward {
             input: input_name,
             input_shape,
+            input_tokens,
             output_shape,
             body,
         })

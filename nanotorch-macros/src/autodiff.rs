@@ -14,7 +14,9 @@ use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
 use syn::Ident;
 
-use crate::expand::{Plan, WIDTH_CHECKED, constant, has_literal_width, retag, retag_input};
+use crate::expand::{
+    Plan, WIDTH_CHECKED, constant, has_literal_width, linear_op, retag, retag_input,
+};
 use crate::graph::{FieldKind, NodeId, Op};
 
 /// The generated backward.
@@ -202,10 +204,12 @@ impl Walk<'_, '_> {
                 let a = inputs[0];
                 let x = plan.value_in_backward(a);
                 let xn = self.name(a);
+                let params_op = linear_op(plan, node, "linear_backward_params");
+                let input_op = linear_op(plan, node, "linear_backward_input_into");
                 self.emit(
                     false,
                     quote_spanned! {span=>
-                        ::nanotorch::ops::linear_backward_params(#x, #dn, &mut self.#f.weight.grad, Some(&mut self.#f.bias.grad))
+                        ::nanotorch::ops::#params_op(#x, #dn, &mut self.#f.weight.grad, Some(&mut self.#f.bias.grad))
                             .expect(#SAME_BATCH);
                     },
                 );
@@ -216,7 +220,7 @@ impl Walk<'_, '_> {
                     self.emit(
                         input_only,
                         quote_spanned! {span=>
-                            ::nanotorch::ops::linear_backward_input_into(&self.#f.weight.value, #dn, #dst);
+                            ::nanotorch::ops::#input_op(&self.#f.weight.value, #dn, #dst);
                             #then
                         },
                     );
@@ -263,7 +267,13 @@ impl Walk<'_, '_> {
                         quote_spanned! {span=> #layer::backward_params(&mut self.#f, #dn); },
                     ),
                 }
-                self.terms_nested(f);
+                let has_params = match &plan.graph.fields[*field].kind {
+                    FieldKind::Known { layer, .. } => layer.has_params,
+                    _ => true,
+                };
+                if has_params {
+                    self.terms_nested(f);
+                }
             }
             Op::Unary { prim, constant: c } => {
                 let a = inputs[0];
@@ -431,8 +441,9 @@ pub fn plan_backward(plan: &Plan) -> Backward {
     for (id, node) in g.nodes.iter().enumerate() {
         let has_params = matches!(node.op, Op::Linear { .. } | Op::Layer { .. });
         for_params[id] = has_params || node.inputs.iter().any(|&i| for_params[i]);
-        for_input[id] =
-            matches!(node.op, Op::Input) || has_params || node.inputs.iter().any(|&i| for_input[i]);
+        // Token ids have no gradient.
+        let float_input = matches!(node.op, Op::Input) && node.tokens.is_none();
+        for_input[id] = float_input || has_params || node.inputs.iter().any(|&i| for_input[i]);
     }
     // Count each value's gradient contributions, and whether they are identities.
     let mut total = vec![0usize; n];

@@ -7,7 +7,7 @@ use syn::Ident;
 
 use crate::ast::Network;
 use crate::autodiff::{Backward, plan_backward};
-use crate::graph::{FieldKind, Graph, Node, NodeId, Op, dims_text, tensor_type};
+use crate::graph::{FieldKind, Graph, Node, NodeId, Op, dims_text, tensor_type, value_type};
 use crate::prims::Reads;
 
 /// Where a value lives between `forward` and `backward`.
@@ -76,7 +76,8 @@ impl<'g> Plan<'g> {
     }
 
     pub fn ty(&self, id: NodeId) -> TokenStream {
-        tensor_type(&self.graph.nodes[id].dims)
+        let node = &self.graph.nodes[id];
+        value_type(&node.dims, node.tokens.as_ref())
     }
 
     /// The value as forward reads it.
@@ -166,6 +167,18 @@ fn field_of<'a>(plan: &'a Plan, node: &Node) -> Option<&'a Ident> {
     }
 }
 
+/// The `nanotorch::ops` function for a linear layer's `base` operation (`linear_into`,
+/// `linear_backward_params`, …): the `linear_seq*` form when the layer is applied to the last
+/// axis of a `[B, T, F]` sequence.
+pub fn linear_op(plan: &Plan, node: &Node, base: &str) -> Ident {
+    let input = plan.node(node.inputs[0]);
+    if input.dims.len() == 3 {
+        format_ident!("{}", base.replacen("linear", "linear_seq", 1))
+    } else {
+        format_ident!("{}", base)
+    }
+}
+
 /// One forward statement and its doc line.
 fn forward_step(plan: &Plan, id: NodeId) -> (TokenStream, String) {
     let node = plan.node(id);
@@ -180,9 +193,10 @@ fn forward_step(plan: &Plan, id: NodeId) -> (TokenStream, String) {
         Op::Linear { .. } => {
             let f = field_of(plan, node).expect("linear has a field");
             let a = arg(0);
+            let op = linear_op(plan, node, "linear_into");
             (
                 quote_spanned! {span=>
-                    ::nanotorch::ops::linear_into(#a, &self.#f.weight.value, Some(&self.#f.bias.value), #dst)
+                    ::nanotorch::ops::#op(#a, &self.#f.weight.value, Some(&self.#f.bias.value), #dst)
                         .expect(#SAME_BATCH);
                 },
                 format!("{name} = {}·W_{f}ᵀ + b_{f}   {shape}", nm(0)),
@@ -277,8 +291,9 @@ fn predict_step(plan: &Plan, id: NodeId) -> TokenStream {
         Op::Linear { .. } => {
             let f = field_of(plan, node).expect("linear has a field");
             let a = arg(0);
+            let op = linear_op(plan, node, "linear");
             quote_spanned! {span=>
-                ::nanotorch::ops::linear(#a, &self.#f.weight.value, Some(&self.#f.bias.value)).expect(#SAME_BATCH)
+                ::nanotorch::ops::#op(#a, &self.#f.weight.value, Some(&self.#f.bias.value)).expect(#SAME_BATCH)
             }
         }
         Op::Layer { .. } => {
@@ -587,6 +602,56 @@ pub fn expand(net: &Network, graph: &Graph) -> TokenStream {
     );
     let grads_doc = format!(" Gradient buffers of [`{name}::backward`], reused across steps.");
 
+    // Token ids have no gradient: a network that reads them is a model, not a layer of
+    // another network, so it has neither `backward_with_input` nor a `Layer` impl.
+    let token_input = graph.nodes[input].tokens.is_some();
+    let backward_with_input = if token_input {
+        quote!()
+    } else {
+        quote! {
+            #[doc = #backward_input_doc]
+            pub fn backward_with_input(&mut self, #d_out: &#out_ty) -> ::core::result::Result<&#in_ty, ::nanotorch::ShapeError> {
+                ::nanotorch::codegen::check_gradient(&#out_home.#out_name, #d_out)?;
+                self.backward_pass(#d_out, true);
+                Ok(&self.grads.#d_x)
+            }
+
+        }
+    };
+    let layer_impl = if token_input {
+        quote!()
+    } else {
+        quote! {
+        impl<#decl> ::nanotorch::Layer<#in_ty, E> for #name<#args> {
+            type Output = #out_ty;
+
+            fn forward(&mut self, #x: &#in_ty) -> #out_ty {
+                ::core::clone::Clone::clone(Self::forward(self, #x))
+            }
+
+            fn forward_into(&mut self, #x: &#in_ty, y: &mut #out_ty) {
+                y.assign(Self::forward(self, #x));
+            }
+
+            fn backward(&mut self, dy: &#out_ty) -> #in_ty {
+                ::core::clone::Clone::clone(self.backward_with_input(dy).expect(#LAYER_CONTRACT))
+            }
+
+            fn backward_into(&mut self, dy: &#out_ty, dx: &mut #in_ty) {
+                dx.assign(self.backward_with_input(dy).expect(#LAYER_CONTRACT));
+            }
+
+            fn backward_params(&mut self, dy: &#out_ty) {
+                Self::backward(self, dy).expect(#LAYER_CONTRACT);
+            }
+
+            fn predict(&self, #x: &#in_ty) -> #out_ty {
+                Self::predict(self, #x)
+            }
+        }
+        }
+    };
+
     quote! {
         #(#attrs)*
         #struct_doc
@@ -595,7 +660,7 @@ pub fn expand(net: &Network, graph: &Graph) -> TokenStream {
             saved: #saved_name<#args>,
             work: #work_name<#args>,
             grads: #grads_name<#args>,
-            /// Training mode (dropout active) or evaluation mode.
+            /// Training mode (dropout drops, batch norm uses batch statistics) or evaluation mode.
             training: bool,
             #rng_field
             #main_phantom
@@ -644,12 +709,7 @@ pub fn expand(net: &Network, graph: &Graph) -> TokenStream {
                 Ok(())
             }
 
-            #[doc = #backward_input_doc]
-            pub fn backward_with_input(&mut self, #d_out: &#out_ty) -> ::core::result::Result<&#in_ty, ::nanotorch::ShapeError> {
-                ::nanotorch::codegen::check_gradient(&#out_home.#out_name, #d_out)?;
-                self.backward_pass(#d_out, true);
-                Ok(&self.grads.#d_x)
-            }
+            #backward_with_input
 
             /// The body of [`Self::backward`]; `input_grad` also computes ∂L/∂input.
             fn backward_pass(&mut self, #d_out: &#out_ty, input_grad: bool) {
@@ -706,33 +766,7 @@ pub fn expand(net: &Network, graph: &Graph) -> TokenStream {
 
         #declared
 
-        impl<#decl> ::nanotorch::Layer<#in_ty, E> for #name<#args> {
-            type Output = #out_ty;
-
-            fn forward(&mut self, #x: &#in_ty) -> #out_ty {
-                ::core::clone::Clone::clone(Self::forward(self, #x))
-            }
-
-            fn forward_into(&mut self, #x: &#in_ty, y: &mut #out_ty) {
-                y.assign(Self::forward(self, #x));
-            }
-
-            fn backward(&mut self, dy: &#out_ty) -> #in_ty {
-                ::core::clone::Clone::clone(self.backward_with_input(dy).expect(#LAYER_CONTRACT))
-            }
-
-            fn backward_into(&mut self, dy: &#out_ty, dx: &mut #in_ty) {
-                dx.assign(self.backward_with_input(dy).expect(#LAYER_CONTRACT));
-            }
-
-            fn backward_params(&mut self, dy: &#out_ty) {
-                Self::backward(self, dy).expect(#LAYER_CONTRACT);
-            }
-
-            fn predict(&self, #x: &#in_ty) -> #out_ty {
-                Self::predict(self, #x)
-            }
-        }
+        #layer_impl
     }
 }
 
@@ -762,7 +796,15 @@ pub fn stub(net: &Network) -> TokenStream {
     let name = &net.name;
     let vis = &net.vis;
     let attrs = &net.attrs;
-    let in_ty = tensor_type(&crate::graph::shape_dims(&net.forward.input_shape));
+    let vocab = net
+        .forward
+        .input_tokens
+        .as_ref()
+        .map(crate::graph::feature_dim);
+    let in_ty = value_type(
+        &crate::graph::shape_dims(&net.forward.input_shape),
+        vocab.as_ref(),
+    );
     let out_ty = tensor_type(&crate::graph::shape_dims(&net.forward.output_shape));
     let params = &net.dim_params;
     let decl = quote!(#(#params: ::nanotorch::shape::StaticDim,)* E: ::nanotorch::Element);

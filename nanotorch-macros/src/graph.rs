@@ -83,6 +83,9 @@ pub struct Node {
     pub op: Op,
     pub inputs: Vec<NodeId>,
     pub dims: Vec<DimInfo>,
+    /// For token ids (the input of a `tokens<V>` network): the vocabulary `V`. Such a value is
+    /// a `nanotorch::Tokens`, not a tensor, and has no gradient.
+    pub tokens: Option<DimInfo>,
     pub span: Span,
     /// Set once a shape error involved this value: later checks stay quiet about it, so one
     /// mistake gives one error.
@@ -146,7 +149,7 @@ pub fn batch_dim(decl: &DimDecl) -> DimInfo {
 }
 
 /// A feature dim: a number, `Dyn`, or a type (alias or generic) the compiler will check.
-fn feature_dim(decl: &DimDecl) -> DimInfo {
+pub fn feature_dim(decl: &DimDecl) -> DimInfo {
     match decl {
         DimDecl::Lit(n) => lit_dim(*n),
         DimDecl::Name(name) if name == "Dyn" => DimInfo {
@@ -483,6 +486,7 @@ impl Lowering<'_> {
             dims,
             span,
             poisoned,
+            tokens: None,
             retag_rhs: None,
             retag_input: None,
         });
@@ -655,6 +659,15 @@ impl Lowering<'_> {
         None
     }
 
+    /// The error for token ids given to a layer other than an embedding.
+    fn token_misuse(&self, fname: &Ident, a: NodeId, arg: &Expr) -> String {
+        format!(
+            "`{fname}` takes float values, but `{}` holds token ids; look them up in an `Embedding` first, e.g. `wte({})`",
+            value_text(&self.nodes[a], arg),
+            value_text(&self.nodes[a], arg)
+        )
+    }
+
     /// For a value made by `flatten`, how its width was computed: ` (32·5·5 = 800)`.
     fn flatten_product(&self, id: NodeId) -> String {
         let node = &self.nodes[id];
@@ -703,12 +716,18 @@ impl Lowering<'_> {
                 let (input, output) = (input.clone(), output.clone());
                 let a_dims = self.nodes[a].dims.clone();
                 let mut bad = poisoned;
+                // `[B, F]`, or `[B, T, F]` (the layer applied to the last axis, as PyTorch).
+                let rank_ok = a_dims.len() == 2 || a_dims.len() == 3;
                 if !poisoned {
-                    if a_dims.len() != 2 {
+                    if self.nodes[a].tokens.is_some() {
+                        self.error(span, self.token_misuse(&fname, a, arg));
+                        bad = true;
+                    } else if !rank_ok {
                         self.error(
                             span,
                             format!(
-                                "`{fname}` takes a batch of feature rows `[B, {}]`, but `{}` has shape {}; flatten it first: `{fname}(flatten({}))`",
+                                "`{fname}` takes a batch of feature rows `[B, {}]` (or sequences `[B, T, {}]`), but `{}` has shape {}; flatten it first: `{fname}(flatten({}))`",
+                                input.text,
                                 input.text,
                                 self.nodes[a].name,
                                 dims_text(&a_dims),
@@ -717,7 +736,8 @@ impl Lowering<'_> {
                         );
                         bad = true;
                     } else {
-                        match (a_dims[1].lit, input.lit) {
+                        let last = a_dims.last().expect("rank 2 or 3").clone();
+                        match (last.lit, input.lit) {
                             (Some(have), Some(want)) if have != want => {
                                 self.error(
                                     span,
@@ -732,26 +752,24 @@ impl Lowering<'_> {
                             (Some(_), Some(_)) => {}
                             _ => {
                                 self.deferred.push(DeferredCheck {
-                                    have: a_dims[1].ty.clone(),
+                                    have: last.ty.clone(),
                                     want: input.ty.clone(),
                                     span,
                                 });
                                 self.input_overrides
                                     .entry(field)
-                                    .or_insert_with(|| a_dims[1].ty.clone());
+                                    .or_insert_with(|| last.ty.clone());
                             }
                         }
                     }
                 }
-                let batch = a_dims.first().cloned().unwrap_or_else(|| output.clone());
-                self.push(
-                    name,
-                    Op::Linear { field },
-                    vec![a],
-                    vec![batch, output],
-                    span,
-                    bad,
-                )
+                let mut dims: Vec<DimInfo> = if rank_ok && !bad {
+                    a_dims[..a_dims.len() - 1].to_vec()
+                } else {
+                    a_dims.first().cloned().into_iter().collect()
+                };
+                dims.push(output);
+                self.push(name, Op::Linear { field }, vec![a], dims, span, bad)
             }
             FieldKind::Invalid => {
                 let dims = self.nodes[a].dims.clone();
@@ -768,10 +786,12 @@ impl Lowering<'_> {
                 let a_dims = self.nodes[a].dims.clone();
                 let field_text = fname.to_string();
                 let value = value_text(&self.nodes[a], arg);
+                let tokens = self.nodes[a].tokens.clone();
                 let call = Call {
                     field: &field_text,
                     value: &value,
                     dims: &a_dims,
+                    tokens: tokens.as_ref(),
                 };
                 let (dims, bad) = match (layer.rule)(args, &call) {
                     Ok(dims) => (dims, poisoned),
@@ -797,38 +817,35 @@ impl Lowering<'_> {
                 // called with the value viewed as its declared input, after one spanned
                 // feature check.
                 let a_dims = &self.nodes[a].dims;
-                let retag_input = (a_dims.len() == 2).then(|| {
-                    (
-                        a_dims[1].ty.clone(),
-                        quote!(::nanotorch::codegen::InputFeatures<#f_ty>),
-                    )
-                });
-                let a_ty = match &retag_input {
-                    Some((_, want)) => tensor_type(&[
-                        a_dims[0].clone(),
-                        DimInfo {
-                            ty: want.clone(),
-                            lit: None,
-                            text: String::new(),
-                        },
-                    ]),
-                    None => tensor_type(a_dims),
-                };
-                let out_ty = quote!(<#f_ty as ::nanotorch::Layer<#a_ty, E>>::Output);
-                let batch = self.nodes[a].dims[0].clone();
-                let features = DimInfo {
-                    ty: quote!(::nanotorch::codegen::Features<#out_ty>),
-                    lit: None,
-                    text: format!("{fname}.out"),
-                };
-                let id = self.push(
-                    name,
-                    Op::Layer { field },
-                    vec![a],
-                    vec![batch, features],
-                    span,
-                    poisoned,
+                let retag_input =
+                    (a_dims.len() == 2 && self.nodes[a].tokens.is_none()).then(|| {
+                        (
+                            a_dims[1].ty.clone(),
+                            quote!(::nanotorch::codegen::InputFeatures<#f_ty>),
+                        )
+                    });
+                let a_ty = value_type(
+                    &a_ty_dims(a_dims, &retag_input),
+                    self.nodes[a].tokens.as_ref(),
                 );
+                let out_ty = quote!(<#f_ty as ::nanotorch::Layer<#a_ty, E>>::Output);
+                // `[B, F]` → `[B, F']`; a sequence `[B, T, F]` → `[B, T, F']` (a transformer
+                // block keeps the batch and the length; a nested layer that does not gives a
+                // type error at its call).
+                let mut dims = self.nodes[a].dims.clone();
+                let rank = dims.len().max(1);
+                dims.truncate(rank - 1);
+                let (alias, what) = if rank >= 3 {
+                    (quote!(::nanotorch::codegen::LastAxis<#out_ty>), "last")
+                } else {
+                    (quote!(::nanotorch::codegen::Features<#out_ty>), "out")
+                };
+                dims.push(DimInfo {
+                    ty: alias,
+                    lit: None,
+                    text: format!("{fname}.{what}"),
+                });
+                let id = self.push(name, Op::Layer { field }, vec![a], dims, span, poisoned);
                 self.nodes[id].retag_input = retag_input;
                 id
             }
@@ -844,6 +861,16 @@ impl Lowering<'_> {
     ) -> NodeId {
         let a_dims = self.nodes[a].dims.clone();
         let mut poisoned = self.nodes[a].poisoned;
+        if self.nodes[a].tokens.is_some() && !poisoned {
+            self.error(
+                span,
+                format!(
+                    "`{}` takes float values, but `{}` holds token ids; look them up in an `Embedding` first",
+                    prim.name, self.nodes[a].name
+                ),
+            );
+            poisoned = true;
+        }
         let dims = if prim.name == "flatten" {
             if a_dims.len() < 2 {
                 poisoned = true;
@@ -1032,10 +1059,27 @@ impl Lowering<'_> {
     }
 }
 
+/// The dims a nested layer is called with: the value's, or `[B, declared features]` when the
+/// value is viewed with the layer's declared input (see `Node::retag_input`).
+fn a_ty_dims(a_dims: &[DimInfo], retag: &Option<(TokenStream, TokenStream)>) -> Vec<DimInfo> {
+    match retag {
+        Some((_, want)) => vec![
+            a_dims[0].clone(),
+            DimInfo {
+                ty: want.clone(),
+                lit: None,
+                text: String::new(),
+            },
+        ],
+        None => a_dims.to_vec(),
+    }
+}
+
 /// How to name a value in a message: its let name, or the expression the user wrote.
-fn value_text(node: &Node, arg: &Expr) -> String {
+fn value_text(_node: &Node, arg: &Expr) -> String {
     match arg {
-        Expr::Path(_) => node.name.to_string(),
+        // The name as written: a rebound `h` is `h` to the reader, whatever the macro calls it.
+        Expr::Path(p) => quote!(#p).to_string(),
         _ => quote!(#arg)
             .to_string()
             .replace(" (", "(")
@@ -1065,6 +1109,18 @@ fn float_tokens(v: f64) -> TokenStream {
 
 fn format_number(v: f64) -> String {
     format!("{v}")
+}
+
+/// The type of a value: `::nanotorch::Tensor<(B, F), E>`, or `::nanotorch::Tokens<T, V>` for
+/// token ids.
+pub fn value_type(dims: &[DimInfo], tokens: Option<&DimInfo>) -> TokenStream {
+    match (tokens, dims) {
+        (Some(vocab), [_, len]) => {
+            let (t, v) = (&len.ty, &vocab.ty);
+            quote!(::nanotorch::Tokens<#t, #v>)
+        }
+        _ => tensor_type(dims),
+    }
 }
 
 /// The tensor type of a value: `::nanotorch::Tensor<(B, F), E>`.
@@ -1114,6 +1170,7 @@ pub fn build(net: &Network) -> Result<Graph, Errors> {
         fwd.input.span(),
         false,
     );
+    lowering.nodes[input].tokens = fwd.input_tokens.as_ref().map(feature_dim);
     lowering.scope.push((fwd.input.clone(), input));
 
     let (stmts, result): (&[crate::ast::Stmt], &Expr) = match &fwd.body {

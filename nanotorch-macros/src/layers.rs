@@ -40,6 +40,8 @@ pub struct KnownLayer {
     pub rule: fn(&Args, &Call) -> Result<Vec<DimInfo>, String>,
     /// A short description for the generated docs.
     pub describe: fn(&Args) -> String,
+    /// Whether the layer has parameters (the generated derivation mentions them).
+    pub has_params: bool,
 }
 
 /// The parsed arguments of a layer type, by name.
@@ -77,6 +79,8 @@ pub struct Call<'a> {
     pub field: &'a str,
     pub value: &'a str,
     pub dims: &'a [DimInfo],
+    /// The vocabulary when the value is token ids (`[B, T] tokens<V>`).
+    pub tokens: Option<&'a DimInfo>,
 }
 
 pub const TABLE: &[KnownLayer] = &[
@@ -125,6 +129,7 @@ pub const TABLE: &[KnownLayer] = &[
             options_text(a, &mut s, &[("stride", 1), ("padding", 0), ("dilation", 1)]);
             s
         },
+        has_params: true,
     },
     KnownLayer {
         name: "MaxPool2d",
@@ -139,6 +144,7 @@ pub const TABLE: &[KnownLayer] = &[
         },
         rule: pool_rule,
         describe: |a| pool_text("max", a),
+        has_params: false,
     },
     KnownLayer {
         name: "AvgPool2d",
@@ -153,6 +159,7 @@ pub const TABLE: &[KnownLayer] = &[
         },
         rule: pool_rule,
         describe: |a| pool_text("average", a),
+        has_params: false,
     },
     KnownLayer {
         name: "GlobalAvgPool2d",
@@ -164,6 +171,7 @@ pub const TABLE: &[KnownLayer] = &[
             Ok(vec![b.clone(), c.clone()])
         },
         describe: |_| "the mean of each channel's map".into(),
+        has_params: false,
     },
     KnownLayer {
         name: "BatchNorm2d",
@@ -184,6 +192,7 @@ pub const TABLE: &[KnownLayer] = &[
                 a.dim("num_features").text
             )
         },
+        has_params: true,
     },
     KnownLayer {
         name: "BatchNorm1d",
@@ -194,6 +203,7 @@ pub const TABLE: &[KnownLayer] = &[
             quote!(::nanotorch::layers::BatchNorm1d<#c, E>)
         },
         rule: |a, call| {
+            floats(call)?;
             if call.dims.len() != 2 {
                 return Err(format!(
                     "`{}` normalises a batch of feature rows `[B, {}]`, but `{}` has shape {}; use `BatchNorm2d` on `[B, C, H, W]` maps",
@@ -212,6 +222,158 @@ pub const TABLE: &[KnownLayer] = &[
                 a.dim("num_features").text
             )
         },
+        has_params: true,
+    },
+    KnownLayer {
+        name: "Embedding",
+        positional: &[Arg::Dim("num_embeddings"), Arg::Dim("embedding_dim")],
+        options: &[],
+        ty: |a| {
+            let (v, c) = (&a.dim("num_embeddings").ty, &a.dim("embedding_dim").ty);
+            quote!(::nanotorch::layers::Embedding<#v, #c, E>)
+        },
+        rule: |a, call| {
+            let Some(vocab) = call.tokens else {
+                return Err(format!(
+                    "`{}` looks up token ids, but `{}` is a float value of shape {}; declare the input as `[B, T] tokens<{}>`",
+                    call.field,
+                    call.value,
+                    dims_text(call.dims),
+                    a.dim("num_embeddings").text
+                ));
+            };
+            let want = a.dim("num_embeddings");
+            if let (Some(have), Some(w)) = (vocab.lit, want.lit)
+                && have != w
+            {
+                return Err(format!(
+                    "`{}` embeds a vocabulary of {w} tokens, but `{}` holds ids below {have}",
+                    call.field, call.value
+                ));
+            }
+            Ok(vec![
+                call.dims[0].clone(),
+                call.dims[1].clone(),
+                a.dim("embedding_dim").clone(),
+            ])
+        },
+        describe: |a| {
+            format!(
+                "a table of {} token vectors of {} features",
+                a.dim("num_embeddings").text,
+                a.dim("embedding_dim").text
+            )
+        },
+        has_params: true,
+    },
+    KnownLayer {
+        name: "PositionEmbedding",
+        positional: &[Arg::Dim("max_len"), Arg::Dim("embedding_dim")],
+        options: &[],
+        ty: |a| {
+            let (t, c) = (&a.dim("max_len").ty, &a.dim("embedding_dim").ty);
+            quote!(::nanotorch::layers::PositionEmbedding<#t, #c, E>)
+        },
+        rule: |a, call| {
+            let [_, t, c] = sequence(call, &a.dim("embedding_dim").text)?;
+            let want_t = a.dim("max_len");
+            if let (Some(have), Some(w)) = (t.lit, want_t.lit)
+                && have != w
+            {
+                return Err(format!(
+                    "`{}` has positions for sequences of {w}, but `{}` has {have} positions (shape {})",
+                    call.field,
+                    call.value,
+                    dims_text(call.dims)
+                ));
+            }
+            channels(call, c, a.dim("embedding_dim"), "features")?;
+            Ok(call.dims.to_vec())
+        },
+        describe: |a| {
+            format!(
+                "learned positions 0..{}, {} features each",
+                a.dim("max_len").text,
+                a.dim("embedding_dim").text
+            )
+        },
+        has_params: true,
+    },
+    KnownLayer {
+        name: "LayerNorm",
+        positional: &[Arg::Dim("normalized_shape")],
+        options: &[],
+        ty: |a| {
+            let c = &a.dim("normalized_shape").ty;
+            quote!(::nanotorch::layers::LayerNorm<#c, E>)
+        },
+        rule: |a, call| {
+            floats(call)?;
+            let want = a.dim("normalized_shape");
+            if !(2..=3).contains(&call.dims.len()) {
+                return Err(format!(
+                    "`{}` normalises the last axis of `[B, {}]` or `[B, T, {}]` values, but `{}` has shape {}",
+                    call.field,
+                    want.text,
+                    want.text,
+                    call.value,
+                    dims_text(call.dims)
+                ));
+            }
+            let last = call.dims.last().expect("rank 2 or 3");
+            channels(call, last, want, "features")?;
+            Ok(call.dims.to_vec())
+        },
+        describe: |a| {
+            format!(
+                "layer normalisation over {} features",
+                a.dim("normalized_shape").text
+            )
+        },
+        has_params: true,
+    },
+    KnownLayer {
+        name: "CausalSelfAttention",
+        positional: &[Arg::Dim("embed_dim"), Arg::Number("num_heads")],
+        options: &[],
+        ty: |a| {
+            let (c, h) = (&a.dim("embed_dim").ty, a.lit("num_heads"));
+            quote!(::nanotorch::layers::CausalSelfAttention<#c, #h, E>)
+        },
+        rule: |a, call| {
+            let width = a.dim("embed_dim");
+            let [_, _, c] = sequence(call, &width.text)?;
+            let heads = a.num("num_heads");
+            if heads == 0 {
+                return Err(format!("`{}` needs at least 1 head", call.field));
+            }
+            if let Some(w) = width.lit
+                && w % heads != 0
+            {
+                return Err(format!(
+                    "`{}` splits {w} features into {heads} heads, but {w} is not divisible by {heads} ({w} = {heads}·{} + {})",
+                    call.field,
+                    w / heads,
+                    w % heads
+                ));
+            }
+            channels(call, c, width, "features")?;
+            Ok(call.dims.to_vec())
+        },
+        describe: |a| {
+            let heads = a.num("num_heads");
+            match a.dim("embed_dim").lit {
+                Some(w) => format!(
+                    "causal self-attention over {w} features, {heads} heads of {}",
+                    w / heads.max(1)
+                ),
+                None => format!(
+                    "causal self-attention over {} features, {heads} heads",
+                    a.dim("embed_dim").text
+                ),
+            }
+        },
+        has_params: true,
     },
 ];
 
@@ -219,8 +381,34 @@ pub fn lookup(name: &str) -> Option<&'static KnownLayer> {
     TABLE.iter().find(|l| l.name == name)
 }
 
+/// The error for token ids given to a layer that takes floats.
+fn floats(call: &Call) -> Result<(), String> {
+    match call.tokens {
+        Some(_) => Err(format!(
+            "`{}` takes float values, but `{}` holds token ids; look them up in an `Embedding` first, e.g. `wte({})`",
+            call.field, call.value, call.value
+        )),
+        None => Ok(()),
+    }
+}
+
+/// The dims of a `[B, T, C]` value, or the error for any other rank.
+fn sequence<'a>(call: &Call<'a>, what: &str) -> Result<[&'a DimInfo; 3], String> {
+    floats(call)?;
+    match call.dims {
+        [b, t, c] => Ok([b, t, c]),
+        _ => Err(format!(
+            "`{}` takes sequences `[B, T, {what}]`, but `{}` has shape {}",
+            call.field,
+            call.value,
+            dims_text(call.dims)
+        )),
+    }
+}
+
 /// The dims of a `[B, C, H, W]` value, or the error for any other rank.
 fn image<'a>(call: &Call<'a>) -> Result<[&'a DimInfo; 4], String> {
+    floats(call)?;
     match call.dims {
         [b, c, h, w] => Ok([b, c, h, w]),
         _ => Err(format!(
@@ -295,12 +483,18 @@ impl Window {
             ));
         }
         if must_divide && (padded - span) % s != 0 {
+            let dropped = (padded - span) % s;
+            let what = match (axis, dropped) {
+                ("height", 1) => "row".to_string(),
+                ("height", n) => format!("{n} rows"),
+                (_, 1) => "column".to_string(),
+                (_, n) => format!("{n} columns"),
+            };
             return Err(format!(
-                "`{}`'s {k}-wide windows with stride {s} do not tile the {axis} of `{}`: ({n} + 2·{p} − {k}) = {} is not a multiple of {s}, so the last {} would be dropped (shape {})",
+                "`{}`'s {k}-wide windows with stride {s} do not tile the {axis} of `{}`: ({n} + 2·{p} − {k}) = {} is not a multiple of {s}, so the last {what} would be dropped (shape {})",
                 call.field,
                 call.value,
                 padded - span,
-                if axis == "height" { "rows" } else { "columns" },
                 dims_text(call.dims)
             ));
         }
@@ -327,9 +521,15 @@ fn pool_rule(a: &Args, call: &Call) -> Result<Vec<DimInfo>, String> {
             call.field, win.padding, win.kernel
         ));
     }
-    let oh = win.out(call, h, "height", true)?;
-    let ow = win.out(call, w, "width", true)?;
-    Ok(vec![b.clone(), c.clone(), oh, ow])
+    match (
+        win.out(call, h, "height", true),
+        win.out(call, w, "width", true),
+    ) {
+        (Ok(oh), Ok(ow)) => Ok(vec![b.clone(), c.clone(), oh, ow]),
+        // One error for the layer, naming both axes when both are wrong.
+        (Err(e), Ok(_)) | (Ok(_), Err(e)) => Err(e),
+        (Err(e), Err(_)) => Err(format!("{e}; the same holds for its width")),
+    }
 }
 
 fn pool_text(kind: &str, a: &Args) -> String {

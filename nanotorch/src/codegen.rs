@@ -17,6 +17,19 @@ impl<B: Dim, F: Dim, E: Element> Rows for Tensor<(B, F), E> {
     type Features = F;
 }
 
+/// The last dim of a rank-3 tensor type: `LastAxis<Tensor<(Dyn, U11, U48)>>` is `U48` (the
+/// features of a sequence a nested layer returns).
+pub type LastAxis<T> = <T as Sequence>::Last;
+
+/// Rank-3 tensor types: a batch of sequences of feature vectors.
+pub trait Sequence {
+    /// The feature dim.
+    type Last: Dim;
+}
+impl<B: Dim, T: Dim, F: Dim, E: Element> Sequence for Tensor<(B, T, F), E> {
+    type Last = F;
+}
+
 /// What a layer declares about its input `[B, F]`: the feature dim `F`. A `network!` calls
 /// every layer field other than `Linear` (a nested network, an activation layer) on a `[B, F']`
 /// value through this: it views the value as `[B, F]` with
