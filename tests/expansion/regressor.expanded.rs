@@ -27,7 +27,7 @@ pub struct Regressor<E: ::nanotorch::Element = f32> {
     saved: RegressorSaved<E>,
     work: RegressorWork<E>,
     grads: RegressorGrads<E>,
-    /// Training mode (dropout active) or evaluation mode.
+    /// Training mode (dropout drops, batch norm uses batch statistics) or evaluation mode.
     training: bool,
 }
 /// What [`Regressor::forward`] keeps because [`Regressor::backward`] reads it.
@@ -415,6 +415,39 @@ impl<E: ::nanotorch::Element> ::nanotorch::Module<E> for Regressor<E> {
         ::nanotorch::Module::<
             E,
         >::visit_named_params(
+            &mut self.fc3,
+            &::alloc::__export::must_use({
+                ::alloc::fmt::format(format_args!("{0}{1}", prefix, "fc3."))
+            }),
+            f,
+        );
+    }
+    fn visit_named_buffers(
+        &mut self,
+        prefix: &str,
+        f: &mut dyn FnMut(&str, &[usize], ::nanotorch::BufferMut<'_, E>),
+    ) {
+        ::nanotorch::Module::<
+            E,
+        >::visit_named_buffers(
+            &mut self.fc1,
+            &::alloc::__export::must_use({
+                ::alloc::fmt::format(format_args!("{0}{1}", prefix, "fc1."))
+            }),
+            f,
+        );
+        ::nanotorch::Module::<
+            E,
+        >::visit_named_buffers(
+            &mut self.fc2,
+            &::alloc::__export::must_use({
+                ::alloc::fmt::format(format_args!("{0}{1}", prefix, "fc2."))
+            }),
+            f,
+        );
+        ::nanotorch::Module::<
+            E,
+        >::visit_named_buffers(
             &mut self.fc3,
             &::alloc::__export::must_use({
                 ::alloc::fmt::format(format_args!("{0}{1}", prefix, "fc3."))
