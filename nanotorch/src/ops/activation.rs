@@ -320,8 +320,20 @@ pub fn gelu_tanh<S: Shape, E: Element>(x: &Tensor<S, E>) -> Tensor<S, E> {
 pub fn gelu_tanh_into<S: Shape, E: Element>(x: &Tensor<S, E>, y: &mut Tensor<S, E>) {
     map_into(x, y, |v| {
         let u = E::cast(SQRT_2_OVER_PI) * (v + E::cast(GELU_TANH_CUBIC) * v * v * v);
-        E::cast(0.5) * v * (E::one() + u.tanh())
+        E::cast(0.5) * v * (E::one() + tanh_vectorisable(u))
     });
+}
+
+/// `tanh(u)`, as `sign(u)·(1 − e)/(1 + e)` with `e = e^(−2|u|)` from
+/// [`Element::exp_nonpositive`]: the exponent is never positive (no overflow), and for `f32`
+/// the loop around it vectorises, where the C library's `tanhf` is a call per element (it was
+/// two thirds of the GPT's training step). Near 0 the result is exact to about one unit of
+/// `1.0` (not of `tanh u`), which is what GELU's `1 + tanh u` and `1 − tanh² u` can use.
+#[inline]
+fn tanh_vectorisable<E: Element>(u: E) -> E {
+    let e = (-(u + u).abs()).exp_nonpositive();
+    let t = (E::one() - e) / (E::one() + e);
+    if u >= E::zero() { t } else { -t }
 }
 
 /// Backward of [`gelu_tanh`] from the saved input.
@@ -345,7 +357,7 @@ fn gelu_tanh_grad<E: Element>(x: E) -> E {
     let k = E::cast(SQRT_2_OVER_PI);
     let a = E::cast(GELU_TANH_CUBIC);
     let half = E::cast(0.5);
-    let t = (k * (x + a * x * x * x)).tanh();
+    let t = tanh_vectorisable(k * (x + a * x * x * x));
     let du = k * (E::one() + E::cast(3.0) * a * x * x);
     half * (E::one() + t) + half * x * (E::one() - t * t) * du
 }
