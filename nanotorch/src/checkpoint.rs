@@ -6,6 +6,10 @@
 //!
 //! - **Names and layouts:** those of [`Module::visit_named_params`]: `"fc1.weight"` is
 //!   `[out, in]`, `"fc1.bias"` is `[out]`, row-major — exactly PyTorch's.
+//! - **Buffers too**, as PyTorch's `state_dict()` holds them: after the parameters, every
+//!   [`Module::visit_named_buffers`] entry — BatchNorm's `running_mean` and `running_var` in the
+//!   model's float type, and `num_batches_tracked` as an `I64` scalar (shape `[]`), which
+//!   must be `I64` in a loaded file (it is a count, never converted).
 //! - **Saving is atomic:** the file is written under a temporary name in the same directory,
 //!   flushed to disk, then renamed over the target. A crash or an error mid-save leaves the
 //!   previous checkpoint intact.
@@ -44,7 +48,7 @@ use std::path::Path;
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 
 use crate::element::Element;
-use crate::layer::Module;
+use crate::layer::{BufferMut, Module};
 
 pub use error::{CheckpointError, Problem};
 
@@ -71,6 +75,26 @@ impl Default for LoadOptions {
     }
 }
 
+/// One entry of a model's state as a checkpoint sees it: a parameter or float buffer, or a
+/// counter (BatchNorm's `num_batches_tracked`, an `I64` scalar in PyTorch's files).
+enum Slot<'a, E> {
+    Floats(&'a mut [E]),
+    Count(&'a mut i64),
+}
+
+/// Calls `f` on every parameter (in [`Module::visit_named_params`] order), then every buffer
+/// ([`Module::visit_named_buffers`]): the entries of PyTorch's `state_dict()`.
+fn visit_state<E: Element, M: Module<E> + ?Sized>(
+    model: &mut M,
+    f: &mut dyn FnMut(&str, &[usize], Slot<'_, E>),
+) {
+    model.visit_named_params("", &mut |name, dims, p| f(name, dims, Slot::Floats(p.value)));
+    model.visit_named_buffers("", &mut |name, dims, b| match b {
+        BufferMut::Values(v) => f(name, dims, Slot::Floats(v)),
+        BufferMut::Count(c) => f(name, dims, Slot::Count(c)),
+    });
+}
+
 fn dtype_of<E: Element>() -> Dtype {
     if E::DTYPE == "F64" {
         Dtype::F64
@@ -83,26 +107,32 @@ fn dtype_name(d: Dtype) -> String {
     format!("{d:?}")
 }
 
-/// Encodes a model's parameters as the bytes of a safetensors file (metadata
+/// Encodes a model's parameters and buffers as the bytes of a safetensors file (metadata
 /// `{"format": "pt"}`, as PyTorch tools expect).
 pub fn to_bytes<E: Element, M: Module<E> + ?Sized>(
     model: &mut M,
 ) -> Result<Vec<u8>, CheckpointError> {
-    let mut tensors: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
-    model.visit_named_params("", &mut |name, dims, p| {
-        let mut bytes = Vec::with_capacity(std::mem::size_of_val(p.value));
-        for &v in p.value.iter() {
-            if E::DTYPE == "F64" {
-                bytes.extend_from_slice(&v.as_f64().to_le_bytes());
-            } else {
-                // Exact: the value is an f32 widened to f64 and back.
-                bytes.extend_from_slice(&(v.as_f64() as f32).to_le_bytes());
+    let mut tensors: Vec<(String, Vec<usize>, Dtype, Vec<u8>)> = Vec::new();
+    visit_state(model, &mut |name, dims, slot| {
+        let (dtype, bytes) = match slot {
+            Slot::Floats(values) => {
+                let mut bytes = Vec::with_capacity(std::mem::size_of_val(values));
+                for &v in values.iter() {
+                    if E::DTYPE == "F64" {
+                        bytes.extend_from_slice(&v.as_f64().to_le_bytes());
+                    } else {
+                        // Exact: the value is an f32 widened to f64 and back.
+                        bytes.extend_from_slice(&(v.as_f64() as f32).to_le_bytes());
+                    }
+                }
+                (dtype_of::<E>(), bytes)
             }
-        }
-        tensors.push((name.to_string(), dims.to_vec(), bytes));
+            Slot::Count(count) => (Dtype::I64, count.to_le_bytes().to_vec()),
+        };
+        tensors.push((name.to_string(), dims.to_vec(), dtype, bytes));
     });
     let mut seen = HashSet::new();
-    for (name, _, _) in &tensors {
+    for (name, _, _, _) in &tensors {
         if !seen.insert(name.as_str()) {
             return Err(CheckpointError::DuplicateName { name: name.clone() });
         }
@@ -112,8 +142,8 @@ pub fn to_bytes<E: Element, M: Module<E> + ?Sized>(
     };
     let views = tensors
         .iter()
-        .map(|(name, dims, bytes)| {
-            TensorView::new(dtype_of::<E>(), dims.clone(), bytes).map(|v| (name.as_str(), v))
+        .map(|(name, dims, dtype, bytes)| {
+            TensorView::new(*dtype, dims.clone(), bytes).map(|v| (name.as_str(), v))
         })
         .collect::<Result<Vec<_>, _>>()
         .map_err(encode)?;
@@ -121,7 +151,7 @@ pub fn to_bytes<E: Element, M: Module<E> + ?Sized>(
     safetensors::serialize(views, Some(metadata)).map_err(encode)
 }
 
-/// Saves the model's parameters to `path` in safetensors format, atomically (see the
+/// Saves the model's parameters and buffers to `path` in safetensors format, atomically (see the
 /// [module docs](self)): if saving fails, a previous file at `path` is left as it was.
 pub fn save<E: Element, M: Module<E> + ?Sized>(
     model: &mut M,
@@ -131,7 +161,8 @@ pub fn save<E: Element, M: Module<E> + ?Sized>(
     atomic::write_atomically(path.as_ref(), |f| f.write_all(&bytes))
 }
 
-/// Loads parameters from `path` into the model: strict names, same shapes, same dtype.
+/// Loads parameters and buffers from `path` into the model: strict names, same shapes, same
+/// dtype.
 /// Nothing in the model changes unless the whole file fits.
 pub fn load<E: Element, M: Module<E> + ?Sized>(
     model: &mut M,
@@ -182,9 +213,15 @@ fn load_bytes<E: Element, M: Module<E> + ?Sized>(
         });
     }
     // Everything fits: copy.
-    model.visit_named_params("", &mut |name, _dims, p| {
+    visit_state(model, &mut |name, _dims, slot| {
         if let Ok(view) = file.tensor(name) {
-            decode_into(&view, p.value);
+            match slot {
+                Slot::Floats(values) => decode_into(&view, values),
+                Slot::Count(count) => {
+                    let bytes = view.data()[..8].try_into().expect("checked: one I64");
+                    *count = i64::from_le_bytes(bytes);
+                }
+            }
         }
     });
     Ok(())
@@ -199,7 +236,7 @@ fn check<E: Element, M: Module<E> + ?Sized>(
 ) -> Result<Vec<Problem>, CheckpointError> {
     let mut problems = Vec::new();
     let mut names: Vec<String> = Vec::new();
-    model.visit_named_params("", &mut |name, dims, _p| {
+    visit_state(model, &mut |name, dims, slot| {
         names.push(name.to_string());
         let Ok(view) = file.tensor(name) else {
             if options.strict {
@@ -210,13 +247,24 @@ fn check<E: Element, M: Module<E> + ?Sized>(
             }
             return;
         };
-        let convertible = matches!(view.dtype(), Dtype::F32 | Dtype::F64);
-        if view.dtype() != dtype_of::<E>() && !(options.convert_dtypes && convertible) {
-            problems.push(Problem::Dtype {
+        match slot {
+            Slot::Floats(_) => {
+                let convertible = matches!(view.dtype(), Dtype::F32 | Dtype::F64);
+                if view.dtype() != dtype_of::<E>() && !(options.convert_dtypes && convertible) {
+                    problems.push(Problem::Dtype {
+                        name: name.to_string(),
+                        expected: E::DTYPE,
+                        found: dtype_name(view.dtype()),
+                    });
+                }
+            }
+            // A counter is PyTorch's int64, whatever the model's float type.
+            Slot::Count(_) if view.dtype() != Dtype::I64 => problems.push(Problem::Dtype {
                 name: name.to_string(),
-                expected: E::DTYPE,
+                expected: "I64",
                 found: dtype_name(view.dtype()),
-            });
+            }),
+            Slot::Count(_) => {}
         }
         if view.shape() != dims {
             problems.push(Problem::Shape {
