@@ -11,7 +11,11 @@ Writes
                                        saved with safetensors.torch.save_file
   tests/golden/torch_cnn_outputs.json  a fixed batch, the model's outputs in eval mode (running
                                        statistics) and in train mode (batch statistics), in
-                                       float32, and the state-dict names, shapes and dtypes
+                                       float32, and the state-dict names, shapes and dtypes;
+                                       from the saved state: a cross-entropy loss, every
+                                       parameter gradient and the input gradient, then 3 SGD
+                                       momentum steps and the whole state dict after them
+                                       (parameters and running statistics)
 
 The network (the same one is declared with `network!` in tests/checkpoint_torch_cnn.rs):
 conv1 = Conv2d(1, 4, 3, padding=1) → bn1 = BatchNorm2d(4) → relu → max_pool2d(2) →
@@ -70,6 +74,29 @@ def main():
         state = {k: v.detach().clone().contiguous() for k, v in model.state_dict().items()}
         y_train = model(x)
 
+    # Training parity from the saved state: the loss, every parameter's gradient and the
+    # input's on one batch, then 3 SGD steps (lr 0.05, momentum 0.9) on fixed batches, after
+    # which the parameters and the running statistics are recorded.
+    model.load_state_dict(state)
+    model.train()
+    labels = torch.tensor([0, 3, 1, 4], dtype=torch.long)
+    xg = x.clone().requires_grad_(True)
+    loss = F.cross_entropy(model(xg), labels)
+    model.zero_grad()
+    loss.backward()
+    grads = {n: p.grad.flatten().tolist() for n, p in model.named_parameters()}
+    opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    steps = []
+    for k in range(3):
+        xb = torch.randn(5, 1, 8, 8) * 1.2 - 0.1
+        yb = torch.randint(0, 5, (5,))
+        opt.zero_grad()
+        step_loss = F.cross_entropy(model(xb), yb)
+        step_loss.backward()
+        opt.step()
+        steps.append({"input": xb.flatten().tolist(), "labels": yb.tolist(), "loss": step_loss.item()})
+    after = {k: v.detach().flatten().tolist() for k, v in model.state_dict().items()}
+
     GOLDEN.mkdir(parents=True, exist_ok=True)
     save_file(state, str(GOLDEN / "torch_cnn.safetensors"))
     out = {
@@ -81,6 +108,12 @@ def main():
         "eval_output": y_eval.flatten().tolist(),
         "train_output": y_train.flatten().tolist(),
         "state_dict": {k: [list(v.shape), str(v.dtype)] for k, v in state.items()},
+        "labels": labels.tolist(),
+        "loss": loss.item(),
+        "grads": grads,
+        "input_grad": xg.grad.flatten().tolist(),
+        "steps": steps,
+        "after_steps": after,
     }
     (GOLDEN / "torch_cnn_outputs.json").write_text(json.dumps(out, indent=1) + "\n")
     print(f"wrote {GOLDEN / 'torch_cnn.safetensors'} and torch_cnn_outputs.json")

@@ -2,7 +2,9 @@
 //! steps — parameters and buffers (`running_mean`, `running_var`, the int64
 //! `num_batches_tracked`) — loads into a `network!` twin by state-dict name and reproduces
 //! PyTorch's outputs in eval mode (running statistics) and in train mode (batch statistics);
-//! NanoTorch's own save round-trips, buffers included.
+//! NanoTorch's own save round-trips, buffers included; and training from that state (loss, every
+//! parameter gradient, the input gradient, 3 SGD steps with momentum, the running statistics
+//! after them) matches PyTorch.
 //!
 //! Golden files: `scripts/make_torch_cnn_checkpoint.py` (see its docstring; it also checks the
 //! reverse direction, the file this test saves, loaded into torch with `strict=True`).
@@ -94,10 +96,22 @@ fn torch_cnn_state_dict_loads_with_its_buffers_and_reproduces_torch() {
     assert_eq!(counters, [3.0, 3.0], "PyTorch trained 3 steps");
 
     net.eval();
-    assert_close("eval output", net.forward(&x).as_slice(), &floats(&json["eval_output"]));
-    assert_close("predict", net.predict(&x).as_slice(), &floats(&json["eval_output"]));
+    assert_close(
+        "eval output",
+        net.forward(&x).as_slice(),
+        &floats(&json["eval_output"]),
+    );
+    assert_close(
+        "predict",
+        net.predict(&x).as_slice(),
+        &floats(&json["eval_output"]),
+    );
     net.train();
-    assert_close("train output", net.forward(&x).as_slice(), &floats(&json["train_output"]));
+    assert_close(
+        "train output",
+        net.forward(&x).as_slice(),
+        &floats(&json["train_output"]),
+    );
 
     // NanoTorch's file of the loaded model (before the train-mode forward moved the running
     // statistics), for the script's reverse check.
@@ -123,8 +137,16 @@ fn buffers_round_trip_and_are_checked() {
     let bytes = checkpoint::to_bytes(&mut net).unwrap();
     let mut back = Cnn::<f32>::new(9);
     checkpoint::from_bytes(&mut back, &bytes, Default::default()).unwrap();
-    assert_eq!(buffers(&mut back), buffers(&mut net), "running statistics and counters");
-    assert!(buffers(&mut back).iter().any(|(n, v)| n == "bn2.num_batches_tracked" && v[0] == 4.0));
+    assert_eq!(
+        buffers(&mut back),
+        buffers(&mut net),
+        "running statistics and counters"
+    );
+    assert!(
+        buffers(&mut back)
+            .iter()
+            .any(|(n, v)| n == "bn2.num_batches_tracked" && v[0] == 4.0)
+    );
     back.eval();
     net.eval();
     assert_eq!(back.predict(&x), net.predict(&x));
@@ -172,4 +194,85 @@ impl Module<f32> for Params<'_> {
     fn set_training(&mut self, training: bool) {
         self.0.set_training(training);
     }
+}
+
+/// Training parity from PyTorch's state: the loss, every parameter gradient (by state-dict
+/// name), the input gradient, then 3 SGD steps with momentum, after which every parameter and
+/// every running statistic (and the counters) must be PyTorch's.
+#[test]
+fn training_from_torch_state_matches_torch() {
+    let json = outputs();
+    let x = input(&json);
+    let mut net = Cnn::<f32>::new(0);
+    checkpoint::load(&mut net, golden("torch_cnn.safetensors")).unwrap();
+    net.train();
+    let labels: Vec<usize> = json["labels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l.as_u64().unwrap() as usize)
+        .collect();
+    let mut d_logits = Tensor::default();
+    let logits = net.forward(&x);
+    let loss = cross_entropy_into(logits, &labels, Reduction::Mean, &mut d_logits).unwrap();
+    assert_close("loss", &[loss], &[json["loss"].as_f64().unwrap() as f32]);
+    net.zero_grad();
+    let dx = net.backward_with_input(&d_logits).unwrap().clone();
+    assert_close(
+        "input gradient",
+        dx.as_slice(),
+        &floats(&json["input_grad"]),
+    );
+    let mut compared = 0;
+    net.visit_named_params("", &mut |name, _, p| {
+        assert_close(
+            &format!("∂L/∂{name}"),
+            p.grad,
+            &floats(&json["grads"][name]),
+        );
+        compared += 1;
+    });
+    assert_eq!(compared, 10, "every parameter gradient");
+
+    let mut opt = Sgd::new(0.05).momentum(0.9);
+    for (k, step) in json["steps"].as_array().unwrap().iter().enumerate() {
+        let xb =
+            Tensor::<(Dyn, U1, U8, U8)>::from_vec(&[5, 1, 8, 8], floats(&step["input"])).unwrap();
+        let yb: Vec<usize> = step["labels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l.as_u64().unwrap() as usize)
+            .collect();
+        net.zero_grad();
+        let logits = net.forward(&xb);
+        let loss = cross_entropy_into(logits, &yb, Reduction::Mean, &mut d_logits).unwrap();
+        assert_close(
+            &format!("step {k} loss"),
+            &[loss],
+            &[step["loss"].as_f64().unwrap() as f32],
+        );
+        net.backward(&d_logits).unwrap();
+        opt.step(&mut net);
+    }
+    let after = &json["after_steps"];
+    let mut state = 0;
+    net.visit_named_params("", &mut |name, _, p| {
+        assert_close(
+            &format!("{name} after 3 steps"),
+            p.value,
+            &floats(&after[name]),
+        );
+        state += 1;
+    });
+    for (name, values) in buffers(&mut net) {
+        let want: Vec<f32> = floats(&after[name.as_str()]);
+        let got: Vec<f32> = values.iter().map(|&v| v as f32).collect();
+        assert_close(&format!("{name} after 3 steps"), &got, &want);
+        state += 1;
+    }
+    assert_eq!(
+        state, 16,
+        "the whole state dict: 10 parameters and 6 buffers"
+    );
 }
