@@ -88,7 +88,9 @@ fn visit_state<E: Element, M: Module<E> + ?Sized>(
     model: &mut M,
     f: &mut dyn FnMut(&str, &[usize], Slot<'_, E>),
 ) {
-    model.visit_named_params("", &mut |name, dims, p| f(name, dims, Slot::Floats(p.value)));
+    model.visit_named_params("", &mut |name, dims, p| {
+        f(name, dims, Slot::Floats(p.value))
+    });
     model.visit_named_buffers("", &mut |name, dims, b| match b {
         BufferMut::Values(v) => f(name, dims, Slot::Floats(v)),
         BufferMut::Count(c) => f(name, dims, Slot::Count(c)),
