@@ -1,9 +1,11 @@
 //! A full training step — `zero_grad`, `forward`, the loss's `_into` variant, `backward`, the
 //! optimizer's `step` — allocates nothing once warmed up at a batch size, and a batch of
 //! another size (a last partial batch) and the return to the full size allocate nothing either.
-//! This holds for the five bench models (the LeNet's convolutions, pooling and batch norm
-//! included), on one thread and with the matrix products split over two (the GEMM keeps its
-//! packing buffers per thread, `nanotorch/src/gemm/`).
+//! This holds for the six bench models (the LeNet's convolutions, pooling and batch norm
+//! included; the GPT's embeddings, layer norms, causal self-attention, sequence cross-entropy
+//! with ignored positions, gradient clipping and AdamW too), on one thread and with the matrix
+//! products split over two (the GEMM keeps its packing buffers per thread,
+//! `nanotorch/src/gemm/`).
 //!
 //! Allocations are counted by a global allocator wrapping the system one (its own test binary,
 //! since a global allocator applies to the whole binary). It counts on **every** thread, so
@@ -18,7 +20,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use nanotorch::set_num_threads;
 use nanotorch_suite::bench_models::{
-    DigitsStep, LeNetStep, MnistStep, ResidualStep, TinyStep, TrainStep,
+    DigitsStep, GptStep, LeNetStep, MnistStep, ResidualStep, TinyStep, TrainStep,
 };
 
 const KEPT: usize = 16;
@@ -168,11 +170,13 @@ fn main() {
         steady_state("mnist", &mut MnistStep::new());
         steady_state("residual", &mut ResidualStep::new());
         steady_state("lenet", &mut LeNetStep::new());
+        steady_state("gpt", &mut GptStep::new());
         batch_change("tiny", &mut TinyStep::new(), 50, 30);
         batch_change("digits", &mut DigitsStep::new(), 32, 20);
         batch_change("mnist", &mut MnistStep::new(), 128, 72);
         batch_change("residual", &mut ResidualStep::new(), 64, 40);
         batch_change("lenet", &mut LeNetStep::new(), 64, 40);
+        batch_change("gpt", &mut GptStep::new(), 64, 40);
     });
     println!("zero_alloc: every steady-state step allocated nothing");
 }
