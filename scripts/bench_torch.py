@@ -1,4 +1,4 @@
-"""Times one full PyTorch training step for the five models of NanoTorch's speed benchmarks
+"""Times one full PyTorch training step for the six models of NanoTorch's speed benchmarks
 (src/bench_models.rs): zero_grad, forward, loss, backward, optimizer step, in f32 on the CPU.
 
     python scripts/bench_torch.py --threads 1 [--models tiny,digits] [--seconds 1.0]
@@ -10,6 +10,7 @@ warm up, then time samples of `n` back-to-back steps (n chosen so one sample tak
 """
 
 import argparse
+import math
 import statistics
 import time
 
@@ -37,6 +38,54 @@ class LeNet(nn.Module):
         h = F.max_pool2d(torch.relu(self.bn1(self.conv1(x))), 2)
         h = F.max_pool2d(torch.relu(self.bn2(self.conv2(h))), 2)
         return self.fc2(torch.relu(self.fc1(h.flatten(1))))
+
+
+class CausalSelfAttention(nn.Module):
+    """minGPT's original layout: separate key/query/value/proj, no dropout."""
+
+    def __init__(self, c, heads):
+        super().__init__()
+        self.key, self.query, self.value = nn.Linear(c, c), nn.Linear(c, c), nn.Linear(c, c)
+        self.proj = nn.Linear(c, c)
+        self.heads = heads
+
+    def forward(self, x):
+        b, t, c = x.shape
+        h = self.heads
+        k = self.key(x).view(b, t, h, c // h).transpose(1, 2)
+        q = self.query(x).view(b, t, h, c // h).transpose(1, 2)
+        v = self.value(x).view(b, t, h, c // h).transpose(1, 2)
+        att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(c // h))
+        mask = torch.ones(t, t, dtype=torch.bool).tril()
+        att = att.masked_fill(~mask, float("-inf")).softmax(dim=-1)
+        y = (att @ v).transpose(1, 2).contiguous().view(b, t, c)
+        return self.proj(y)
+
+
+class Block(nn.Module):
+    def __init__(self, c, heads):
+        super().__init__()
+        self.ln1, self.attn = nn.LayerNorm(c), CausalSelfAttention(c, heads)
+        self.ln2, self.fc, self.proj = nn.LayerNorm(c), nn.Linear(c, 4 * c), nn.Linear(4 * c, c)
+
+    def forward(self, x):
+        h = x + self.attn(self.ln1(x))
+        return h + self.proj(F.gelu(self.fc(self.ln2(h)), approximate="tanh"))
+
+
+class Gpt(nn.Module):
+    """The GPT of examples/sort.rs (src/bench_models.rs)."""
+
+    def __init__(self, vocab=3, t=11, c=48, heads=4):
+        super().__init__()
+        self.wte, self.wpe = nn.Embedding(vocab, c), nn.Embedding(t, c)
+        self.h0, self.h1 = Block(c, heads), Block(c, heads)
+        self.ln_f, self.head = nn.LayerNorm(c), nn.Linear(c, vocab)
+
+    def forward(self, idx):
+        pos = torch.arange(idx.shape[1])
+        x = self.wte(idx) + self.wpe(pos)
+        return self.head(self.ln_f(self.h1(self.h0(x))))
 
 
 class Residual(nn.Module):
@@ -72,6 +121,23 @@ def make(name, gen):
     elif name == "residual":
         net = Residual()
         batch, width, opt = 64, 64, "adam"
+    elif name == "gpt":
+        net = Gpt()
+        params = net.parameters()
+        optim = torch.optim.AdamW(params, lr=5e-4, betas=(0.9, 0.95), weight_decay=0.1)
+        # LABEL_SETS batches of 64 random 11-token sequences over 3 digits, targets on the last 6
+        # positions (the sorting task's loss mask), as src/bench_models.rs.
+        xs = [torch.randint(0, 3, (64, 11), generator=gen) for _ in range(LABEL_SETS)]
+        ys = []
+        for _ in range(LABEL_SETS):
+            t = torch.randint(0, 3, (64, 11), generator=gen)
+            t[:, :5] = -1
+            ys.append(t)
+
+        def loss(logits, target):
+            return F.cross_entropy(logits.view(-1, 3), target.view(-1), ignore_index=-1)
+
+        return net, optim, loss, xs, ys
     elif name == "lenet":
         net = LeNet()
         batch, width, opt = 64, (1, 28, 28), "momentum"
@@ -100,11 +166,14 @@ def time_model(name, seconds):
     next_y = [0]
 
     def step():
-        target = y[next_y[0]]
-        next_y[0] = (next_y[0] + 1) % len(y)
+        k = next_y[0]
+        next_y[0] = (k + 1) % len(y)
         opt.zero_grad()
-        loss = loss_fn(net(x), target)
+        inputs = x[k] if isinstance(x, list) else x
+        loss = loss_fn(net(inputs), y[k])
         loss.backward()
+        if name == "gpt":
+            torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
         opt.step()
 
     # Warm up (first calls allocate optimizer state and caches), and size the samples.
@@ -128,7 +197,7 @@ def time_model(name, seconds):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--models", default="tiny,digits,mnist,residual,lenet")
+    ap.add_argument("--models", default="tiny,digits,mnist,residual,lenet,gpt")
     ap.add_argument("--seconds", type=float, default=1.0, help="timed seconds per model")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)

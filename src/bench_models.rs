@@ -1,6 +1,6 @@
-//! The five training steps the speed benchmarks time (`benches/train_step.rs`,
+//! The six training steps the speed benchmarks time (`benches/train_step.rs`,
 //! `examples/speed_compare.rs`, `tests/zero_alloc.rs`), declared once so all of them run the
-//! same code. `scripts/bench_torch.py` builds the same five in PyTorch.
+//! same code. `scripts/bench_torch.py` builds the same six in PyTorch.
 //!
 //! | name | network | batch | loss | optimizer |
 //! |---|---|---|---|---|
@@ -8,6 +8,7 @@
 //! | `digits` | 64 → 128 → 10, ReLU | 32 | cross-entropy | SGD |
 //! | `mnist` | 784 → 256 → 128 → 10, ReLU | 128 | cross-entropy | SGD |
 //! | `residual` | 64 → 32, 32 → 32 (+ skip), 32 → 10, ReLU | 64 | cross-entropy | Adam |
+//! | `gpt` | the GPT of `examples/sort.rs` (2 blocks, 4 heads, 48 wide, 11 tokens over 3) | 64 | cross-entropy on the last 6 positions | AdamW, gradient clipping |
 //! | `lenet` | conv 1→16 k5 p2, BN, ReLU, pool 2, conv 16→32 k5, BN, ReLU, pool 2, 800 → 128 → 10 on `[B, 1, 28, 28]` | 64 | cross-entropy | SGD, momentum 0.9 |
 //!
 //! One step is what a training loop does per batch: `zero_grad`, `forward`, the loss with its
@@ -89,8 +90,8 @@ network! {
     }
 }
 
-/// The names of the five benchmarks, in table order.
-pub const NAMES: [&str; 5] = ["tiny", "digits", "mnist", "residual", "lenet"];
+/// The names of the six benchmarks, in table order.
+pub const NAMES: [&str; 6] = ["tiny", "digits", "mnist", "residual", "lenet", "gpt"];
 
 /// One benchmark: a model, its optimizer, one batch of data and the loss-gradient buffer.
 pub trait TrainStep {
@@ -295,6 +296,115 @@ pub fn by_name(name: &str) -> Option<Box<dyn TrainStep>> {
         "mnist" => Box::new(MnistStep::new()),
         "residual" => Box::new(ResidualStep::new()),
         "lenet" => Box::new(LeNetStep::new()),
+        "gpt" => Box::new(GptStep::new()),
         _ => return None,
     })
+}
+
+network! {
+    /// The transformer block of `examples/sort.rs`: pre-norm causal self-attention and MLP,
+    /// each added back onto its input.
+    pub struct GptBlock {
+        ln1: LayerNorm<48>,
+        attn: CausalSelfAttention<48, 4>,
+        ln2: LayerNorm<48>,
+        fc: Linear<48, 192>,
+        proj: Linear<192, 48>,
+    }
+    fn forward(x: [B, 11, 48]) -> [B, 11, 48] {
+        let h = x + attn(ln1(x));
+        h + proj(gelu_tanh(fc(ln2(h))))
+    }
+}
+
+network! {
+    /// The GPT of `examples/sort.rs`: 2 layers, 4 heads, 48 wide, 11 tokens over 3 digits.
+    pub struct Gpt {
+        wte: Embedding<3, 48>,
+        wpe: PositionEmbedding<11, 48>,
+        h0: GptBlock,
+        h1: GptBlock,
+        ln_f: LayerNorm<48>,
+        head: Linear<48, 3>,
+    }
+    fn forward(idx: [B, 11] tokens<3>) -> [B, 11, 3] = wte -> wpe -> h0 -> h1 -> ln_f -> head;
+}
+
+/// The GPT's training step at batch 64: random 11-token sequences over 3 digits, targets on
+/// the last 6 positions (the sorting task's loss mask), cross-entropy, gradient clipping at 1,
+/// AdamW (lr 5e-4, betas 0.9/0.95, weight decay 0.1).
+pub struct GptStep {
+    net: Gpt,
+    opt: AdamW,
+    batches: Vec<(Tokens<U11, U3>, Vec<Option<usize>>)>,
+    next: usize,
+    dy: Tensor<(Dyn, U11, U3)>,
+}
+
+impl GptStep {
+    /// The model, optimizer and batches of 64.
+    pub fn new() -> Self {
+        let mut s = Self {
+            net: Gpt::new(0),
+            opt: AdamW::new()
+                .with_lr(5e-4)
+                .betas(0.9, 0.95)
+                .weight_decay(0.1),
+            batches: Vec::new(),
+            next: 0,
+            dy: Tensor::default(),
+        };
+        s.set_batch(64, 1);
+        s
+    }
+}
+
+impl Default for GptStep {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl TrainStep for GptStep {
+    fn step(&mut self) -> f32 {
+        let (tokens, targets) = &self.batches[self.next];
+        self.next = (self.next + 1) % self.batches.len();
+        self.net.zero_grad();
+        let out = self.net.forward(tokens);
+        let loss = cross_entropy_seq_into(out, targets, &mut self.dy)
+            .expect("one target per position, each below the vocabulary");
+        self.net
+            .backward(&self.dy)
+            .expect("the loss gradient has the output's sizes");
+        clip_grad_norm(&mut self.net, 1.0);
+        self.opt.step(&mut self.net);
+        loss
+    }
+
+    fn set_batch(&mut self, batch: usize, seed: u64) {
+        let mut rng = seeded_rng(seed);
+        self.batches = (0..LABEL_SETS)
+            .map(|_| {
+                let ids: Vec<usize> = (0..batch * 11).map(|_| rng.random_range(0..3)).collect();
+                let targets = (0..batch * 11)
+                    .map(|i| (i % 11 >= 5).then(|| rng.random_range(0..3)))
+                    .collect();
+                (
+                    Tokens::from_vec(batch, ids).expect("ids below 3, 11 per sequence"),
+                    targets,
+                )
+            })
+            .collect();
+    }
+
+    fn gemm_flops(&self) -> f64 {
+        // The linear layers' products (forward, dW, dX): per block q, k, v, proj (48 → 48),
+        // fc (48 → 192), proj (192 → 48), and the head (48 → 3); attention's own products
+        // (q·kᵀ and att·v, 2·B·H·T·T·D each way) are counted too.
+        let rows = (self.batches[0].0.batch() * 11) as f64;
+        let block = 4.0 * 48.0 * 48.0 + 2.0 * 48.0 * 192.0;
+        let linear = 2.0 * rows * (2.0 * block + 48.0 * 3.0) * 3.0;
+        let attention = 2.0 * 2.0 * rows * 11.0 * 48.0 * 3.0;
+        linear + attention
+    }
 }

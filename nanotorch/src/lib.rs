@@ -43,6 +43,7 @@ pub mod optim;
 mod parallel;
 pub mod shape;
 pub mod tensor;
+pub mod tokens;
 pub mod train;
 
 pub use element::Element;
@@ -53,6 +54,7 @@ pub use layer::{BufferMut, Init, Layer, Module, Param, ParamMut};
 pub use layers::Linear;
 pub use shape::{Const, Dim, Dyn, Shape};
 pub use tensor::Tensor;
+pub use tokens::*;
 
 /// The random number generator NanoTorch uses everywhere: ChaCha8, portable and reproducible
 /// from a seed across platforms and versions.
@@ -86,5 +88,5 @@ pub mod prelude {
     pub use crate::ops::*;
     pub use crate::optim::*;
     pub use crate::shape::*;
-    pub use crate::{Dyn, Element, ShapeError, Tensor, U, network, seeded_rng};
+    pub use crate::{Dyn, Element, ShapeError, Tensor, Tokens, U, network, seeded_rng};
 }

@@ -3,13 +3,19 @@
 //! [`BatchNorm2d`].
 
 mod activation;
+mod attention;
 mod batch_norm;
 mod conv;
+mod embedding;
+mod layer_norm;
 mod linear;
 mod pool;
 
 pub use activation::*;
+pub use attention::*;
 pub use batch_norm::{BatchNorm1d, BatchNorm2d, BatchNormState};
 pub use conv::{Conv2d, Conv2dOut};
+pub use embedding::*;
+pub use layer_norm::*;
 pub use linear::Linear;
 pub use pool::{AvgPool2d, GlobalAvgPool2d, MaxPool2d, PoolOut};

@@ -11,6 +11,7 @@
 //! |---|---|---|---|
 //! | [`mse_loss`] | predictions, any shape | same shape | `F.mse_loss` |
 //! | [`cross_entropy`] | logits `[B, C]` | `B` class indices | `F.cross_entropy` |
+//! | [`cross_entropy_seq`] | logits `[B, T, V]` | `B·T` indices or `None` | `F.cross_entropy(.., ignore_index=-1)` on `[B·T, V]` |
 //! | [`nll_loss`] | log-probabilities `[B, C]` | `B` class indices | `F.nll_loss` |
 //! | [`bce_with_logits`] | logits, any shape | probabilities, same shape | `F.binary_cross_entropy_with_logits` |
 //!
@@ -28,7 +29,10 @@ mod cross_entropy;
 mod mse;
 
 pub use bce::{bce_with_logits, bce_with_logits_into};
-pub use cross_entropy::{cross_entropy, cross_entropy_into, nll_loss, nll_loss_into};
+pub use cross_entropy::{
+    cross_entropy, cross_entropy_into, cross_entropy_seq, cross_entropy_seq_into, nll_loss,
+    nll_loss_into,
+};
 pub use mse::{mse_loss, mse_loss_into};
 
 use crate::error::ShapeError;

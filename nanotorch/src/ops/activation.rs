@@ -18,9 +18,17 @@ use crate::tensor::Tensor;
 /// per-call layout analysis costs more than the arithmetic.)
 fn map_into<S: Shape, E: Element>(x: &Tensor<S, E>, out: &mut Tensor<S, E>, f: impl Fn(E) -> E) {
     out.resize_to(x.shape());
-    for (o, &v) in out.as_slice_mut().iter_mut().zip(x.as_slice()) {
-        *o = f(v);
-    }
+    let (out, x) = (out.as_slice_mut(), x.as_slice());
+    // Compiled once per instruction set and chosen at run time (as the GEMM's kernels), so the
+    // loop vectorises with the CPU's widest registers instead of the baseline's 4-wide SSE.
+    pulp::Arch::new().dispatch(
+        #[inline(always)]
+        || {
+            for (o, &v) in out.iter_mut().zip(x) {
+                *o = f(v);
+            }
+        },
+    );
 }
 
 /// `dx = dy ⊙ g(saved)`, elementwise; `saved` is the forward input or output.
@@ -47,10 +55,15 @@ fn backward_map_into<S: Shape, E: Element>(
         "an activation's backward needs the saved tensor of the forward that produced dy"
     );
     dx.resize_to(dy.shape());
-    let pairs = saved.as_slice().iter().zip(dy.as_slice());
-    for (d, (&s, &g_up)) in dx.as_slice_mut().iter_mut().zip(pairs) {
-        *d = g_up * g(s);
-    }
+    let (dx, saved, dy) = (dx.as_slice_mut(), saved.as_slice(), dy.as_slice());
+    pulp::Arch::new().dispatch(
+        #[inline(always)]
+        || {
+            for (d, (&s, &g_up)) in dx.iter_mut().zip(saved.iter().zip(dy)) {
+                *d = g_up * g(s);
+            }
+        },
+    );
 }
 
 /// Rectified linear unit, `y = max(x, 0)`.

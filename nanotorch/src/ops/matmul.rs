@@ -249,3 +249,194 @@ pub fn linear_backward_input_into<B: Dim, I: Dim, O: Dim, E: Element>(
         false,
     );
 }
+
+// ---- the linear map on the last axis of a sequence ------------------------------------------
+
+/// The linear map of a fully connected layer applied at every position of a sequence,
+/// `y[b, t, :] = W·x[b, t, :] + bias` — PyTorch's `F.linear` on a `[B, T, I]` input (which maps
+/// the last axis and keeps the others).
+///
+/// - **Forward:** `[B, T, I]` is seen as a `[B·T, I]` matrix (the same row-major data), so
+///   this is [`linear`]: `y[n, o] = Σᵢ x[n, i]·W[o, i] + b[o]` for every one of the `B·T`
+///   rows, one matrix product.
+/// - **Backward:** as [`linear`] over the `B·T` rows: `dx = dy·W`, `dW += dyᵀ·x` (summed over
+///   every batch *and* position: the same weights map them all), `db += Σ_{b,t} dy[b, t, :]`.
+/// - **Saves:** the input `x` (for `dW`).
+/// - **Shapes:** `x: [B, T, I]`, `W: [O, I]`, `b: [O]` → `y: [B, T, O]`.
+///
+/// # Errors
+/// [`ShapeError::RuntimeDim`] when `x`'s features and `W`'s columns, or `W`'s rows and the
+/// bias, differ (possible only for runtime dims).
+pub fn linear_seq<B: Dim, T: Dim, I: Dim, I2: Dim, O: Dim, E: Element>(
+    x: &Tensor<(B, T, I), E>,
+    weight: &Tensor<(O, I2), E>,
+    bias: Option<&Tensor<(O,), E>>,
+) -> Result<Tensor<(B, T, O), E>, ShapeError>
+where
+    I: FeaturesAgree<I2>,
+{
+    let (b, t, _) = x.shape();
+    let mut y = Tensor::zeros((b, t, weight.shape().0));
+    linear_seq_into(x, weight, bias, &mut y)?;
+    Ok(y)
+}
+
+/// [`linear_seq`] writing into `y` (resized if needed). On error `y` is left untouched.
+pub fn linear_seq_into<B: Dim, T: Dim, I: Dim, I2: Dim, O: Dim, E: Element>(
+    x: &Tensor<(B, T, I), E>,
+    weight: &Tensor<(O, I2), E>,
+    bias: Option<&Tensor<(O,), E>>,
+    y: &mut Tensor<(B, T, O), E>,
+) -> Result<(), ShapeError>
+where
+    I: FeaturesAgree<I2>,
+{
+    let (b, t, i) = x.shape();
+    let (o, i2) = weight.shape();
+    check_rows("linear input features", i, i2)?;
+    if let Some(bias) = bias {
+        check_rows("linear bias size", o, bias.shape().0)?;
+    }
+    y.resize_to((b, t, o));
+    linear_rows_into(
+        x.as_slice(),
+        weight.as_slice(),
+        bias.map(Tensor::as_slice),
+        (b.size() * t.size(), i.size(), o.size()),
+        y.as_slice_mut(),
+    );
+    Ok(())
+}
+
+/// Backward of [`linear_seq`] for the parameters: **accumulates** `dW += dyᵀ·x` and
+/// `db += Σ_{b,t} dy[b, t, :]` over the `B·T` rows.
+///
+/// # Errors
+/// [`ShapeError::RuntimeDim`] when `x` and `dy` have different batches or lengths, or a
+/// gradient's size differs from `x`'s features or `dy`'s outputs.
+pub fn linear_seq_backward_params<B: Dim, T: Dim, I: Dim, O: Dim, E: Element>(
+    x: &Tensor<(B, T, I), E>,
+    dy: &Tensor<(B, T, O), E>,
+    dweight: &mut Tensor<(O, I), E>,
+    dbias: Option<&mut Tensor<(O,), E>>,
+) -> Result<(), ShapeError> {
+    let (b, t, i) = x.shape();
+    let (b2, t2, o) = dy.shape();
+    check_rows("linear batch of x and dy", b, b2)?;
+    check_rows("linear sequence length of x and dy", t, t2)?;
+    let (o2, i2) = dweight.shape();
+    check_rows("linear weight gradient rows", o2, o)?;
+    check_rows("linear weight gradient columns", i2, i)?;
+    if let Some(db) = &dbias {
+        check_rows("linear bias gradient size", db.shape().0, o)?;
+    }
+    linear_rows_backward_params(
+        x.as_slice(),
+        dy.as_slice(),
+        (b.size() * t.size(), i.size(), o.size()),
+        dweight.as_slice_mut(),
+        dbias.map(Tensor::as_slice_mut),
+    );
+    Ok(())
+}
+
+/// Backward of [`linear_seq`] for the input: `dx = dy·W`, written into `dx` (resized to
+/// `[B, T, I]`).
+///
+/// `W`'s rows and `dy`'s outputs are the same dim `O` by the types; when `O` is a runtime
+/// dim the caller must pass a `dy` of `W`'s output size (as for [`linear_backward_input_into`]).
+pub fn linear_seq_backward_input_into<B: Dim, T: Dim, I: Dim, O: Dim, E: Element>(
+    weight: &Tensor<(O, I), E>,
+    dy: &Tensor<(B, T, O), E>,
+    dx: &mut Tensor<(B, T, I), E>,
+) {
+    let (b, t, _) = dy.shape();
+    let (o, i) = weight.shape();
+    dx.resize_to((b, t, i));
+    linear_rows_backward_input(
+        weight.as_slice(),
+        dy.as_slice(),
+        (b.size() * t.size(), i.size(), o.size()),
+        dx.as_slice_mut(),
+    );
+}
+
+/// `(rows, in, out)`: the sizes of a linear map over row-major buffers.
+pub(crate) type RowsInOut = (usize, usize, usize);
+
+/// `y = x·Wᵀ + b` on row-major buffers of checked sizes: `x: [rows, i]`, `W: [o, i]`,
+/// `y: [rows, o]`.
+pub(crate) fn linear_rows_into<E: Element>(
+    x: &[E],
+    weight: &[E],
+    bias: Option<&[E]>,
+    (rows, i, o): RowsInOut,
+    y: &mut [E],
+) {
+    gemm(
+        MatRef::row_major(x, rows, i),
+        MatRef::row_major(weight, o, i).t(),
+        MatMut::row_major(y, rows, o),
+        false,
+    );
+    if let Some(bias) = bias
+        && !bias.is_empty()
+    {
+        for row in y.chunks_exact_mut(bias.len()) {
+            for (v, &b) in row.iter_mut().zip(bias) {
+                *v += b;
+            }
+        }
+    }
+}
+
+/// `dW += dyᵀ·x`, `db += Σ_rows dy` on row-major buffers of checked sizes.
+pub(crate) fn linear_rows_backward_params<E: Element>(
+    x: &[E],
+    dy: &[E],
+    (rows, i, o): RowsInOut,
+    dweight: &mut [E],
+    dbias: Option<&mut [E]>,
+) {
+    gemm(
+        MatRef::row_major(dy, rows, o).t(),
+        MatRef::row_major(x, rows, i),
+        MatMut::row_major(dweight, o, i),
+        true,
+    );
+    if let Some(db) = dbias {
+        match db.len() {
+            0 => {}
+            1 => add_column_sums::<1, E>(dy, db),
+            2 => add_column_sums::<2, E>(dy, db),
+            3 => add_column_sums::<3, E>(dy, db),
+            4 => add_column_sums::<4, E>(dy, db),
+            5 => add_column_sums::<5, E>(dy, db),
+            6 => add_column_sums::<6, E>(dy, db),
+            7 => add_column_sums::<7, E>(dy, db),
+            8 => add_column_sums::<8, E>(dy, db),
+            width => {
+                for row in dy.chunks_exact(width) {
+                    for (g, &d) in db.iter_mut().zip(row) {
+                        *g += d;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `dx = dy·W` on row-major buffers of checked sizes.
+pub(crate) fn linear_rows_backward_input<E: Element>(
+    weight: &[E],
+    dy: &[E],
+    (rows, i, o): RowsInOut,
+    dx: &mut [E],
+) {
+    gemm(
+        MatRef::row_major(dy, rows, o),
+        MatRef::row_major(weight, o, i),
+        MatMut::row_major(dx, rows, i),
+        false,
+    );
+}

@@ -9,11 +9,14 @@
 //! the forward pass, and the shapes.
 
 pub mod activation;
+pub mod attention;
 pub mod batch_norm;
 pub mod concat;
 pub mod conv;
 pub mod dropout;
 pub mod elementwise;
+pub mod embedding;
+pub mod layer_norm;
 pub mod matmul;
 pub mod pool;
 pub mod reduce;
@@ -21,11 +24,14 @@ pub mod reshape;
 pub mod softmax;
 
 pub use activation::*;
+pub use attention::*;
 pub use batch_norm::*;
 pub use concat::*;
 pub use conv::*;
 pub use dropout::*;
 pub use elementwise::*;
+pub use embedding::*;
+pub use layer_norm::*;
 pub use matmul::*;
 pub use pool::*;
 pub use reduce::*;
