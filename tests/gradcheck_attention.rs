@@ -443,6 +443,19 @@ fn causal_attention_gradients() {
         assert_close("dk vs composed", dk.as_slice(), dk2.as_slice());
         assert_close("dv vs composed", dv.as_slice(), dv2.as_slice());
     }
+    // Empty sequences, batches and heads give empty results.
+    for shape in [
+        d4(2, 3, 0, 4),
+        d4(0, 3, 5, 4),
+        d4(2, 0, 5, 4),
+        d4(1, 2, 3, 0),
+    ] {
+        let q: Tensor<D4, f64> = Tensor::zeros(shape);
+        let (y, att) = causal_attention(&q, &q, &q).unwrap();
+        assert_eq!((y.dims(), &att.dims()[..3]), (q.dims(), &q.dims()[..3]));
+        let (dq, _, _) = causal_attention_backward(&q, &q, &q, &att, &q).unwrap();
+        assert_eq!(dq.dims(), q.dims());
+    }
     // Mismatched sizes are errors.
     let q: Tensor<D4, f64> = Tensor::zeros(d4(1, 2, 3, 4));
     let k: Tensor<D4, f64> = Tensor::zeros(d4(1, 2, 4, 4));
@@ -690,6 +703,10 @@ fn layer_init_and_types() {
     assert_eq!(CausalSelfAttention::<U12, 3, f64>::HEAD_DIM, 4);
     let mut layer = layer;
     assert_eq!(layer.num_params(), 4 * (12 * 12 + 12));
+    // An empty batch gives an empty output and gradient.
+    let empty = Tensor::zeros((Dyn(0), U4::default(), U12::default()));
+    assert_eq!(layer.forward(&empty).dims(), [0, 4, 12]);
+    assert_eq!(layer.backward(&empty).dims(), [0, 4, 12]);
     // A static batch works too.
     let x = rand_tensor(
         (U3::default(), U4::default(), U12::default()),

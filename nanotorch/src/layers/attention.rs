@@ -67,11 +67,19 @@ use crate::tensor::Tensor;
 /// # How it runs
 ///
 /// The three input projections run as one matrix product with their weights stacked (`x` is
-/// read once; the products are `[B·T, C]·[C, 3C]`), and the heads are never copied out: the
-/// attention reads head `h` in place, as columns of the packed `q | k | v` rows, and writes
-/// its output in place into the rows of `merged`. Each head's attention is a few hundred
-/// multiply-adds at `T = 11, D = 12` — less than a matrix-product call's set-up — so it is
-/// computed by plain loops, only over the visible pairs `j ≤ i`.
+/// read once; the product is `[B·T, C]·[C, 3C]`), and so do their backward products
+/// (`dW = d_qkvᵀ·x`, `dx = d_qkv·W_qkv`). The heads are never split into tensors of their
+/// own: the attention kernel ([`crate::ops::causal_attention`]'s) reads head `h` in place, as
+/// columns of the packed `q | k | v` rows, and writes its output into the rows of `merged`.
+///
+/// A head's attention at `T = 11, D = 12` is about 3 k multiply-adds — less than a
+/// matrix-product call's set-up — so it is not a GEMM call per head: the kernel copies one
+/// head's keys (transposed) and values into a workspace with rows padded to whole 8-value
+/// blocks, and computes a group of 4 rows at a time with the sums in SIMD registers, under
+/// `pulp`'s dispatch so the loops compile to AVX-512 or AVX2; the exponentials of a whole
+/// head run as one vectorised loop. At `B = 64, T = 11, C = 48, H = 4` on one thread that took
+/// the attention from about 300 µs (one score at a time, scalar `exp`) to 125 µs forward and
+/// 230 µs backward, against 160 µs and 335 µs for the layer's matrix products.
 ///
 /// ```compile_fail
 /// use nanotorch::Init;

@@ -1053,6 +1053,9 @@ pub(crate) fn attention_forward<E: Element>(
     att: &mut [E],
     workspace: &mut [E],
 ) {
+    if d.batch == 0 || d.heads == 0 || d.len == 0 {
+        return;
+    }
     Arch::new().dispatch(Forward {
         d,
         q,
@@ -1254,6 +1257,9 @@ pub(crate) fn attention_backward<E: Element, G: GradRows<E>>(
     grads: &mut G,
     workspace: &mut [E],
 ) {
+    if d.batch == 0 || d.heads == 0 || d.len == 0 {
+        return;
+    }
     Arch::new().dispatch(Backward {
         d,
         q,
