@@ -9,7 +9,14 @@
 //! - **Buffers too**, as PyTorch's `state_dict()` holds them: after the parameters, every
 //!   [`Module::visit_named_buffers`] entry — BatchNorm's `running_mean` and `running_var` in the
 //!   model's float type, and `num_batches_tracked` as an `I64` scalar (shape `[]`), which
-//!   must be `I64` in a loaded file (it is a count, never converted).
+//!   must be `I64` in a loaded file (it is a count, never converted, not even with
+//!   [`LoadOptions::convert_dtypes`]; PyTorch always writes it as int64). Buffers are checked
+//!   and loaded exactly like parameters: a file without them is a
+//!   [`Problem::Missing`] for each.
+//! - **Byte for byte PyTorch's file:** the safetensors writer orders the tensors by dtype,
+//!   then name, whatever order they come in, so saving a state loaded from PyTorch gives the
+//!   bytes of `safetensors.torch.save_file(model.state_dict(), path, metadata={"format": "pt"})`
+//!   (checked by `tests/parity_cnn.rs`, safetensors 0.8 on both sides).
 //! - **Saving is atomic:** the file is written under a temporary name in the same directory,
 //!   flushed to disk, then renamed over the target. A crash or an error mid-save leaves the
 //!   previous checkpoint intact.
@@ -55,14 +62,16 @@ pub use error::{CheckpointError, Problem};
 /// How strictly [`load_with`] matches the file to the model.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LoadOptions {
-    /// `true` (the default): every parameter must be in the file and every tensor in the file
-    /// must be a parameter, as PyTorch's `load_state_dict(strict=True)`. `false`: load the
-    /// names both have, leave the model's other parameters as they are, ignore the file's
-    /// other tensors. Shapes and dtypes of the shared names are checked either way.
+    /// `true` (the default): every parameter and buffer must be in the file and every tensor
+    /// in the file must be one of them, as PyTorch's `load_state_dict(strict=True)`. `false`:
+    /// load the names both have, leave the model's other parameters and buffers as they are,
+    /// ignore the file's other tensors. Shapes and dtypes of the shared names are checked
+    /// either way.
     pub strict: bool,
     /// `false` (the default): a tensor's dtype must be the model's. `true`: `F32` and `F64`
-    /// tensors are converted to the model's type (rounding to nearest for `f64 → f32`), as
-    /// PyTorch's `load_state_dict` does with `copy_`.
+    /// tensors — parameters and running statistics — are converted to the model's type
+    /// (rounding to nearest for `f64 → f32`), as PyTorch's `load_state_dict` does with
+    /// `copy_`. Counters (`num_batches_tracked`) must be `I64` either way.
     pub convert_dtypes: bool,
 }
 
@@ -188,7 +197,8 @@ pub fn load_with<E: Element, M: Module<E> + ?Sized>(
     load_bytes(model, &bytes, &path.display().to_string(), options)
 }
 
-/// Loads parameters from the bytes of a safetensors file (same checks as [`load_with`]).
+/// Loads parameters and buffers from the bytes of a safetensors file (same checks as
+/// [`load_with`]).
 pub fn from_bytes<E: Element, M: Module<E> + ?Sized>(
     model: &mut M,
     bytes: &[u8],
@@ -229,8 +239,8 @@ fn load_bytes<E: Element, M: Module<E> + ?Sized>(
     Ok(())
 }
 
-/// Every way the file does not fit the model, in the model's parameter order, then the
-/// unexpected tensors sorted by name.
+/// Every way the file does not fit the model, in the model's order (parameters, then
+/// buffers), then the unexpected tensors sorted by name.
 fn check<E: Element, M: Module<E> + ?Sized>(
     model: &mut M,
     file: &SafeTensors<'_>,

@@ -36,11 +36,12 @@ pub enum CheckpointError {
     Mismatch {
         /// The file, or `"the checkpoint bytes"`.
         origin: String,
-        /// Each parameter that is missing, unexpected, or of the wrong shape or dtype.
+        /// Each parameter or buffer that is missing, unexpected, or of the wrong shape or
+        /// dtype.
         problems: Vec<Problem>,
     },
-    /// The model names two parameters the same, so a state dict cannot hold it.
-    #[error("the model has two parameters named `{name}`")]
+    /// The model names two parameters or buffers the same, so a state dict cannot hold it.
+    #[error("the model has two parameters or buffers named `{name}`")]
     DuplicateName {
         /// The repeated name.
         name: String,
@@ -63,17 +64,17 @@ impl CheckpointError {
     }
 }
 
-/// One parameter that does not fit, by its state-dict name.
+/// One parameter or buffer that does not fit, by its state-dict name.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Problem {
-    /// The model has this parameter; the file does not.
+    /// The model has this parameter or buffer; the file does not.
     Missing {
         /// State-dict name, e.g. `"fc1.weight"`.
         name: String,
         /// The model's sizes for it.
         shape: Vec<usize>,
     },
-    /// The file has this tensor; the model has no parameter of that name.
+    /// The file has this tensor; the model has no parameter or buffer of that name.
     Unexpected {
         /// The tensor's name in the file.
         name: String,
@@ -93,7 +94,8 @@ pub enum Problem {
     Dtype {
         /// State-dict name.
         name: String,
-        /// The model's type: `"F32"` or `"F64"`.
+        /// The model's type: `"F32"` or `"F64"`, or `"I64"` for a counter
+        /// (`num_batches_tracked`).
         expected: &'static str,
         /// The file's type, e.g. `"F64"` or `"I64"`.
         found: String,
@@ -101,7 +103,7 @@ pub enum Problem {
 }
 
 impl Problem {
-    /// The parameter or tensor name the problem is about.
+    /// The parameter, buffer or tensor name the problem is about.
     pub fn name(&self) -> &str {
         match self {
             Self::Missing { name, .. }
@@ -120,7 +122,7 @@ impl fmt::Display for Problem {
             }
             Self::Unexpected { name, shape } => write!(
                 f,
-                "unexpected `{name}` {} (the model has no parameter of that name)",
+                "unexpected `{name}` {} (the model has no parameter or buffer of that name)",
                 fmt_dims(shape)
             ),
             Self::Shape {
