@@ -182,134 +182,124 @@ fn check_forward<S: HasLastAxis, E: Element>(
     Ok(c)
 }
 
+/// Rows per block of the kernels. Within a block the rows are processed phase by phase (all
+/// their sums, then all their statistics, then all their outputs), so the work of different
+/// rows is independent and the processor overlaps it; row by row, each row's short chain of
+/// dependent sums would stall the next.
+const BLOCK: usize = 16;
+
 /// The forward on row-major buffers of checked sizes: rows of `c` values of `xs` into `ys`,
 /// saving `(x̂, 1/σ)` when `saved` is given.
+#[inline(always)]
 pub(crate) fn forward_rows<E: Element>(
     c: usize,
     xs: &[E],
     (weight, bias): (&[E], &[E]),
     eps: E,
     ys: &mut [E],
-    saved: Option<(&mut [E], &mut [E])>,
+    mut saved: Option<(&mut [E], &mut [E])>,
 ) {
     if c == 0 {
         return;
     }
     let inv_c = E::one() / E::cast(c as f64);
-    match saved {
-        Some((x_hat, inv_stds)) => {
-            let rows = xs
-                .chunks_exact(c)
-                .zip(ys.chunks_exact_mut(c))
-                .zip(x_hat.chunks_exact_mut(c));
-            for (((x, y), h), s) in rows.zip(inv_stds.iter_mut()) {
-                let (mean0, delta, inv_std) = row_stats(x, inv_c, eps);
-                *s = inv_std;
-                let out = y.iter_mut().zip(h.iter_mut());
-                for ((((o, hj), &v), &w), &b) in out.zip(x).zip(weight).zip(bias) {
-                    let n = ((v - mean0) - delta) * inv_std;
-                    *hj = n;
-                    *o = w * n + b;
+    let rows = xs.len() / c;
+    for r0 in (0..rows).step_by(BLOCK) {
+        let n = BLOCK.min(rows - r0);
+        let at = r0 * c..(r0 + n) * c;
+        let xb = &xs[at.clone()];
+        // Per row: a first mean μ₀, then the deviations d = x − μ₀. Their sum corrects the
+        // rounding of μ₀ (μ = μ₀ + δ, δ = Σd/C) and their squares give the variance
+        // (σ² = (Σd² − (Σd)²/C)/C, exact for any μ₀); x − μ is computed as d − δ. For a row
+        // far from 0 (|μ| ≫ σ) each d is exact (x and μ₀ are close), so x̂ keeps the
+        // precision of x − μ instead of inheriting the rounding error of μ divided by σ.
+        let mut mean0 = [E::zero(); BLOCK];
+        let mut delta = [E::zero(); BLOCK];
+        let mut inv_std = [E::zero(); BLOCK];
+        for (m, x) in mean0.iter_mut().zip(xb.chunks_exact(c)) {
+            *m = lanes_sum(x) * inv_c;
+        }
+        let stats = delta.iter_mut().zip(inv_std.iter_mut()).zip(&mean0);
+        for (((d, s), &m), x) in stats.zip(xb.chunks_exact(c)) {
+            let (sum_d, sum_d2) = (lanes_sum_dev(x, m), lanes_sum_sq_dev(x, m));
+            *d = sum_d * inv_c;
+            let var = ((sum_d2 - sum_d * *d) * inv_c).max(E::zero());
+            *s = E::one() / (var + eps).sqrt();
+        }
+        let rows_out = ys[at.clone()].chunks_exact_mut(c).zip(xb.chunks_exact(c));
+        let row_stats = mean0.iter().zip(&delta).zip(&inv_std);
+        match &mut saved {
+            Some((x_hat, inv_stds)) => {
+                inv_stds[r0..r0 + n].copy_from_slice(&inv_std[..n]);
+                let rows_out = rows_out.zip(x_hat[at].chunks_exact_mut(c));
+                for (((y, x), h), ((&m, &d), &s)) in rows_out.zip(row_stats) {
+                    let out = y.iter_mut().zip(h.iter_mut());
+                    for ((((o, hj), &v), &w), &b) in out.zip(x).zip(weight).zip(bias) {
+                        let n = ((v - m) - d) * s;
+                        *hj = n;
+                        *o = w * n + b;
+                    }
                 }
             }
-        }
-        None => {
-            for (x, y) in xs.chunks_exact(c).zip(ys.chunks_exact_mut(c)) {
-                let (mean0, delta, inv_std) = row_stats(x, inv_c, eps);
-                for (((o, &v), &w), &b) in y.iter_mut().zip(x).zip(weight).zip(bias) {
-                    *o = w * (((v - mean0) - delta) * inv_std) + b;
+            None => {
+                for ((y, x), ((&m, &d), &s)) in rows_out.zip(row_stats) {
+                    for (((o, &v), &w), &b) in y.iter_mut().zip(x).zip(weight).zip(bias) {
+                        *o = w * (((v - m) - d) * s) + b;
+                    }
                 }
             }
         }
     }
 }
 
-/// The statistics of one row: `(μ₀, δ, 1/σ)` with `x − μ = (x − μ₀) − δ`.
-///
-/// A first mean μ₀, then the deviations `d = x − μ₀`: their sum corrects the rounding of μ₀
-/// (`μ = μ₀ + δ`, `δ = Σd/C`), and their squares give the variance
-/// (`σ² = (Σd² − (Σd)²/C)/C`, exact for any μ₀). For a row far from 0 (`|μ| ≫ σ`) each `d` is
-/// exact (`x` and μ₀ are close), so `x̂` keeps the precision of `x − μ` instead of inheriting
-/// the rounding error of μ divided by σ.
-#[inline(always)]
-fn row_stats<E: Element>(x: &[E], inv_c: E, eps: E) -> (E, E, E) {
-    let mean0 = lanes_sum(x) * inv_c;
-    let (sum_d, sum_d2) = lanes_sum_dev(x, mean0);
-    let delta = sum_d * inv_c;
-    let var = ((sum_d2 - sum_d * delta) * inv_c).max(E::zero());
-    (mean0, delta, E::one() / (var + eps).sqrt())
-}
-
 /// The backward on row-major buffers of checked sizes: adds the parameter gradients and, if
 /// `dx` is given, writes the input gradient.
+#[inline(always)]
 pub(crate) fn backward_rows<E: Element>(
     c: usize,
     (x_hat, inv_stds): (&[E], &[E]),
     weight: &[E],
     dys: &[E],
-    dx: Option<&mut [E]>,
+    mut dx: Option<&mut [E]>,
     (dweight, dbias): (&mut [E], &mut [E]),
 ) {
     if c == 0 {
         return;
     }
-    let rows = dys.chunks_exact(c).zip(x_hat.chunks_exact(c));
-    let Some(dx) = dx else {
-        for (dy, h) in rows {
-            for (((gw, gb), &d), &hj) in dweight.iter_mut().zip(dbias.iter_mut()).zip(dy).zip(h) {
+    let inv_c = E::one() / E::cast(c as f64);
+    let rows = dys.len() / c;
+    for r0 in (0..rows).step_by(BLOCK) {
+        let n = BLOCK.min(rows - r0);
+        let at = r0 * c..(r0 + n) * c;
+        let (dyb, hb) = (&dys[at.clone()], &x_hat[at.clone()]);
+        // The parameter gradients, while the block's rows are in cache.
+        for (dy, h) in dyb.chunks_exact(c).zip(hb.chunks_exact(c)) {
+            let grads = dweight.iter_mut().zip(dbias.iter_mut());
+            for (((gw, gb), &d), &hj) in grads.zip(dy).zip(h) {
                 *gw += d * hj;
                 *gb += d;
             }
         }
-        return;
-    };
-    let inv_c = E::one() / E::cast(c as f64);
-    for (((dy, h), out), &inv_std) in rows.zip(dx.chunks_exact_mut(c)).zip(inv_stds) {
-        let (sum_g, sum_gh) = row_sums_and_param_grads(dy, h, weight, dweight, dbias);
-        let (mean_g, mean_gh) = (sum_g * inv_c, sum_gh * inv_c);
-        for (((o, &d), &w), &hj) in out.iter_mut().zip(dy).zip(weight).zip(h) {
-            *o = inv_std * (d * w - mean_g - hj * mean_gh);
+        let Some(dx) = dx.as_deref_mut() else {
+            continue;
+        };
+        // (1/C) Σ g and (1/C) Σ g·x̂ per row, g = dy ⊙ weight.
+        let (mut mean_g, mut mean_gh) = ([E::zero(); BLOCK], [E::zero(); BLOCK]);
+        let means = mean_g.iter_mut().zip(mean_gh.iter_mut());
+        for ((g, gh), (dy, h)) in means.zip(dyb.chunks_exact(c).zip(hb.chunks_exact(c))) {
+            *g = lanes_dot(dy, weight) * inv_c;
+            *gh = lanes_dot3(dy, weight, h) * inv_c;
+        }
+        let rows_in = dyb.chunks_exact(c).zip(hb.chunks_exact(c));
+        let row_stats = mean_g.iter().zip(&mean_gh).zip(&inv_stds[r0..r0 + n]);
+        for ((out, (dy, h)), ((&g, &gh), &s)) in
+            dx[at].chunks_exact_mut(c).zip(rows_in).zip(row_stats)
+        {
+            for (((o, &d), &w), &hj) in out.iter_mut().zip(dy).zip(weight).zip(h) {
+                *o = s * (d * w - g - hj * gh);
+            }
         }
     }
-}
-
-/// For one row: adds `dy ⊙ x̂` into `dweight` and `dy` into `dbias`, and returns
-/// `(Σ g, Σ g·x̂)` with `g = dy ⊙ weight`, in 8 lanes — one pass over the row.
-#[inline(always)]
-fn row_sums_and_param_grads<E: Element>(
-    dy: &[E],
-    h: &[E],
-    weight: &[E],
-    dweight: &mut [E],
-    dbias: &mut [E],
-) -> (E, E) {
-    let (mut s, mut p) = ([E::zero(); 8], [E::zero(); 8]);
-    let (dc, hc, wc) = (
-        dy.chunks_exact(8),
-        h.chunks_exact(8),
-        weight.chunks_exact(8),
-    );
-    let (dr, hr, wr) = (dc.remainder(), hc.remainder(), wc.remainder());
-    let (gwc, gbc) = (dweight.chunks_exact_mut(8), dbias.chunks_exact_mut(8));
-    for ((((d, hh), w), gw), gb) in dc.zip(hc).zip(wc).zip(gwc).zip(gbc) {
-        for k in 0..8 {
-            gw[k] += d[k] * hh[k];
-            gb[k] += d[k];
-            let g = d[k] * w[k];
-            s[k] += g;
-            p[k] += g * hh[k];
-        }
-    }
-    let (mut ts, mut tp) = (E::zero(), E::zero());
-    let full = dy.len() - dr.len();
-    let (gwr, gbr) = (&mut dweight[full..], &mut dbias[full..]);
-    for ((((&d, &hj), &w), gw), gb) in dr.iter().zip(hr).zip(wr).zip(gwr).zip(gbr) {
-        *gw += d * hj;
-        *gb += d;
-        ts += d * w;
-        tp += d * w * hj;
-    }
-    (hsum(s) + ts, hsum(p) + tp)
 }
 
 /// The sum of 8 lanes, pairwise (three dependent additions rather than seven).
@@ -318,42 +308,66 @@ fn hsum<E: Element>(a: [E; 8]) -> E {
     ((a[0] + a[4]) + (a[2] + a[6])) + ((a[1] + a[5]) + (a[3] + a[7]))
 }
 
-/// Sums in 8 independent lanes, so the compiler can keep them in SIMD registers.
+/// `Σₖ f(a[k])` in 8 independent lanes, so the compiler keeps them in SIMD registers (a
+/// single running sum is a chain of dependent additions it may not reorder). Each reduction
+/// gets a loop of its own: two sums in one loop get vectorised across the pair instead.
 #[inline(always)]
-fn lanes_sum<E: Element>(v: &[E]) -> E {
+fn lanes1<E: Element>(a: &[E], f: impl Fn(E) -> E) -> E {
+    let (chunks, rest) = a.as_chunks::<8>();
     let mut acc = [E::zero(); 8];
-    let chunks = v.chunks_exact(8);
-    let rest = chunks.remainder();
-    for chunk in chunks {
-        for (a, &x) in acc.iter_mut().zip(chunk) {
-            *a += x;
+    for ca in chunks {
+        for (s, &x) in acc.iter_mut().zip(ca) {
+            *s += f(x);
         }
     }
-    let mut tail = E::zero();
-    for &x in rest {
-        tail += x;
+    hsum(acc) + rest.iter().fold(E::zero(), |s, &x| s + f(x))
+}
+
+/// `Σₖ f(a[k], b[k], c[k])` in 8 lanes (`a`, `b`, `c` of equal lengths).
+#[inline(always)]
+fn lanes3<E: Element>(a: &[E], b: &[E], c: &[E], f: impl Fn(E, E, E) -> E) -> E {
+    let ((ca, ra), (cb, rb), (cc, rc)) =
+        (a.as_chunks::<8>(), b.as_chunks::<8>(), c.as_chunks::<8>());
+    let mut acc = [E::zero(); 8];
+    for ((xa, xb), xc) in ca.iter().zip(cb).zip(cc) {
+        for j in 0..8 {
+            acc[j] += f(xa[j], xb[j], xc[j]);
+        }
     }
+    let tail = ra
+        .iter()
+        .zip(rb)
+        .zip(rc)
+        .fold(E::zero(), |s, ((&x, &y), &z)| s + f(x, y, z));
     hsum(acc) + tail
 }
 
-/// `(Σ (v − mean), Σ (v − mean)²)` in 8 lanes each.
+/// `Σ v`.
 #[inline(always)]
-fn lanes_sum_dev<E: Element>(v: &[E], mean: E) -> (E, E) {
-    let (mut s, mut q) = ([E::zero(); 8], [E::zero(); 8]);
-    let chunks = v.chunks_exact(8);
-    let rest = chunks.remainder();
-    for chunk in chunks {
-        for k in 0..8 {
-            let d = chunk[k] - mean;
-            s[k] += d;
-            q[k] += d * d;
-        }
-    }
-    let (mut ts, mut tq) = (E::zero(), E::zero());
-    for &x in rest {
-        let d = x - mean;
-        ts += d;
-        tq += d * d;
-    }
-    (hsum(s) + ts, hsum(q) + tq)
+fn lanes_sum<E: Element>(v: &[E]) -> E {
+    lanes1(v, |x| x)
+}
+
+/// `Σ (v − m)`.
+#[inline(always)]
+fn lanes_sum_dev<E: Element>(v: &[E], m: E) -> E {
+    lanes1(v, |x| x - m)
+}
+
+/// `Σ (v − m)²`.
+#[inline(always)]
+fn lanes_sum_sq_dev<E: Element>(v: &[E], m: E) -> E {
+    lanes1(v, |x| (x - m) * (x - m))
+}
+
+/// `Σ dy·w`.
+#[inline(always)]
+fn lanes_dot<E: Element>(dy: &[E], w: &[E]) -> E {
+    lanes3(dy, w, w, |d, w, _| d * w)
+}
+
+/// `Σ dy·w·h`.
+#[inline(always)]
+fn lanes_dot3<E: Element>(dy: &[E], w: &[E], h: &[E]) -> E {
+    lanes3(dy, w, h, |d, w, h| d * w * h)
 }
