@@ -319,3 +319,91 @@ pub mod l17_batch_norm {
         }
     }
 }
+
+pub mod l18_embeddings {
+    #![doc = include_str!("../lessons/18-embeddings.md")]
+
+    use nanotorch::prelude::*;
+
+    network! {
+        /// A bigram model: each position's logits over the next token come from its own
+        /// token's vector, and from nothing else.
+        pub struct Bigram {
+            wte: Embedding<4, 8>,
+            head: Linear<8, 4>,
+        }
+        fn forward(idx: [B, 6] tokens<4>) -> [B, 6, 4] = wte -> head;
+    }
+}
+
+pub mod l19_layer_norm {
+    #![doc = include_str!("../lessons/19-layer-norm.md")]
+
+    use nanotorch::prelude::*;
+
+    network! {
+        /// A layer norm, then a linear layer, at every position of a sequence.
+        pub struct NormHead {
+            ln: LayerNorm<6>,
+            fc: Linear<6, 2>,
+        }
+        fn forward(x: [B, 4, 6]) -> [B, 4, 2] = ln -> fc;
+    }
+}
+
+pub mod l20_attention {
+    #![doc = include_str!("../lessons/20-attention.md")]
+
+    use nanotorch::prelude::*;
+
+    network! {
+        /// Token and position embeddings, one attention layer with a residual, and a head:
+        /// enough to output the previous token.
+        pub struct Previous {
+            wte: Embedding<4, 16>,
+            wpe: PositionEmbedding<6, 16>,
+            attn: CausalSelfAttention<16, 2>,
+            head: Linear<16, 4>,
+        }
+        fn forward(idx: [B, 6] tokens<4>) -> [B, 6, 4] {
+            let x = wpe(wte(idx));
+            head(x + attn(x))
+        }
+    }
+}
+
+pub mod l21_transformer {
+    #![doc = include_str!("../lessons/21-transformer.md")]
+
+    use nanotorch::prelude::*;
+
+    network! {
+        /// A transformer block: causal self-attention and an MLP, each after a LayerNorm and
+        /// added back onto its input (pre-norm residuals, as GPT-2).
+        pub struct Block {
+            ln1: LayerNorm<48>,
+            attn: CausalSelfAttention<48, 4>,
+            ln2: LayerNorm<48>,
+            fc: Linear<48, 192>,
+            proj: Linear<192, 48>,
+        }
+        fn forward(x: [B, 11, 48]) -> [B, 11, 48] {
+            let h = x + attn(ln1(x));
+            h + proj(gelu_tanh(fc(ln2(h))))
+        }
+    }
+
+    network! {
+        /// The GPT of `examples/sort.rs`: 11 token ids in, logits over the 3 digits at every
+        /// position out.
+        pub struct Gpt {
+            wte: Embedding<3, 48>,
+            wpe: PositionEmbedding<11, 48>,
+            h0: Block,
+            h1: Block,
+            ln_f: LayerNorm<48>,
+            head: Linear<48, 3>,
+        }
+        fn forward(idx: [B, 11] tokens<3>) -> [B, 11, 3] = wte -> wpe -> h0 -> h1 -> ln_f -> head;
+    }
+}

@@ -1,7 +1,7 @@
 //! Tests, lessons and examples of NanoTorch.
 //!
-//! - [`lessons`]: the course — seventeen lessons from tensors to convolutional networks, each
-//!   with runnable code (compiled and run as doc tests) and the compile errors of its
+//! - [`lessons`]: the course — twenty-one lessons from tensors to convolutional networks and
+//!   a GPT, each with runnable code (compiled and run as doc tests) and the compile errors of its
 //!   classic mistakes. Build it with `scripts/build_lessons.sh` (math rendered offline).
 //! - [`bench_models`]: the networks and training steps the speed benchmarks time;
 //!   [`bench_processes`]: running the benchmarks' worker processes.

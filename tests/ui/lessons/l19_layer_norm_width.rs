@@ -1,0 +1,18 @@
+// Lesson 19: LayerNorm<C> normalises rows of C features, with a scale and a shift for each.
+use nanotorch::prelude::*;
+
+network! {
+    pub struct Block {
+        ln1: LayerNorm<48>,
+        attn: CausalSelfAttention<48, 4>,
+        ln2: LayerNorm<192>,
+        fc: Linear<48, 192>,
+        proj: Linear<192, 48>,
+    }
+    fn forward(x: [B, 11, 48]) -> [B, 11, 48] {
+        let h = x + attn(ln1(x));
+        h + proj(gelu_tanh(fc(ln2(h))))
+    }
+}
+
+fn main() {}
