@@ -10,6 +10,8 @@
 //!     fn forward(x: [B, 3]) -> [B, 1] { let h = ...; expr }
 //!     // or the sequential shorthand for a plain chain:
 //!     fn forward(x: [B, 3]) -> [B, 1] = fc1 -> sigmoid -> fc2;
+//!     // or several inputs and outputs:
+//!     fn forward(x: [B, 64], h: [B, 128]) -> ([B, 128], [B, 128]) { ...; (a, b) }
 //! }
 //! ```
 
@@ -38,15 +40,23 @@ pub struct Field {
     pub ty: Type,
 }
 
-/// `fn forward(x: [B, 3]) -> [B, 1] { ... }`.
+/// `fn forward(x: [B, 3]) -> [B, 1] { ... }`, or with several inputs and outputs
+/// `fn forward(x: [B, 64], h: [B, 128]) -> ([B, 128], [B, 128]) { ... }`.
 pub struct Forward {
-    pub input: Ident,
-    pub input_shape: ShapeDecl,
-    /// `tokens<V>` after the input shape: the input is token ids below `V`
-    /// (`nanotorch::Tokens`), not floats.
-    pub input_tokens: Option<DimDecl>,
-    pub output_shape: ShapeDecl,
+    pub inputs: Vec<Input>,
+    pub outputs: Vec<ShapeDecl>,
+    /// Whether the outputs were written as a tuple `(…)` (then the result is a tuple too).
+    pub tuple_output: bool,
     pub body: Body,
+}
+
+/// One input of `forward`: `x: [B, 3]`, or token ids `idx: [B, 11] tokens<3>`.
+pub struct Input {
+    pub name: Ident,
+    pub shape: ShapeDecl,
+    /// `tokens<V>` after the shape: the input is token ids below `V` (`nanotorch::Tokens`),
+    /// not floats.
+    pub tokens: Option<DimDecl>,
 }
 
 /// A declared shape such as `[B, 3]`: the first dim is the batch.
@@ -73,9 +83,11 @@ pub enum Body {
     Sequential(Expr),
 }
 
-/// `let name = expr;`
+/// `let name = expr;`, or `let (a, b) = expr;` for a call of a network with several outputs.
 pub struct Stmt {
-    pub name: Ident,
+    pub names: Vec<Ident>,
+    /// Whether the names were written as a tuple pattern.
+    pub tuple: bool,
     pub expr: Expr,
 }
 
@@ -147,10 +159,60 @@ impl Parse for Forward {
         }
         let args;
         parenthesized!(args in input);
-        let input_name: Ident = args.parse()?;
+        let inputs: Vec<Input> = Punctuated::<Input, Token![,]>::parse_terminated(&args)?
+            .into_iter()
+            .collect();
+        if inputs.is_empty() {
+            return Err(
+                args.error("`forward` takes at least one input, e.g. `fn forward(x: [B, 784])`")
+            );
+        }
+        input.parse::<Token![->]>()?;
+        let (outputs, tuple_output) = if input.peek(syn::token::Paren) {
+            let content;
+            let paren = parenthesized!(content in input);
+            let shapes: Vec<ShapeDecl> =
+                Punctuated::<ShapeDecl, Token![,]>::parse_terminated(&content)?
+                    .into_iter()
+                    .collect();
+            if shapes.is_empty() {
+                return Err(syn::Error::new(
+                    paren.span.join(),
+                    "`forward` returns at least one value",
+                ));
+            }
+            (shapes, true)
+        } else {
+            (vec![input.parse::<ShapeDecl>()?], false)
+        };
+        let body = if input.peek(Token![=]) {
+            input.parse::<Token![=]>()?;
+            if inputs.len() != 1 || tuple_output {
+                return Err(input.error(
+                    "the sequential shorthand `= a -> b -> c;` is for one input and one output; write a block `{ ... }` for several",
+                ));
+            }
+            let chain = parse_chain(input, &inputs[0].name)?;
+            input.parse::<Token![;]>()?;
+            Body::Sequential(chain)
+        } else {
+            parse_block(input)?
+        };
+        Ok(Forward {
+            inputs,
+            outputs,
+            tuple_output,
+            body,
+        })
+    }
+}
+
+impl Parse for Input {
+    fn parse(args: ParseStream) -> syn::Result<Self> {
+        let name: Ident = args.parse()?;
         args.parse::<Token![:]>()?;
-        let input_shape: ShapeDecl = args.parse()?;
-        let input_tokens = if args.peek(Ident) {
+        let shape: ShapeDecl = args.parse()?;
+        let tokens = if args.peek(Ident) {
             let word: Ident = args.parse()?;
             if word != "tokens" {
                 return Err(syn::Error::new(
@@ -163,9 +225,9 @@ impl Parse for Forward {
             args.parse::<Token![<]>()?;
             let vocab: DimDecl = args.parse()?;
             args.parse::<Token![>]>()?;
-            if input_shape.dims.len() != 2 {
+            if shape.dims.len() != 2 {
                 return Err(syn::Error::new(
-                    input_shape.span,
+                    shape.span,
                     "token ids come as `[B, T] tokens<VOCAB>`: a batch of sequences of T ids",
                 ));
             }
@@ -173,54 +235,48 @@ impl Parse for Forward {
         } else {
             None
         };
-        if !args.is_empty() {
-            return Err(args.error(
-                "`forward` takes one input, e.g. `fn forward(x: [B, 784])`; combine several inputs with `concat` inside the network",
-            ));
-        }
-        input.parse::<Token![->]>()?;
-        let output_shape: ShapeDecl = input.parse()?;
-        let body = if input.peek(Token![=]) {
-            input.parse::<Token![=]>()?;
-            let chain = parse_chain(input, &input_name)?;
-            input.parse::<Token![;]>()?;
-            Body::Sequential(chain)
-        } else {
-            let content;
-            braced!(content in input);
-            let mut stmts = Vec::new();
-            loop {
-                if content.peek(Token![let]) {
-                    content.parse::<Token![let]>()?;
-                    let name: Ident = content.parse()?;
-                    content.parse::<Token![=]>()?;
-                    let expr: Expr = content.parse()?;
-                    content.parse::<Token![;]>()?;
-                    stmts.push(Stmt { name, expr });
-                } else {
-                    break;
-                }
-            }
-            if content.is_empty() {
-                return Err(content
-                    .error("`forward` must end with the expression it returns (no trailing `;`)"));
-            }
-            let result: Expr = content.parse()?;
-            if !content.is_empty() {
-                return Err(content.error(
-                    "expected the end of `forward`: statements are `let name = expr;`, and the last line is the returned expression",
-                ));
-            }
-            Body::Block(stmts, result)
-        };
-        Ok(Forward {
-            input: input_name,
-            input_shape,
-            input_tokens,
-            output_shape,
-            body,
+        Ok(Input {
+            name,
+            shape,
+            tokens,
         })
     }
+}
+
+/// `{ let a = ...; let (b, c) = ...; result }`.
+fn parse_block(input: ParseStream) -> syn::Result<Body> {
+    let content;
+    braced!(content in input);
+    let mut stmts = Vec::new();
+    while content.peek(Token![let]) {
+        content.parse::<Token![let]>()?;
+        let (names, tuple) = if content.peek(syn::token::Paren) {
+            let pattern;
+            parenthesized!(pattern in content);
+            let names: Vec<Ident> = Punctuated::<Ident, Token![,]>::parse_terminated(&pattern)?
+                .into_iter()
+                .collect();
+            (names, true)
+        } else {
+            (vec![content.parse::<Ident>()?], false)
+        };
+        content.parse::<Token![=]>()?;
+        let expr: Expr = content.parse()?;
+        content.parse::<Token![;]>()?;
+        stmts.push(Stmt { names, tuple, expr });
+    }
+    if content.is_empty() {
+        return Err(
+            content.error("`forward` must end with the expression it returns (no trailing `;`)")
+        );
+    }
+    let result: Expr = content.parse()?;
+    if !content.is_empty() {
+        return Err(content.error(
+            "expected the end of `forward`: statements are `let name = expr;`, and the last line is the returned expression",
+        ));
+    }
+    Ok(Body::Block(stmts, result))
 }
 
 /// `fc1 -> relu -> leaky_relu(0.1) -> fc2` becomes `fc2(leaky_relu(relu(fc1(x)), 0.1))`.

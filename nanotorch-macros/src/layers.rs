@@ -10,7 +10,7 @@ use proc_macro2::{Literal, TokenStream};
 use quote::quote;
 
 use crate::dims::const_dim;
-use crate::graph::{DimInfo, dims_text};
+use crate::dims::{DimInfo, dims_text};
 
 /// One argument of a layer type.
 #[derive(Clone, Copy)]
@@ -42,6 +42,8 @@ pub struct KnownLayer {
     pub describe: fn(&Args) -> String,
     /// Whether the layer has parameters (the generated derivation mentions them).
     pub has_params: bool,
+    /// A check of the arguments alone (given the field's name), reported at the type.
+    pub check: Option<fn(&Args, &str) -> Result<(), String>>,
 }
 
 /// The parsed arguments of a layer type, by name.
@@ -130,6 +132,7 @@ pub const TABLE: &[KnownLayer] = &[
             s
         },
         has_params: true,
+        check: None,
     },
     KnownLayer {
         name: "MaxPool2d",
@@ -145,6 +148,7 @@ pub const TABLE: &[KnownLayer] = &[
         rule: pool_rule,
         describe: |a| pool_text("max", a),
         has_params: false,
+        check: None,
     },
     KnownLayer {
         name: "AvgPool2d",
@@ -160,6 +164,7 @@ pub const TABLE: &[KnownLayer] = &[
         rule: pool_rule,
         describe: |a| pool_text("average", a),
         has_params: false,
+        check: None,
     },
     KnownLayer {
         name: "GlobalAvgPool2d",
@@ -172,6 +177,7 @@ pub const TABLE: &[KnownLayer] = &[
         },
         describe: |_| "the mean of each channel's map".into(),
         has_params: false,
+        check: None,
     },
     KnownLayer {
         name: "BatchNorm2d",
@@ -193,6 +199,7 @@ pub const TABLE: &[KnownLayer] = &[
             )
         },
         has_params: true,
+        check: None,
     },
     KnownLayer {
         name: "BatchNorm1d",
@@ -223,6 +230,7 @@ pub const TABLE: &[KnownLayer] = &[
             )
         },
         has_params: true,
+        check: None,
     },
     KnownLayer {
         name: "Embedding",
@@ -265,6 +273,7 @@ pub const TABLE: &[KnownLayer] = &[
             )
         },
         has_params: true,
+        check: None,
     },
     KnownLayer {
         name: "PositionEmbedding",
@@ -298,6 +307,7 @@ pub const TABLE: &[KnownLayer] = &[
             )
         },
         has_params: true,
+        check: None,
     },
     KnownLayer {
         name: "LayerNorm",
@@ -331,6 +341,7 @@ pub const TABLE: &[KnownLayer] = &[
             )
         },
         has_params: true,
+        check: None,
     },
     KnownLayer {
         name: "CausalSelfAttention",
@@ -343,20 +354,6 @@ pub const TABLE: &[KnownLayer] = &[
         rule: |a, call| {
             let width = a.dim("embed_dim");
             let [_, _, c] = sequence(call, &width.text)?;
-            let heads = a.num("num_heads");
-            if heads == 0 {
-                return Err(format!("`{}` needs at least 1 head", call.field));
-            }
-            if let Some(w) = width.lit
-                && w % heads != 0
-            {
-                return Err(format!(
-                    "`{}` splits {w} features into {heads} heads, but {w} is not divisible by {heads} ({w} = {heads}·{} + {})",
-                    call.field,
-                    w / heads,
-                    w % heads
-                ));
-            }
             channels(call, c, width, "features")?;
             Ok(call.dims.to_vec())
         },
@@ -374,6 +371,20 @@ pub const TABLE: &[KnownLayer] = &[
             }
         },
         has_params: true,
+        check: Some(|a, field| {
+            let heads = a.num("num_heads");
+            if heads == 0 {
+                return Err(format!("`{field}` needs at least 1 head"));
+            }
+            match a.dim("embed_dim").lit {
+                Some(w) if w % heads != 0 => Err(format!(
+                    "`{field}` splits {w} features into {heads} heads, but {w} is not divisible by {heads} ({w} = {heads}·{} + {})",
+                    w / heads,
+                    w % heads
+                )),
+                _ => Ok(()),
+            }
+        }),
     },
 ];
 

@@ -2,8 +2,17 @@
 //! plain struct whose `backward` was derived at compile time by the chain rule.
 //!
 //! The crate is split the way the data flows:
-//! `ast` (parse) → `graph` (lower to SSA, check literal shapes) → `autodiff` (reverse
-//! walk) → `expand` (code generation). See the `nanotorch` crate docs for the language.
+//!
+//! ```text
+//! ast (parse) → fields (what each field's type is) → lower (SSA graph, literal shapes checked)
+//!   → plan (where each value lives) → autodiff (reverse walk) → expand (code generation)
+//! ```
+//!
+//! `graph` is the data the stages share; `nodes/` holds, one file per kind of node, what its
+//! forward, backward and saved values are; `layers.rs` and `prims.rs` are the tables of
+//! layers and primitives; `dims.rs` writes sizes as types. Every module imports only from
+//! modules to its left in that order (no import cycles). See the `nanotorch` crate docs for
+//! the language.
 
 use proc_macro::TokenStream;
 
@@ -11,8 +20,12 @@ mod ast;
 mod autodiff;
 mod dims;
 mod expand;
+mod fields;
 mod graph;
 mod layers;
+mod lower;
+mod nodes;
+mod plan;
 mod prims;
 
 /// Declares a network: layers as fields, and a forward pass over them.
@@ -37,7 +50,7 @@ mod prims;
 #[proc_macro]
 pub fn network(input: TokenStream) -> TokenStream {
     let net = syn::parse_macro_input!(input as ast::Network);
-    match graph::build(&net) {
+    match lower::build(&net) {
         Ok(graph) => expand::expand(&net, &graph).into(),
         Err(errors) => {
             let mut out = expand::stub(&net);

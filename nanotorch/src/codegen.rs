@@ -2,6 +2,7 @@
 //! expansion; each is a small, ordinary function.
 
 use crate::element::Element;
+use crate::layer::Layer;
 use crate::shape::{Dim, DimsAgree, Shape};
 use crate::tensor::Tensor;
 
@@ -80,4 +81,74 @@ pub fn check_gradient<S: Shape, E: Element>(
             found: crate::shape::fmt_dims(gradient.dims()),
         })
     }
+}
+
+/// The `K`-th output type of a network `N` called with the inputs `I` (a tuple):
+/// `Out<Cell, (X, H), 1>` is the type of `c` in `let (h, c) = cell(x, h)`.
+pub type Out<N, I, const K: usize> =
+    <<N as crate::layer::Network<I>>::Outputs as crate::layer::Nth<K>>::Ty;
+
+/// The input and output of block `k` of a stack of `n` blocks: block 0 reads `input`, block
+/// `n − 1` writes `output`, and the others read and write the `between` values (the first call
+/// sizes `between` to `n − 1` values; later calls reuse them).
+pub fn chain_links<'a, T: Default>(
+    input: &'a T,
+    between: &'a mut Vec<T>,
+    output: &'a mut T,
+    k: usize,
+    n: usize,
+) -> (&'a T, &'a mut T) {
+    if between.len() + 1 != n {
+        between.resize_with(n.saturating_sub(1), T::default);
+    }
+    let (before, after) = between.split_at_mut(k.min(n - 1));
+    let x = if k == 0 { input } else { &before[k - 1] };
+    let y = if k + 1 == n { output } else { &mut after[0] };
+    (x, y)
+}
+
+/// [`chain_links`] for the backward loop: block `k` reads `∂L/∂(its output)` — `d_output` for
+/// the last block, a `between` gradient otherwise — and writes `∂L/∂(its input)` — into
+/// `d_input` for block 0, a `between` gradient otherwise.
+pub fn chain_links_back<'a, T: Default>(
+    d_output: &'a T,
+    between: &'a mut Vec<T>,
+    d_input: &'a mut T,
+    k: usize,
+    n: usize,
+) -> (&'a T, &'a mut T) {
+    if between.len() + 1 != n {
+        between.resize_with(n.saturating_sub(1), T::default);
+    }
+    let (before, after) = between.split_at_mut(k.min(n - 1));
+    let dy = if k + 1 == n { d_output } else { &after[0] };
+    let dx = if k == 0 { d_input } else { &mut before[k - 1] };
+    (dy, dx)
+}
+
+/// Runs one block of a stack. The bound says what a stack needs of its blocks: each maps a
+/// value to one of the same shape. A block that changes the shape is one error, at the
+/// stack's call in `forward`, naming both shapes.
+pub fn block_forward<L: Layer<X, E, Output = X>, X, E: Element>(block: &mut L, x: &X, y: &mut X) {
+    block.forward_into(x, y);
+}
+
+/// One block's backward in a stack (see [`block_forward`]).
+pub fn block_backward<L: Layer<X, E, Output = X>, X, E: Element>(
+    block: &mut L,
+    dy: &X,
+    dx: &mut X,
+) {
+    block.backward_into(dy, dx);
+}
+
+/// One block's parameter gradients only, for the first block of a stack whose input needs no
+/// gradient (see [`block_forward`]).
+pub fn block_backward_params<L: Layer<X, E, Output = X>, X, E: Element>(block: &mut L, dy: &X) {
+    block.backward_params(dy);
+}
+
+/// One block's inference in a stack (see [`block_forward`]).
+pub fn block_predict<L: Layer<X, E, Output = X>, X, E: Element>(block: &L, x: &X) -> X {
+    block.predict(x)
 }

@@ -154,3 +154,85 @@ pub trait Layer<X, E: Element>: Module<E> {
     /// Inference: the output without saving anything (and without needing `&mut self`).
     fn predict(&self, x: &X) -> Self::Output;
 }
+
+/// A differentiable map from several values to several values: what `network!` writes for a
+/// `forward` with more than one input or output, and what an enclosing network calls it
+/// through (`let (h, c) = cell(x, state)`).
+///
+/// `I` and [`Network::Outputs`] are tuples of value types, `(Tensor<(Dyn, U64)>,
+/// Tensor<(Dyn, U128)>)`; the methods take and give tuples of references to them
+/// ([`Refs`], [`Muts`]), so no value is copied into a tuple. A call with the wrong number of
+/// inputs or an input of the wrong shape names a tuple this network is not implemented for:
+/// one error at the call, with both tuples written out.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` does not take the inputs `{I}`",
+    label = "called with these inputs",
+    note = "a network with several inputs is called with as many values as its `forward` declares, each of its declared shape"
+)]
+pub trait Network<I: Tuple> {
+    /// The tuple of output types.
+    type Outputs: Tuple;
+
+    /// Computes the outputs into `outputs` and saves what [`Network::backward_into`] reads.
+    fn forward_into(&mut self, inputs: Refs<'_, I>, outputs: Muts<'_, Self::Outputs>);
+
+    /// Given `∂L/∂outputs` for the last forward, **adds** the parameter gradients and writes
+    /// `∂L/∂inputs`.
+    fn backward_into(&mut self, d_outputs: Refs<'_, Self::Outputs>, d_inputs: Muts<'_, I>);
+
+    /// Like [`Network::backward_into`], without the input gradients.
+    fn backward_params(&mut self, d_outputs: Refs<'_, Self::Outputs>);
+
+    /// Inference: the outputs, saving nothing.
+    fn predict(&self, inputs: Refs<'_, I>) -> Self::Outputs;
+}
+
+/// Tuples of values (arity 1 to 6), with their tuples of shared and mutable references.
+pub trait Tuple {
+    /// `(&A, &B)` for `(A, B)`.
+    type Refs<'a>
+    where
+        Self: 'a;
+    /// `(&mut A, &mut B)` for `(A, B)`.
+    type Muts<'a>
+    where
+        Self: 'a;
+}
+
+/// The tuple of shared references to the values of the tuple type `T`.
+pub type Refs<'a, T> = <T as Tuple>::Refs<'a>;
+/// The tuple of mutable references to the values of the tuple type `T`.
+pub type Muts<'a, T> = <T as Tuple>::Muts<'a>;
+
+/// The `K`-th type of a tuple type: `<(A, B) as Nth<1>>::Ty` is `B`.
+pub trait Nth<const K: usize> {
+    /// The type at position `K`.
+    type Ty;
+}
+
+macro_rules! tuples {
+    ($( ($($t:ident $k:tt),+) )+) => {$(
+        impl<$($t),+> Tuple for ($($t,)+) {
+            type Refs<'a> = ($(&'a $t,)+) where Self: 'a;
+            type Muts<'a> = ($(&'a mut $t,)+) where Self: 'a;
+        }
+        tuples!(@nth ($($t),+) $($t $k)+);
+    )+};
+    (@nth $all:tt $($t:ident $k:tt)+) => {$(
+        tuples!(@one $all $t $k);
+    )+};
+    (@one ($($all:ident),+) $t:ident $k:tt) => {
+        impl<$($all),+> Nth<$k> for ($($all,)+) {
+            type Ty = $t;
+        }
+    };
+}
+
+tuples! {
+    (A 0)
+    (A 0, B 1)
+    (A 0, B 1, C 2)
+    (A 0, B 1, C 2, D 3)
+    (A 0, B 1, C 2, D 3, F 4)
+    (A 0, B 1, C 2, D 3, F 4, G 5)
+}

@@ -1,6 +1,6 @@
 //! Layers: [`Linear`], the parameter-free activations, and the convolutional building blocks
 //! [`Conv2d`], [`MaxPool2d`], [`AvgPool2d`], [`GlobalAvgPool2d`], [`BatchNorm1d`] and
-//! [`BatchNorm2d`].
+//! [`BatchNorm2d`]; and [`Stack`], `N` blocks of one type applied in order.
 
 mod activation;
 mod attention;
@@ -10,6 +10,7 @@ mod embedding;
 mod layer_norm;
 mod linear;
 mod pool;
+mod stack;
 
 pub use activation::*;
 pub use attention::*;
@@ -19,3 +20,4 @@ pub use embedding::*;
 pub use layer_norm::*;
 pub use linear::Linear;
 pub use pool::{AvgPool2d, GlobalAvgPool2d, MaxPool2d, PoolOut};
+pub use stack::Stack;

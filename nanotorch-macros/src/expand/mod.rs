@@ -1,0 +1,91 @@
+//! Code generation: the checked graph becomes a struct, its buffers, `forward`, `backward`,
+//! `predict`, and the `Init`/`Module`/`Layer`/`Network` impls — straight-line calls into
+//! `nanotorch`, and a loop for each stack.
+//!
+//! - `mod.rs` (this file): the whole expansion, assembled;
+//! - `buffers.rs`: the `…Saved`, `…Work` and `…Grads` structs;
+//! - `methods.rs`: `new`, `forward`, `backward`, `backward_with_input`, `predict`;
+//! - `module.rs`: `Init` and `Module` (parameters, buffers, names, train/eval);
+//! - `traits.rs`: `Layer` and `Declared` (one input, one output), `Network` (several);
+//! - `docs.rs`: the docs of the struct and of its methods;
+//! - `stub.rs`: what is emitted beside errors.
+
+mod buffers;
+mod docs;
+mod methods;
+mod module;
+mod stub;
+mod traits;
+
+pub use stub::stub;
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote, quote_spanned};
+use syn::Ident;
+
+use crate::ast::Network;
+use crate::autodiff::plan_backward;
+use crate::graph::Graph;
+use crate::plan::{Plan, respan};
+
+/// The names every part of the expansion shares.
+pub struct Names<'a> {
+    pub net: &'a Network,
+    pub name: &'a Ident,
+    pub saved: Ident,
+    pub work: Ident,
+    pub grads: Ident,
+    /// `<H: StaticDim, E: Element>` on impls.
+    pub decl: TokenStream,
+    /// `<H, E>` on uses.
+    pub args: TokenStream,
+}
+
+/// The full expansion of a checked network.
+pub fn expand(net: &Network, graph: &Graph) -> TokenStream {
+    let plan = Plan::new(graph, crate::nodes::read_by_backward(graph));
+    let backward = plan_backward(&plan);
+    let params = &net.dim_params;
+    let names = Names {
+        net,
+        name: &net.name,
+        saved: format_ident!("{}Saved", net.name),
+        work: format_ident!("{}Work", net.name),
+        grads: format_ident!("{}Grads", net.name),
+        decl: quote!(#(#params: ::nanotorch::shape::StaticDim,)* E: ::nanotorch::Element),
+        args: quote!(#(#params,)* E),
+    };
+    let structs = buffers::structs(&names, &plan, &backward);
+    let deferred = deferred_checks(&names, graph);
+    let methods = methods::methods(&names, &plan, &backward);
+    let module = module::impls(&names, &plan);
+    let traits = traits::impls(&names, &plan);
+    quote! {
+        #structs
+        #(#deferred)*
+        #methods
+        #module
+        #traits
+    }
+}
+
+/// The checks the compiler does for sizes the macro cannot compare (aliases, generics), each
+/// re-spanned so the error points at the user's call, not at the alias.
+fn deferred_checks(names: &Names, graph: &Graph) -> Vec<TokenStream> {
+    let decl = &names.decl;
+    graph
+        .deferred
+        .iter()
+        .map(|c| {
+            let (have, want) = (respan(&c.have, c.span), respan(&c.want, c.span));
+            quote_spanned! {c.span=>
+                const _: () = {
+                    #[allow(dead_code)]
+                    fn check<#decl>() {
+                        ::nanotorch::codegen::dims_agree::<#have, #want>();
+                    }
+                };
+            }
+        })
+        .collect()
+}

@@ -1,0 +1,147 @@
+//! `blocks(h)` for a stack field `blocks: [Block; N]`: the blocks applied in order, each
+//! reading the previous one's output. Forward is a `for` loop over the blocks; backward is
+//! the same loop run in reverse, each block turning ∂L/∂(its output) into ∂L/∂(its input).
+//! Each block keeps what its own backward reads; the network keeps the `N − 1` values between
+//! the blocks (and their gradients) in two buffers reused from step to step.
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote, quote_spanned};
+use syn::Ident;
+
+use super::{Extra, Gradients, Step, Store};
+use crate::dims::dims_text;
+use crate::fields::FieldKind;
+use crate::graph::NodeId;
+use crate::plan::Plan;
+
+fn between(plan: &Plan, id: NodeId) -> Ident {
+    format_ident!("{}_between", plan.node(id).name)
+}
+
+fn d_between(plan: &Plan, id: NodeId) -> Ident {
+    format_ident!("d_{}_between", plan.node(id).name)
+}
+
+/// The values between the blocks, and their gradients.
+pub fn extra(plan: &Plan, id: NodeId) -> Vec<Extra> {
+    let node = plan.node(id);
+    let (f, ty) = (plan.field_of(node), plan.ty(id));
+    let shape = dims_text(&node.dims);
+    vec![
+        Extra {
+            store: Store::Work,
+            name: between(plan, id),
+            ty: quote!(::std::vec::Vec<#ty>),
+            doc: format!(
+                "The outputs of `{f}[0]` … `{f}[N−2]`, each {shape}: the inputs of the blocks after them."
+            ),
+        },
+        Extra {
+            store: Store::Grads,
+            name: d_between(plan, id),
+            ty: quote!(::std::vec::Vec<#ty>),
+            doc: format!("∂L/∂ the values between the blocks of `{f}`."),
+        },
+    ]
+}
+
+/// `4 blocks` or `L blocks`, for the docs.
+fn count_text(plan: &Plan, id: NodeId) -> String {
+    let node = plan.node(id);
+    let crate::graph::Op::Stack { field } = node.op else {
+        unreachable!("a stack node")
+    };
+    match &plan.graph.fields[field].kind {
+        FieldKind::Stack { count } => count.text.clone(),
+        _ => "N".into(),
+    }
+}
+
+pub fn forward(plan: &Plan, id: NodeId) -> Step {
+    let node = plan.node(id);
+    let (span, dst) = (node.span, plan.destination(id));
+    let f = plan.field_of(node);
+    let a = plan.value_in_forward(node.inputs[0]);
+    let between = between(plan, id);
+    let x = &plan.node(node.inputs[0]).name;
+    Step {
+        code: quote_spanned! {span=>
+            for k in 0..self.#f.len() {
+                let (input, output) = ::nanotorch::codegen::chain_links(#a, &mut self.work.#between, #dst, k, self.#f.len());
+                ::nanotorch::codegen::block_forward(&mut self.#f[k], input, output);
+            }
+        },
+        doc: format!(
+            "{} = {f}[{}−1](… {f}[1]({f}[0]({x})))   {}   (a loop over the blocks)",
+            node.name,
+            count_text(plan, id),
+            dims_text(&node.dims)
+        ),
+    }
+}
+
+pub fn predict(plan: &Plan, id: NodeId) -> TokenStream {
+    let node = plan.node(id);
+    let (name, span, ty) = (&node.name, node.span, plan.ty(id));
+    let f = plan.field_of(node);
+    let a = super::predict_arg(plan, node.inputs[0]);
+    quote_spanned! {span=>
+        let mut #name: #ty = ::core::clone::Clone::clone(#a);
+        for block in self.#f.iter() {
+            #name = ::nanotorch::codegen::block_predict(block, &#name);
+        }
+    }
+}
+
+pub fn backward<'g>(g: &mut dyn Gradients<'g>, n: NodeId, _field: usize) {
+    let plan = g.plan();
+    let node = plan.node(n);
+    let span = node.span;
+    let f = plan.field_of(node);
+    let a = node.inputs[0];
+    let (dn, dn_text) = (g.grad(n), g.d_text(n));
+    let need = g.need(a);
+    let t = match need {
+        Some(_) => g.target(
+            a,
+            n,
+            format!("{f}[0].backward(… {f}[N−1].backward({dn_text}))"),
+        ),
+        None => {
+            let unused = format_ident!("unused_{}", node.name);
+            g.scratch(
+                unused,
+                plan.ty(a),
+                "The input gradient of a stack's first block, which nothing needs.",
+            )
+        }
+    };
+    // Block 0 writes ∂L/∂(the stack's input) only when someone reads it.
+    let (first_block_input, then) = match need {
+        Some(false) => (quote!(true), t.then),
+        Some(true) => (quote!(input_grad), {
+            let then = t.then;
+            quote!(if input_grad { #then })
+        }),
+        None => (quote!(false), quote!()),
+    };
+    let (dst, d_between) = (t.dst, d_between(plan, n));
+    g.emit(
+        false,
+        quote_spanned! {span=>
+            for k in (0..self.#f.len()).rev() {
+                let (d_output, d_input) = ::nanotorch::codegen::chain_links_back(#dn, &mut self.grads.#d_between, #dst, k, self.#f.len());
+                if k > 0 || #first_block_input {
+                    ::nanotorch::codegen::block_backward(&mut self.#f[k], d_output, d_input);
+                } else {
+                    ::nanotorch::codegen::block_backward_params(&mut self.#f[k], d_output);
+                }
+            }
+            #then
+        },
+    );
+    g.param_term(
+        format!("∂L/∂({f}[k]'s parameters)"),
+        format!("by {f}[k]'s own backward, k = N−1 … 0"),
+    );
+}
