@@ -16,7 +16,7 @@ positions, 8 features, 2 heads, 2 blocks, an MLP of 16.
 
   wte   nn.Embedding(3, 8)                 token embedding
   wpe   nn.Embedding(5, 8)                 position embedding, added: wte(idx) + wpe(arange(T))
-  h0, h1  Block:  h = x + attn(ln1(x));  y = h + proj(gelu_tanh(fc(ln2(h))))
+  h     nn.ModuleList of 2 Blocks:  h = x + attn(ln1(x));  y = h + proj(gelu_tanh(fc(ln2(h))))
           ln1, ln2   nn.LayerNorm(8)       (eps 1e-5)
           attn       key, query, value, proj: nn.Linear(8, 8); causal mask (masked_fill −inf),
                      softmax over (q·kᵀ)/√4, no dropout
@@ -24,8 +24,9 @@ positions, 8 features, 2 heads, 2 blocks, an MLP of 16.
   ln_f  nn.LayerNorm(8)
   head  nn.Linear(8, 3)                    logits [B, 5, 3]
 
-State-dict names are NanoTorch's (`wte.weight`, `wpe.weight`, `h0.ln1.weight`,
-`h0.attn.key.weight`, …, `head.bias`), so tests/parity_gpt.rs loads the safetensors file with
+State-dict names are NanoTorch's (`wte.weight`, `wpe.weight`, `h.0.ln1.weight`,
+`h.0.attn.key.weight`, …, `head.bias`; NanoTorch's stack `h: [Block; 2]` names its blocks
+as this `nn.ModuleList` does), so tests/parity_gpt.rs loads the safetensors file with
 `nanotorch::checkpoint::load` (strict: every name present, no other).
 
 The weights are torch's default initialisation under a fixed seed, except that every LayerNorm's
@@ -110,13 +111,15 @@ class TinyGpt(nn.Module):
     def __init__(self):
         super().__init__()
         self.wte, self.wpe = nn.Embedding(VOCAB, WIDTH), nn.Embedding(LEN, WIDTH)
-        self.h0, self.h1 = Block(WIDTH, HEADS, HIDDEN), Block(WIDTH, HEADS, HIDDEN)
+        self.h = nn.ModuleList([Block(WIDTH, HEADS, HIDDEN) for _ in range(2)])
         self.ln_f, self.head = nn.LayerNorm(WIDTH), nn.Linear(WIDTH, VOCAB)
 
     def forward(self, idx):
         pos = torch.arange(idx.shape[1])
         x = self.wte(idx) + self.wpe(pos)
-        return self.head(self.ln_f(self.h1(self.h0(x))))
+        for block in self.h:
+            x = block(x)
+        return self.head(self.ln_f(x))
 
 
 def shortest(v):

@@ -322,12 +322,11 @@ network! {
     pub struct Gpt {
         wte: Embedding<3, 48>,
         wpe: PositionEmbedding<11, 48>,
-        h0: GptBlock,
-        h1: GptBlock,
+        h: [GptBlock; 2],
         ln_f: LayerNorm<48>,
         head: Linear<48, 3>,
     }
-    fn forward(idx: [B, 11] tokens<3>) -> [B, 11, 3] = wte -> wpe -> h0 -> h1 -> ln_f -> head;
+    fn forward(idx: [B, 11] tokens<3>) -> [B, 11, 3] = wte -> wpe -> h -> ln_f -> head;
 }
 
 /// The GPT's training step at batch 64: random 11-token sequences over 3 digits, targets on

@@ -399,11 +399,10 @@ pub mod l21_transformer {
         pub struct Gpt {
             wte: Embedding<3, 48>,
             wpe: PositionEmbedding<11, 48>,
-            h0: Block,
-            h1: Block,
+            h: [Block; 2],
             ln_f: LayerNorm<48>,
             head: Linear<48, 3>,
         }
-        fn forward(idx: [B, 11] tokens<3>) -> [B, 11, 3] = wte -> wpe -> h0 -> h1 -> ln_f -> head;
+        fn forward(idx: [B, 11] tokens<3>) -> [B, 11, 3] = wte -> wpe -> h -> ln_f -> head;
     }
 }

@@ -30,12 +30,11 @@ network! {
     pub struct TinyGpt {
         wte: Embedding<3, 8>,
         wpe: PositionEmbedding<5, 8>,
-        h0: Block,
-        h1: Block,
+        h: [Block; 2],
         ln_f: LayerNorm<8>,
         head: Linear<8, 3>,
     }
-    fn forward(idx: [B, 5] tokens<3>) -> [B, 5, 3] = wte -> wpe -> h0 -> h1 -> ln_f -> head;
+    fn forward(idx: [B, 5] tokens<3>) -> [B, 5, 3] = wte -> wpe -> h -> ln_f -> head;
 }
 
 #[test]
@@ -161,8 +160,8 @@ fn state_dict_names() {
         "wte.weight [3, 8]".to_string(),
         "wpe.weight [5, 8]".to_string(),
     ];
-    want.extend(expected_block("h0"));
-    want.extend(expected_block("h1"));
+    want.extend(expected_block("h.0"));
+    want.extend(expected_block("h.1"));
     want.extend([
         "ln_f.weight [8]".to_string(),
         "ln_f.bias [8]".to_string(),

@@ -1,10 +1,11 @@
 //! Parity with PyTorch for a whole GPT: the `TinyGpt` of `tests/gradcheck_gpt.rs` (vocabulary
-//! 3, 5 positions, 8 features, 2 heads, 2 pre-norm blocks, MLP 16) against a `torch.nn` twin
+//! 3, 5 positions, 8 features, 2 heads, a stack of 2 pre-norm blocks, MLP 16) against a `torch.nn` twin
 //! (`scripts/golden_gpt.py`: minGPT's original layout, as `scripts/bench_torch.py`).
 //!
 //! The twin's initial weights are `tests/golden/torch_gpt.safetensors`, its `state_dict` saved
 //! by `safetensors.torch.save_file`; this test loads them with [`checkpoint::load`] — strict,
-//! by state-dict name (`wte.weight`, `h0.attn.key.weight`, …, `head.bias`) — so the names and
+//! by state-dict name (`wte.weight`, `h.0.attn.key.weight`, …, `head.bias`, the blocks a stack
+//! `h: [Block; 2]` here and an `nn.ModuleList` named `h` there) — so the names and
 //! layouts of every layer are checked along the way. `tests/golden/gpt.json` holds what
 //! PyTorch computed from those weights (float32, CPU, one thread):
 //!
@@ -57,12 +58,11 @@ network! {
     pub struct TinyGpt {
         wte: Embedding<3, 8>,
         wpe: PositionEmbedding<5, 8>,
-        h0: Block,
-        h1: Block,
+        h: [Block; 2],
         ln_f: LayerNorm<8>,
         head: Linear<8, 3>,
     }
-    fn forward(idx: [B, 5] tokens<3>) -> [B, 5, 3] = wte -> wpe -> h0 -> h1 -> ln_f -> head;
+    fn forward(idx: [B, 5] tokens<3>) -> [B, 5, 3] = wte -> wpe -> h -> ln_f -> head;
 }
 
 const GOLDEN: &str = include_str!("golden/gpt.json");
@@ -70,7 +70,7 @@ const GOLDEN: &str = include_str!("golden/gpt.json");
 /// The parameters compared after the AdamW steps with the noise bound of [`key_bias_bound`]
 /// instead of the usual tolerance: `q·b_k` is the same for every key of a query's row, and
 /// the softmax ignores a constant added to a row, so `∂L/∂b_k = Σ_i q_i·Σ_j ds[i, j] = 0`.
-const KEY_BIAS: &[&str] = &["h0.attn.key.bias", "h1.attn.key.bias"];
+const KEY_BIAS: &[&str] = &["h.0.attn.key.bias", "h.1.attn.key.bias"];
 
 fn golden() -> Value {
     serde_json::from_str(GOLDEN).expect("golden file parses")

@@ -24,8 +24,11 @@ pub enum FieldKind {
     /// through the `Network` trait when it takes several inputs or gives several outputs.
     Opaque,
     /// `[Block; N]`: `N` blocks applied in order (`nanotorch::Stack`), each keeping its
-    /// input's shape.
-    Stack { count: DimInfo },
+    /// input's shape; `element` is the block type.
+    Stack {
+        count: DimInfo,
+        element: TokenStream,
+    },
     /// A field whose type has an error (already reported): its calls produce values that no
     /// later check reports on.
     Invalid,
@@ -121,7 +124,7 @@ fn stack_type(
     let n = &count.ty;
     (
         quote!(::nanotorch::Stack<#element, #n>),
-        FieldKind::Stack { count },
+        FieldKind::Stack { count, element },
     )
 }
 

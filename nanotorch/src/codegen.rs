@@ -83,10 +83,10 @@ pub fn check_gradient<S: Shape, E: Element>(
     }
 }
 
-/// The `K`-th output type of a network `N` called with the inputs `I` (a tuple):
-/// `Out<Cell, (X, H), 1>` is the type of `c` in `let (h, c) = cell(x, h)`.
-pub type Out<N, I, const K: usize> =
-    <<N as crate::layer::Network<I>>::Outputs as crate::layer::Nth<K>>::Ty;
+/// The `K`-th output type of a network `N` with several outputs: `Out<Cell, 1>` is the type
+/// of `c` in `let (h, c) = cell(x, h)`.
+pub type Out<N, const K: usize> =
+    <<N as crate::layer::NetworkIo>::Outputs as crate::layer::Nth<K>>::Ty;
 
 /// The input and output of block `k` of a stack of `n` blocks: block 0 reads `input`, block
 /// `n − 1` writes `output`, and the others read and write the `between` values (the first call
@@ -126,29 +126,33 @@ pub fn chain_links_back<'a, T: Default>(
     (dy, dx)
 }
 
-/// Runs one block of a stack. The bound says what a stack needs of its blocks: each maps a
-/// value to one of the same shape. A block that changes the shape is one error, at the
-/// stack's call in `forward`, naming both shapes.
-pub fn block_forward<L: Layer<X, E, Output = X>, X, E: Element>(block: &mut L, x: &X, y: &mut X) {
-    block.forward_into(x, y);
+/// What a stack needs of its blocks: each maps a value to one of the same shape
+/// (`Layer<X, Output = X>`). Every layer that does is a `StackBlock`; the loops `network!`
+/// writes for a stack call its blocks through this trait, so a block that changes the shape is
+/// one error, at the stack's call in `forward`, naming both shapes.
+pub trait StackBlock<X, E: Element> {
+    /// The block's forward, writing into `y`.
+    fn block_forward(&mut self, x: &X, y: &mut X);
+    /// The block's backward, writing `∂L/∂x` into `dx`.
+    fn block_backward(&mut self, dy: &X, dx: &mut X);
+    /// The block's parameter gradients only (the first block of a stack whose input needs no
+    /// gradient).
+    fn block_backward_params(&mut self, dy: &X);
+    /// The block's inference.
+    fn block_predict(&self, x: &X) -> X;
 }
 
-/// One block's backward in a stack (see [`block_forward`]).
-pub fn block_backward<L: Layer<X, E, Output = X>, X, E: Element>(
-    block: &mut L,
-    dy: &X,
-    dx: &mut X,
-) {
-    block.backward_into(dy, dx);
-}
-
-/// One block's parameter gradients only, for the first block of a stack whose input needs no
-/// gradient (see [`block_forward`]).
-pub fn block_backward_params<L: Layer<X, E, Output = X>, X, E: Element>(block: &mut L, dy: &X) {
-    block.backward_params(dy);
-}
-
-/// One block's inference in a stack (see [`block_forward`]).
-pub fn block_predict<L: Layer<X, E, Output = X>, X, E: Element>(block: &L, x: &X) -> X {
-    block.predict(x)
+impl<L: Layer<X, E, Output = X>, X, E: Element> StackBlock<X, E> for L {
+    fn block_forward(&mut self, x: &X, y: &mut X) {
+        self.forward_into(x, y);
+    }
+    fn block_backward(&mut self, dy: &X, dx: &mut X) {
+        self.backward_into(dy, dx);
+    }
+    fn block_backward_params(&mut self, dy: &X) {
+        self.backward_params(dy);
+    }
+    fn block_predict(&self, x: &X) -> X {
+        self.predict(x)
+    }
 }

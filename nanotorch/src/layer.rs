@@ -169,10 +169,7 @@ pub trait Layer<X, E: Element>: Module<E> {
     label = "called with these inputs",
     note = "a network with several inputs is called with as many values as its `forward` declares, each of its declared shape"
 )]
-pub trait Network<I: Tuple> {
-    /// The tuple of output types.
-    type Outputs: Tuple;
-
+pub trait Network<I: Tuple>: NetworkIo {
     /// Computes the outputs into `outputs` and saves what [`Network::backward_into`] reads.
     fn forward_into(&mut self, inputs: Refs<'_, I>, outputs: Muts<'_, Self::Outputs>);
 
@@ -185,6 +182,17 @@ pub trait Network<I: Tuple> {
 
     /// Inference: the outputs, saving nothing.
     fn predict(&self, inputs: Refs<'_, I>) -> Self::Outputs;
+}
+
+/// The input and output types of a network with several inputs or outputs, as tuples. An
+/// enclosing network names the types of the values a call returns through this
+/// ([`codegen::Out`](crate::codegen::Out)), so they are known even when the call's inputs are
+/// wrong (that is one error, at the call, from [`Network`]).
+pub trait NetworkIo {
+    /// The tuple of input types, `(Tensor<(Dyn, U64)>, Tensor<(Dyn, U128)>)`.
+    type Inputs: Tuple;
+    /// The tuple of output types.
+    type Outputs: Tuple;
 }
 
 /// Tuples of values (arity 1 to 6), with their tuples of shared and mutable references.

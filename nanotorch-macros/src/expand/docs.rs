@@ -37,7 +37,7 @@ pub fn struct_doc(plan: &Plan) -> TokenStream {
                 format!("{} → {} features", input.text, output.text)
             }
             FieldKind::Known { layer, args } => (layer.describe)(args),
-            FieldKind::Stack { count } => format!("{} blocks applied in order", count.text),
+            FieldKind::Stack { count, .. } => format!("{} blocks applied in order", count.text),
             FieldKind::Opaque | FieldKind::Invalid => "a nested layer".to_string(),
         };
         format!("- `{}`: `{}` ({kind})", f.name, f.written_tidy())

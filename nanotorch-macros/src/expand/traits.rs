@@ -105,9 +105,12 @@ fn network(names: &Names, sig: &Signature) -> TokenStream {
     let ks = (0..out_tys.len()).map(syn::Index::from);
     let ks2 = (0..sig.inputs.len()).map(syn::Index::from);
     quote! {
-        impl<#decl> ::nanotorch::Network<#inputs> for #name<#args> {
+        impl<#decl> ::nanotorch::NetworkIo for #name<#args> {
+            type Inputs = #inputs;
             type Outputs = #outputs;
+        }
 
+        impl<#decl> ::nanotorch::Network<#inputs> for #name<#args> {
             fn forward_into(
                 &mut self,
                 (#x_names,): ::nanotorch::layer::Refs<'_, #inputs>,

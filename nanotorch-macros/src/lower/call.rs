@@ -76,11 +76,11 @@ impl Lowering<'_> {
     }
 
     /// A second call of a layer that keeps one call's saved values is an error.
-    fn single_call(&mut self, field: usize, fname: &Ident, span: Span, what: &str) {
+    fn single_call(&mut self, field: usize, fname: &Ident, span: Span, what: &str, or: &str) {
         if self.single_calls.contains_key(&field) {
             self.error(
                 span,
-                format!("`{fname}` is applied twice, but {what} keeps the saved values of one call only; declare a second field of the same type"),
+                format!("`{fname}` is applied twice, but {what} keeps the saved values of one call only; declare a second field of the same type{or}"),
             );
         }
         self.single_calls.insert(field, span);
@@ -182,7 +182,7 @@ impl Lowering<'_> {
             unreachable!("called for table layers")
         };
         let (layer, poisoned) = (*layer, self.nodes[a].poisoned);
-        self.single_call(field, fname, span, "a layer");
+        self.single_call(field, fname, span, "a layer", "");
         let a_dims = self.nodes[a].dims.clone();
         let field_text = fname.to_string();
         let value = value_text(&self.nodes[a], arg);
@@ -219,7 +219,8 @@ impl Lowering<'_> {
             field,
             fname,
             span,
-            "a nested network (share a `Linear` instead, which can be applied twice)",
+            "a nested network",
+            ", or share a `Linear` (which can be applied twice)",
         );
         let f_ty = self.fields[field].ty.clone();
         // A layer applied to `[B, F]` is called with the value viewed as its declared input,
@@ -253,7 +254,7 @@ impl Lowering<'_> {
         a: NodeId,
         span: Span,
     ) -> NodeId {
-        self.single_call(field, fname, span, "a stack");
+        self.single_call(field, fname, span, "a stack", "");
         let poisoned = self.nodes[a].poisoned;
         if self.nodes[a].tokens.is_some() && !poisoned {
             let value = self.nodes[a].name.clone();
@@ -277,13 +278,9 @@ impl Lowering<'_> {
         span: Span,
     ) -> Vec<NodeId> {
         let fname = self.fields[field].name.clone();
-        self.single_call(field, &fname, span, "a nested network");
+        self.single_call(field, &fname, span, "a nested network", "");
         let poisoned = inputs.iter().any(|&i| self.nodes[i].poisoned);
         let f_ty = self.fields[field].ty.clone();
-        let in_tys = inputs
-            .iter()
-            .map(|&i| value_type(&self.nodes[i].dims, self.nodes[i].tokens.as_ref()));
-        let tuple = quote!((#(#in_tys,)*));
         let name = self.fresh_name(&format!("{fname}_call"));
         let call = self.push(
             name,
@@ -297,7 +294,8 @@ impl Lowering<'_> {
         (0..count)
             .map(|index| {
                 let k = proc_macro2::Literal::usize_unsuffixed(index);
-                let out_ty = quote!(::nanotorch::codegen::Out<#f_ty, #tuple, #k>);
+                let out_ty =
+                    crate::plan::respan(&quote!(::nanotorch::codegen::Out<#f_ty, #k>), span);
                 let dims = same_rank_dims(&first, &out_ty, &format!("{fname}.{index}"));
                 let name = self.fresh_name(&format!("{fname}_{index}"));
                 self.push(name, Op::Part { index }, vec![call], dims, span, poisoned)

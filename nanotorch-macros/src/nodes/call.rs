@@ -8,7 +8,7 @@ use quote::{format_ident, quote, quote_spanned};
 
 use super::{Gradients, Step};
 use crate::graph::{NodeId, Op};
-use crate::plan::Plan;
+use crate::plan::{Plan, respan};
 
 /// `<Cell<E> as ::nanotorch::Network<(X, H)>>`: the trait the call goes through, with its
 /// input types written out (they cannot be inferred from tuples of references).
@@ -19,7 +19,12 @@ fn network(plan: &Plan, id: NodeId) -> TokenStream {
     };
     let fty = &plan.graph.fields[field].ty;
     let tys = node.inputs.iter().map(|&i| plan.ty(i));
-    quote!(<#fty as ::nanotorch::Network<(#(#tys,)*)>>)
+    // Spanned at the call, so inputs the network does not take are reported there (once:
+    // every use is the same `Network` bound at the same place).
+    respan(
+        &quote!(<#fty as ::nanotorch::Network<(#(#tys,)*)>>),
+        node.span,
+    )
 }
 
 /// The call's outputs, in order.

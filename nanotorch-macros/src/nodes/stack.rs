@@ -12,7 +12,7 @@ use super::{Extra, Gradients, Step, Store};
 use crate::dims::dims_text;
 use crate::fields::FieldKind;
 use crate::graph::NodeId;
-use crate::plan::Plan;
+use crate::plan::{Plan, respan};
 
 fn between(plan: &Plan, id: NodeId) -> Ident {
     format_ident!("{}_between", plan.node(id).name)
@@ -45,6 +45,20 @@ pub fn extra(plan: &Plan, id: NodeId) -> Vec<Extra> {
     ]
 }
 
+/// The block type and the value type, spanned at the stack's call so that a block that changes
+/// the shape is reported there (once: every use is the same `StackBlock` bound at the same
+/// place).
+fn block_and_value(plan: &Plan, id: NodeId) -> (TokenStream, TokenStream) {
+    let node = plan.node(id);
+    let crate::graph::Op::Stack { field } = node.op else {
+        unreachable!("a stack node")
+    };
+    let FieldKind::Stack { element, .. } = &plan.graph.fields[field].kind else {
+        unreachable!("a stack field")
+    };
+    (respan(element, node.span), respan(&plan.ty(id), node.span))
+}
+
 /// `4 blocks` or `L blocks`, for the docs.
 fn count_text(plan: &Plan, id: NodeId) -> String {
     let node = plan.node(id);
@@ -52,7 +66,7 @@ fn count_text(plan: &Plan, id: NodeId) -> String {
         unreachable!("a stack node")
     };
     match &plan.graph.fields[field].kind {
-        FieldKind::Stack { count } => count.text.clone(),
+        FieldKind::Stack { count, .. } => count.text.clone(),
         _ => "N".into(),
     }
 }
@@ -64,11 +78,12 @@ pub fn forward(plan: &Plan, id: NodeId) -> Step {
     let a = plan.value_in_forward(node.inputs[0]);
     let between = between(plan, id);
     let x = &plan.node(node.inputs[0]).name;
+    let (block, ty) = block_and_value(plan, id);
     Step {
         code: quote_spanned! {span=>
             for k in 0..self.#f.len() {
                 let (input, output) = ::nanotorch::codegen::chain_links(#a, &mut self.work.#between, #dst, k, self.#f.len());
-                ::nanotorch::codegen::block_forward(&mut self.#f[k], input, output);
+                <#block as ::nanotorch::codegen::StackBlock<#ty, E>>::block_forward(&mut self.#f[k], input, output);
             }
         },
         doc: format!(
@@ -82,13 +97,14 @@ pub fn forward(plan: &Plan, id: NodeId) -> Step {
 
 pub fn predict(plan: &Plan, id: NodeId) -> TokenStream {
     let node = plan.node(id);
-    let (name, span, ty) = (&node.name, node.span, plan.ty(id));
+    let (name, span) = (&node.name, node.span);
+    let (block, ty) = block_and_value(plan, id);
     let f = plan.field_of(node);
     let a = super::predict_arg(plan, node.inputs[0]);
     quote_spanned! {span=>
         let mut #name: #ty = ::core::clone::Clone::clone(#a);
         for block in self.#f.iter() {
-            #name = ::nanotorch::codegen::block_predict(block, &#name);
+            #name = <#block as ::nanotorch::codegen::StackBlock<#ty, E>>::block_predict(block, &#name);
         }
     }
 }
@@ -126,15 +142,16 @@ pub fn backward<'g>(g: &mut dyn Gradients<'g>, n: NodeId, _field: usize) {
         None => (quote!(false), quote!()),
     };
     let (dst, d_between) = (t.dst, d_between(plan, n));
+    let (block, ty) = block_and_value(plan, n);
     g.emit(
         false,
         quote_spanned! {span=>
             for k in (0..self.#f.len()).rev() {
                 let (d_output, d_input) = ::nanotorch::codegen::chain_links_back(#dn, &mut self.grads.#d_between, #dst, k, self.#f.len());
                 if k > 0 || #first_block_input {
-                    ::nanotorch::codegen::block_backward(&mut self.#f[k], d_output, d_input);
+                    <#block as ::nanotorch::codegen::StackBlock<#ty, E>>::block_backward(&mut self.#f[k], d_output, d_input);
                 } else {
-                    ::nanotorch::codegen::block_backward_params(&mut self.#f[k], d_output);
+                    <#block as ::nanotorch::codegen::StackBlock<#ty, E>>::block_backward_params(&mut self.#f[k], d_output);
                 }
             }
             #then
