@@ -91,6 +91,30 @@ network! {
     }
 }
 
+network! {
+    /// The cell's two outputs summed (the right one is viewed with the left one's type, so
+    /// its gradient has a buffer of its own with a single contribution), then a stack.
+    pub struct CellThenStack {
+        cell: Cell,
+        blocks: [Small; 2],
+        head: Linear<4, 2>,
+    }
+    fn forward(x: [B, 3], h0: [B, 4]) -> [B, 2] {
+        let (h, c) = cell(x, h0);
+        head(blocks(h + c))
+    }
+}
+
+network! {
+    /// A residual block 4 wide.
+    pub struct Small {
+        fc: Linear<4, 4>,
+    }
+    fn forward(x: [B, 4]) -> [B, 4] {
+        x + tanh(fc(x))
+    }
+}
+
 /// Checks all parameters and the input gradient of a one-input network.
 macro_rules! check_network {
     ($name:literal, $net:ty, $in_shape:expr, $out_shape:expr, $seed:expr) => {{
@@ -261,6 +285,32 @@ fn a_two_input_network_as_a_field() {
         let (dx, dh) = (dx.clone(), dh.clone());
         assert_grad("two steps.x", &x, &dx, |x| dot(&g, &net.predict(x, &h)));
         assert_grad("two steps.h", &h, &dh, |h| dot(&g, &net.predict(&x, h)));
+    }
+}
+
+#[test]
+fn tuple_outputs_summed_then_a_stack() {
+    let mut r = rng(18);
+    for batch in [1usize, 3] {
+        let mut net = CellThenStack::<f64>::new(18);
+        let x = rand_tensor((Dyn(batch), U3::default()), -1.5, 1.5, &mut r);
+        let h = rand_tensor((Dyn(batch), U4::default()), -1.5, 1.5, &mut r);
+        let g = rand_tensor((Dyn(batch), U2::default()), -1.0, 1.0, &mut r);
+        assert_model_grads(
+            "cell then stack",
+            &mut net,
+            |n| {
+                n.forward(&x, &h);
+                n.backward(&g).unwrap();
+            },
+            |n| dot(&g, &n.predict(&x, &h)),
+        );
+        net.zero_grad();
+        net.forward(&x, &h);
+        let (dx, dh) = net.backward_with_input(&g).unwrap();
+        let (dx, dh) = (dx.clone(), dh.clone());
+        assert_grad("cell then stack.x", &x, &dx, |x| dot(&g, &net.predict(x, &h)));
+        assert_grad("cell then stack.h", &h, &dh, |h| dot(&g, &net.predict(&x, h)));
     }
 }
 

@@ -18,6 +18,7 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
+use nanotorch::prelude::*;
 use nanotorch::set_num_threads;
 use nanotorch_suite::bench_models::{
     DigitsStep, GptStep, LeNetStep, MnistStep, ResidualStep, TinyStep, TrainStep,
@@ -149,6 +150,94 @@ fn on_one_and_two_threads(check: impl Fn()) {
     }
 }
 
+network! {
+    /// Two inputs and two outputs (an LSTM-like cell), for the tuple calls' buffers.
+    pub struct Cell {
+        wx: Linear<16, 32>,
+        wh: Linear<32, 32>,
+        gate: Linear<32, 32>,
+    }
+    fn forward(x: [B, 16], h: [B, 32]) -> ([B, 32], [B, 32]) {
+        let pre = wx(x) + wh(h);
+        let c = tanh(pre) * sigmoid(gate(h));
+        (sigmoid(pre) * tanh(c), c)
+    }
+}
+
+network! {
+    /// The cell as a field of another network with two inputs, then a stack of blocks.
+    pub struct CellModel {
+        cell: Cell,
+        blocks: [CellBlock; 3],
+        head: Linear<32, 4>,
+    }
+    fn forward(x: [B, 16], h0: [B, 32]) -> [B, 4] {
+        let (h, c) = cell(x, h0);
+        head(blocks(h + c))
+    }
+}
+
+network! {
+    /// A residual block for the stack.
+    pub struct CellBlock {
+        fc: Linear<32, 32>,
+    }
+    fn forward(x: [B, 32]) -> [B, 32] {
+        x + relu(fc(x))
+    }
+}
+
+/// A training step of [`CellModel`]: a two-input network calling a two-input, two-output
+/// cell, then a stack; MSE and Adam.
+struct CellStep {
+    net: CellModel,
+    opt: Adam,
+    x: Tensor<(Dyn, U16)>,
+    h: Tensor<(Dyn, U32)>,
+    y: Tensor<(Dyn, U4)>,
+    dy: Tensor<(Dyn, U4)>,
+}
+
+impl CellStep {
+    fn new() -> Self {
+        let mut s = Self {
+            net: CellModel::new(0),
+            opt: Adam::new(),
+            x: Tensor::default(),
+            h: Tensor::default(),
+            y: Tensor::default(),
+            dy: Tensor::default(),
+        };
+        s.set_batch(32, 1);
+        s
+    }
+}
+
+impl TrainStep for CellStep {
+    fn step(&mut self) -> f32 {
+        self.net.zero_grad();
+        let out = self.net.forward(&self.x, &self.h);
+        let loss = mse_loss_into(out, &self.y, Reduction::Mean, &mut self.dy)
+            .expect("targets have the batch size");
+        self.net
+            .backward(&self.dy)
+            .expect("the loss gradient has the output's sizes");
+        self.opt.step(&mut self.net);
+        loss
+    }
+
+    fn set_batch(&mut self, batch: usize, seed: u64) {
+        let mut rng = seeded_rng(seed);
+        self.x = Tensor::rand_uniform((Dyn(batch), U16::default()), -1.0, 1.0, &mut rng);
+        self.h = Tensor::rand_uniform((Dyn(batch), U32::default()), -1.0, 1.0, &mut rng);
+        self.y = Tensor::rand_uniform((Dyn(batch), U4::default()), -1.0, 1.0, &mut rng);
+    }
+
+    fn gemm_flops(&self) -> f64 {
+        0.0
+    }
+}
+
 /// The counter itself: it sees an allocation on this thread and on another.
 fn the_counter_sees_allocations() {
     let (n, sizes) = allocations(|| drop(std::hint::black_box(vec![0u8; 64])));
@@ -171,12 +260,14 @@ fn main() {
         steady_state("residual", &mut ResidualStep::new());
         steady_state("lenet", &mut LeNetStep::new());
         steady_state("gpt", &mut GptStep::new());
+        steady_state("cell (two inputs, two outputs, a stack)", &mut CellStep::new());
         batch_change("tiny", &mut TinyStep::new(), 50, 30);
         batch_change("digits", &mut DigitsStep::new(), 32, 20);
         batch_change("mnist", &mut MnistStep::new(), 128, 72);
         batch_change("residual", &mut ResidualStep::new(), 64, 40);
         batch_change("lenet", &mut LeNetStep::new(), 64, 40);
         batch_change("gpt", &mut GptStep::new(), 64, 40);
+        batch_change("cell (two inputs, two outputs, a stack)", &mut CellStep::new(), 32, 20);
     });
     println!("zero_alloc: every steady-state step allocated nothing");
 }

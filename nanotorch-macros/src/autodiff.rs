@@ -51,7 +51,8 @@ struct Walk<'p> {
     alias: Vec<Option<NodeId>>,
     /// Returned values whose gradient is the argument itself (nothing else reads them).
     given: Vec<bool>,
-    /// How many contributions each value receives that are not identities.
+    /// How many contributions each value receives that are computed (not identities): an
+    /// identity waits for them, to be added onto what they wrote.
     computed: Vec<usize>,
     /// Identity contributions held back until the value's computed ones have been written, so
     /// a fan-out writes one VJP straight into the buffer and adds the identities onto it.
@@ -254,10 +255,11 @@ fn contributions(plan: &Plan, for_input: &[bool]) -> (Vec<usize>, Vec<usize>, Ve
             total[a] += 1;
             // A right operand viewed through `DimsAgree` keeps its own (differently typed) buffer.
             let retagged = k == 1 && node.retag_rhs.is_some();
-            if nodes::is_identity(&node.op, k) && !retagged {
-                only_identity_from[a] = Some(c);
-            } else {
-                computed[a] += 1;
+            match (nodes::is_identity(&node.op, k), retagged) {
+                (true, false) => only_identity_from[a] = Some(c),
+                // An identity into a buffer of its own: not a computed contribution either.
+                (true, true) => {}
+                (false, _) => computed[a] += 1,
             }
         }
     }
