@@ -221,6 +221,51 @@ pub mod l11_generated_code {
             fc2(h + tanh(h))
         }
     }
+
+    network! {
+        /// A residual block that keeps its input's width, for the stack below.
+        pub struct Residual {
+            fc: Linear<8, 8>,
+        }
+        fn forward(x: [B, 8]) -> [B, 8] {
+            x + tanh(fc(x))
+        }
+    }
+
+    network! {
+        /// Three residual blocks in a stack: `forward` and `backward` loop over them.
+        pub struct Deep {
+            inp: Linear<4, 8>,
+            blocks: [Residual; 3],
+            head: Linear<8, 2>,
+        }
+        fn forward(x: [B, 4]) -> [B, 2] = inp -> blocks -> head;
+    }
+
+    network! {
+        /// Two inputs and two outputs: a new state `h` and a memory `c` from an input and the
+        /// old state.
+        pub struct Cell {
+            wx: Linear<4, 8>,
+            wh: Linear<8, 8>,
+        }
+        fn forward(x: [B, 4], h: [B, 8]) -> ([B, 8], [B, 8]) {
+            let c = tanh(wx(x) + wh(h));
+            (sigmoid(c) * h, c)
+        }
+    }
+
+    network! {
+        /// The cell as a field of another network, called with two values.
+        pub struct Step {
+            cell: Cell,
+            head: Linear<8, 2>,
+        }
+        fn forward(x: [B, 4], h0: [B, 8]) -> [B, 2] {
+            let (h, c) = cell(x, h0);
+            head(h * c)
+        }
+    }
 }
 
 pub mod l12_digits {

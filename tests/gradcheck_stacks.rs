@@ -309,8 +309,12 @@ fn tuple_outputs_summed_then_a_stack() {
         net.forward(&x, &h);
         let (dx, dh) = net.backward_with_input(&g).unwrap();
         let (dx, dh) = (dx.clone(), dh.clone());
-        assert_grad("cell then stack.x", &x, &dx, |x| dot(&g, &net.predict(x, &h)));
-        assert_grad("cell then stack.h", &h, &dh, |h| dot(&g, &net.predict(&x, h)));
+        assert_grad("cell then stack.x", &x, &dx, |x| {
+            dot(&g, &net.predict(x, &h))
+        });
+        assert_grad("cell then stack.h", &h, &dh, |h| {
+            dot(&g, &net.predict(&x, h))
+        });
     }
 }
 

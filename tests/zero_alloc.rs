@@ -260,14 +260,22 @@ fn main() {
         steady_state("residual", &mut ResidualStep::new());
         steady_state("lenet", &mut LeNetStep::new());
         steady_state("gpt", &mut GptStep::new());
-        steady_state("cell (two inputs, two outputs, a stack)", &mut CellStep::new());
+        steady_state(
+            "cell (two inputs, two outputs, a stack)",
+            &mut CellStep::new(),
+        );
         batch_change("tiny", &mut TinyStep::new(), 50, 30);
         batch_change("digits", &mut DigitsStep::new(), 32, 20);
         batch_change("mnist", &mut MnistStep::new(), 128, 72);
         batch_change("residual", &mut ResidualStep::new(), 64, 40);
         batch_change("lenet", &mut LeNetStep::new(), 64, 40);
         batch_change("gpt", &mut GptStep::new(), 64, 40);
-        batch_change("cell (two inputs, two outputs, a stack)", &mut CellStep::new(), 32, 20);
+        batch_change(
+            "cell (two inputs, two outputs, a stack)",
+            &mut CellStep::new(),
+            32,
+            20,
+        );
     });
     println!("zero_alloc: every steady-state step allocated nothing");
 }

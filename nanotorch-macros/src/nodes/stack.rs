@@ -59,6 +59,14 @@ fn block_and_value(plan: &Plan, id: NodeId) -> (TokenStream, TokenStream) {
     (respan(element, node.span), respan(&plan.ty(id), node.span))
 }
 
+/// `blocks[2](blocks[1](blocks[0](x)))` for a few blocks, `blocks[L−1](… blocks[0](x))` otherwise.
+fn applied(f: &str, count: &str, x: &str) -> String {
+    match count.parse::<usize>() {
+        Ok(n) if n <= 4 => (0..n).fold(x.to_string(), |inner, k| format!("{f}[{k}]({inner})")),
+        _ => format!("{f}[{count}−1](… {f}[0]({x}))"),
+    }
+}
+
 /// `4 blocks` or `L blocks`, for the docs.
 fn count_text(plan: &Plan, id: NodeId) -> String {
     let node = plan.node(id);
@@ -87,9 +95,9 @@ pub fn forward(plan: &Plan, id: NodeId) -> Step {
             }
         },
         doc: format!(
-            "{} = {f}[{}−1](… {f}[1]({f}[0]({x})))   {}   (a loop over the blocks)",
+            "{} = {}   {}   (a loop over the blocks)",
             node.name,
-            count_text(plan, id),
+            applied(&f.to_string(), &count_text(plan, id), &x.to_string()),
             dims_text(&node.dims)
         ),
     }
@@ -132,27 +140,38 @@ pub fn backward<'g>(g: &mut dyn Gradients<'g>, n: NodeId, _field: usize) {
             )
         }
     };
-    // Block 0 writes ∂L/∂(the stack's input) only when someone reads it.
-    let (first_block_input, then) = match need {
-        Some(false) => (quote!(true), t.then),
-        Some(true) => (quote!(input_grad), {
-            let then = t.then;
-            quote!(if input_grad { #then })
-        }),
-        None => (quote!(false), quote!()),
-    };
     let (dst, d_between) = (t.dst, d_between(plan, n));
     let (block, ty) = block_and_value(plan, n);
+    let links = quote_spanned! {span=>
+        let (d_output, d_input) = ::nanotorch::codegen::chain_links_back(#dn, &mut self.grads.#d_between, #dst, k, self.#f.len());
+    };
+    let backward = quote_spanned! {span=>
+        <#block as ::nanotorch::codegen::StackBlock<#ty, E>>::block_backward(&mut self.#f[k], d_output, d_input);
+    };
+    let params_only = quote_spanned! {span=>
+        <#block as ::nanotorch::codegen::StackBlock<#ty, E>>::block_backward_params(&mut self.#f[k], d_output);
+    };
+    // Block 0 writes ∂L/∂(the stack's input) only when something reads it.
+    let (body, then) = match need {
+        Some(false) => (backward, t.then),
+        Some(true) => {
+            let then = t.then;
+            (
+                quote!(if k > 0 || input_grad { #backward } else { #params_only }),
+                quote!(if input_grad { #then }),
+            )
+        }
+        None => (
+            quote!(if k > 0 { #backward } else { #params_only }),
+            quote!(),
+        ),
+    };
     g.emit(
         false,
         quote_spanned! {span=>
             for k in (0..self.#f.len()).rev() {
-                let (d_output, d_input) = ::nanotorch::codegen::chain_links_back(#dn, &mut self.grads.#d_between, #dst, k, self.#f.len());
-                if k > 0 || #first_block_input {
-                    <#block as ::nanotorch::codegen::StackBlock<#ty, E>>::block_backward(&mut self.#f[k], d_output, d_input);
-                } else {
-                    <#block as ::nanotorch::codegen::StackBlock<#ty, E>>::block_backward_params(&mut self.#f[k], d_output);
-                }
+                #links
+                #body
             }
             #then
         },
