@@ -179,7 +179,12 @@ def main():
     names = [n for n, _ in model.named_parameters()]
     assert names == list(model.state_dict().keys()), "no buffers: the state dict is the parameters"
     os.makedirs(os.path.dirname(OUT_JSON), exist_ok=True)
-    save_file({k: v.detach().contiguous() for k, v in model.state_dict().items()}, OUT_WEIGHTS)
+    # The metadata NanoTorch writes, so its save of these weights is this file byte for byte.
+    save_file(
+        {k: v.detach().contiguous() for k, v in model.state_dict().items()},
+        OUT_WEIGHTS,
+        metadata={"format": "pt"},
+    )
 
     # One forward and backward.
     ids, targets = batch(gen)

@@ -1,13 +1,15 @@
-//! A committed snapshot of the code `network!` writes for the README's `Regressor`, so any
+//! A committed snapshot of the code `network!` writes for the README's `Regressor` and a small
+//! stack `Stacked` (its forward and backward loops), so any
 //! change to the generated code shows up in review as a diff of
 //! `tests/expansion/regressor.expanded.rs`.
 //!
 //! The snapshot is the output of `cargo expand --test expansion_subject` (the test target
-//! `tests/expansion_subject.rs` holds only the `Regressor` declaration), written by
+//! `tests/expansion_subject.rs` holds only those declarations), written by
 //! cargo-expand [`CARGO_EXPAND_VERSION`] with the pinned toolchain.
 //!
 //! - Always: the committed file exists, parses as Rust (`syn::parse_file`) and holds the
-//!   generated `Regressor` with its layer fields and `fn backward_pass`.
+//!   generated `Regressor` with its layer fields and `fn backward_pass`, and `Stacked`'s two
+//!   loops over its blocks.
 //! - With `NANOTORCH_CHECK_EXPANSION=1`: runs cargo expand (it must be installed) and fails
 //!   with a line diff if its output differs from the committed file.
 //! - With `NANOTORCH_CHECK_EXPANSION=overwrite`: rewrites the committed file from cargo expand
@@ -130,6 +132,19 @@ fn line_diff(old: &str, new: &str, limit: usize) -> String {
         out.push(format!("... {more} more diff lines"));
     }
     out.join("\n")
+}
+
+#[test]
+fn committed_snapshot_has_the_stack_loops() {
+    let text = committed();
+    assert!(
+        text.contains("for k in 0..self.blocks.len() {"),
+        "the snapshot has no forward loop over `Stacked`'s blocks"
+    );
+    assert!(
+        text.contains("for k in (0..self.blocks.len()).rev() {"),
+        "the snapshot has no reversed backward loop over `Stacked`'s blocks"
+    );
 }
 
 #[test]

@@ -1,4 +1,5 @@
-//! The subject of the expansion snapshot: only the README's `Regressor`, so that
+//! The subject of the expansion snapshot: the README's `Regressor`, and a small stack (whose
+//! forward and backward are loops), so that
 //! `cargo expand --test expansion_subject` prints exactly the code `network!` writes for it.
 //! `tests/expansion_snapshot.rs` compares that output with `tests/expansion/regressor.expanded.rs`.
 
@@ -15,4 +16,24 @@ network! {
         let h = sigmoid(fc1(x));
         fc3(sigmoid(fc2(h)))
     }
+}
+
+network! {
+    /// A residual block, for the stack below.
+    pub struct Block {
+        fc: Linear<4, 4>,
+    }
+    fn forward(x: [B, 4]) -> [B, 4] {
+        x + relu(fc(x))
+    }
+}
+
+network! {
+    /// Two blocks in a stack: its forward and backward are loops over the blocks.
+    pub struct Stacked {
+        inp: Linear<3, 4>,
+        blocks: [Block; 2],
+        head: Linear<4, 1>,
+    }
+    fn forward(x: [B, 3]) -> [B, 1] = inp -> blocks -> head;
 }

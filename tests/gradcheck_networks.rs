@@ -2,6 +2,7 @@
 //! the macro wrote at compile time is compared with central differences of the loss
 //! `L = Σ g ⊙ forward(x)` for every parameter and for the input.
 
+#[macro_use]
 mod common;
 
 use common::*;
@@ -91,34 +92,6 @@ network! {
         fc: Linear<12, 3>,
     }
     fn forward(x: [B, 2, 2, 3]) -> [B, 3] = flatten -> fc -> sigmoid;
-}
-
-/// Checks all parameters and the input gradient of a network.
-macro_rules! check_network {
-    ($name:literal, $net:ty, $in_shape:expr, $out_shape:expr, $seed:expr) => {{
-        let mut r = rng($seed);
-        for batch in [1usize, 3] {
-            let mut net = <$net>::new($seed);
-            let x = rand_tensor($in_shape(batch), -1.5, 1.5, &mut r);
-            let g = rand_tensor($out_shape(batch), -1.0, 1.0, &mut r);
-            assert_model_grads(
-                $name,
-                &mut net,
-                |n| {
-                    n.forward(&x);
-                    n.backward(&g).unwrap();
-                },
-                |n| dot(&g, &n.predict(&x)),
-            );
-            // The input gradient, through `backward_with_input`.
-            net.zero_grad();
-            net.forward(&x);
-            let dx = net.backward_with_input(&g).unwrap().clone();
-            assert_grad(concat!($name, ".input"), &x, &dx, |x| {
-                dot(&g, &net.predict(x))
-            });
-        }
-    }};
 }
 
 #[test]

@@ -2,6 +2,7 @@
 //! with several inputs and outputs: the loops and tuple calls `network!` writes are compared
 //! with central differences of `L = Σ gᵢ ⊙ outputᵢ`, for every parameter and every input.
 
+#[macro_use]
 mod common;
 
 use common::*;
@@ -113,33 +114,6 @@ network! {
     fn forward(x: [B, 4]) -> [B, 4] {
         x + tanh(fc(x))
     }
-}
-
-/// Checks all parameters and the input gradient of a one-input network.
-macro_rules! check_network {
-    ($name:literal, $net:ty, $in_shape:expr, $out_shape:expr, $seed:expr) => {{
-        let mut r = rng($seed);
-        for batch in [1usize, 3] {
-            let mut net = <$net>::new($seed);
-            let x = rand_tensor($in_shape(batch), -1.5, 1.5, &mut r);
-            let g = rand_tensor($out_shape(batch), -1.0, 1.0, &mut r);
-            assert_model_grads(
-                $name,
-                &mut net,
-                |n| {
-                    n.forward(&x);
-                    n.backward(&g).unwrap();
-                },
-                |n| dot(&g, &n.predict(&x)),
-            );
-            net.zero_grad();
-            net.forward(&x);
-            let dx = net.backward_with_input(&g).unwrap().clone();
-            assert_grad(concat!($name, ".input"), &x, &dx, |x| {
-                dot(&g, &net.predict(x))
-            });
-        }
-    }};
 }
 
 #[test]
@@ -262,60 +236,76 @@ fn two_inputs_two_outputs() {
     }
 }
 
-#[test]
-fn a_two_input_network_as_a_field() {
-    let mut r = rng(17);
-    for batch in [1usize, 2] {
-        let mut net = TwoSteps::<f64>::new(17);
+/// Checks all parameters and both input gradients of a network taking `[B, 3]` and `[B, 4]`
+/// and returning `[B, 2]`.
+fn check_two_inputs<N: Module<f64>>(
+    name: &str,
+    mut net: N,
+    seed: u64,
+    forward: impl Fn(&mut N, &Tensor<(Dyn, U3), f64>, &Tensor<(Dyn, U4), f64>),
+    backward: impl Fn(
+        &mut N,
+        &Tensor<(Dyn, U2), f64>,
+    ) -> (Tensor<(Dyn, U3), f64>, Tensor<(Dyn, U4), f64>),
+    predict: impl Fn(&N, &Tensor<(Dyn, U3), f64>, &Tensor<(Dyn, U4), f64>) -> Tensor<(Dyn, U2), f64>,
+) {
+    let mut r = rng(seed);
+    for batch in [1usize, 3] {
         let x = rand_tensor((Dyn(batch), U3::default()), -1.5, 1.5, &mut r);
         let h = rand_tensor((Dyn(batch), U4::default()), -1.5, 1.5, &mut r);
         let g = rand_tensor((Dyn(batch), U2::default()), -1.0, 1.0, &mut r);
         assert_model_grads(
-            "two steps",
+            name,
             &mut net,
             |n| {
-                n.forward(&x, &h);
-                n.backward(&g).unwrap();
+                forward(n, &x, &h);
+                backward(n, &g);
             },
-            |n| dot(&g, &n.predict(&x, &h)),
+            |n| dot(&g, &predict(n, &x, &h)),
         );
         net.zero_grad();
-        net.forward(&x, &h);
-        let (dx, dh) = net.backward_with_input(&g).unwrap();
-        let (dx, dh) = (dx.clone(), dh.clone());
-        assert_grad("two steps.x", &x, &dx, |x| dot(&g, &net.predict(x, &h)));
-        assert_grad("two steps.h", &h, &dh, |h| dot(&g, &net.predict(&x, h)));
+        forward(&mut net, &x, &h);
+        let (dx, dh) = backward(&mut net, &g);
+        assert_grad(&format!("{name}.x"), &x, &dx, |x| {
+            dot(&g, &predict(&net, x, &h))
+        });
+        assert_grad(&format!("{name}.h"), &h, &dh, |h| {
+            dot(&g, &predict(&net, &x, h))
+        });
     }
+}
+
+/// The input gradients as owned tensors.
+fn owned<A: Clone, B: Clone>((a, b): (&A, &B)) -> (A, B) {
+    (a.clone(), b.clone())
+}
+
+#[test]
+fn a_two_input_network_as_a_field() {
+    check_two_inputs(
+        "two steps",
+        TwoSteps::<f64>::new(17),
+        17,
+        |n, x, h| {
+            n.forward(x, h);
+        },
+        |n, g| owned(n.backward_with_input(g).unwrap()),
+        |n, x, h| n.predict(x, h),
+    );
 }
 
 #[test]
 fn tuple_outputs_summed_then_a_stack() {
-    let mut r = rng(18);
-    for batch in [1usize, 3] {
-        let mut net = CellThenStack::<f64>::new(18);
-        let x = rand_tensor((Dyn(batch), U3::default()), -1.5, 1.5, &mut r);
-        let h = rand_tensor((Dyn(batch), U4::default()), -1.5, 1.5, &mut r);
-        let g = rand_tensor((Dyn(batch), U2::default()), -1.0, 1.0, &mut r);
-        assert_model_grads(
-            "cell then stack",
-            &mut net,
-            |n| {
-                n.forward(&x, &h);
-                n.backward(&g).unwrap();
-            },
-            |n| dot(&g, &n.predict(&x, &h)),
-        );
-        net.zero_grad();
-        net.forward(&x, &h);
-        let (dx, dh) = net.backward_with_input(&g).unwrap();
-        let (dx, dh) = (dx.clone(), dh.clone());
-        assert_grad("cell then stack.x", &x, &dx, |x| {
-            dot(&g, &net.predict(x, &h))
-        });
-        assert_grad("cell then stack.h", &h, &dh, |h| {
-            dot(&g, &net.predict(&x, h))
-        });
-    }
+    check_two_inputs(
+        "cell then stack",
+        CellThenStack::<f64>::new(18),
+        18,
+        |n, x, h| {
+            n.forward(x, h);
+        },
+        |n, g| owned(n.backward_with_input(g).unwrap()),
+        |n, x, h| n.predict(x, h),
+    );
 }
 
 #[test]

@@ -203,6 +203,19 @@ fn state_dict_names_are_the_twins() {
     }
 }
 
+/// The other direction: NanoTorch's save of the loaded stack is the twin's file, byte for byte
+/// (the same names, `h.0.…` and `h.1.…`, the same layouts, the same values), so
+/// `torch.nn`'s `load_state_dict` reads it back into the `nn.ModuleList`.
+#[test]
+fn a_saved_stack_is_the_twins_file() {
+    let bytes = checkpoint::to_bytes(&mut loaded()).expect("a model encodes");
+    let file = std::fs::read(weights()).expect("the twin's file");
+    assert!(
+        bytes == file,
+        "NanoTorch's save differs from PyTorch's file"
+    );
+}
+
 #[test]
 fn forward_loss_and_gradients_match_pytorch() {
     let doc = golden();

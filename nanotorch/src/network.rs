@@ -2,7 +2,8 @@
 //!
 //! A learner declares layers as fields and writes the forward pass as PyTorch would; the macro
 //! writes the rest — the struct, `forward`, `backward` (by the chain rule, at compile time),
-//! `predict`, and the [`Module`](crate::Module)/[`Layer`](crate::Layer) impls.
+//! `predict`, and the [`Module`](crate::Module)/[`Layer`](crate::Layer) impls (or
+//! [`Network`](crate::Network) for several inputs or outputs).
 //!
 //! ```
 //! use nanotorch::prelude::*;
@@ -48,6 +49,17 @@
 //!   `softmax`, `log_softmax`, `exp`, `log`, `flatten`, `concat(a, b)`, `dropout(x, p)`,
 //!   and `+`, `-`, `*` (elementwise), `* c` or `/ c` by a number.
 //! - **Sequential shorthand** for a plain chain: `fn forward(x: [B, 64]) -> [B, 10] = fc1 -> relu -> fc2;`
+//! - **Stacks**: a field `blocks: [Block; 4]` (or `[Block; L]` with a size parameter `L`) is
+//!   four blocks applied in order by `blocks(h)` ([`Stack`](crate::Stack); PyTorch's
+//!   `nn.ModuleList` and a `for` loop). Each block has its own weights and saved values, and
+//!   must return the shape it takes; state-dict names are `blocks.0.…`, `blocks.1.…`. The
+//!   generated `forward` and `backward` are loops over the blocks.
+//! - **Several inputs and outputs**: `fn forward(x: [B, 64], h: [B, 128]) -> ([B, 128],
+//!   [B, 128]) { …; (a, b) }`. `forward` then takes one argument per input and returns a
+//!   tuple, `backward` takes one gradient per output, `backward_with_input` returns one per
+//!   input. Such a network is a field of another like any layer, called with several values
+//!   and unpacked with `let (a, b) = cell(x, h);` (through the [`Network`](crate::Network)
+//!   trait, which checks the inputs: one error at the call if their number or shapes differ).
 //!
 //! A value used twice (fan-out, residual connections) gets the sum of both gradient
 //! contributions. A `Linear` applied twice shares its weights, and its gradients accumulate.

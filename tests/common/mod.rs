@@ -1,5 +1,5 @@
 //! Helpers shared by the gradient-check and parity tests.
-#![allow(dead_code)]
+#![allow(dead_code, unused_macros)]
 
 use nanotorch::gradcheck::{GradCheckConfig, GradCheckReport, check_gradient};
 use nanotorch::{SeededRng, Shape, Tensor, seeded_rng};
@@ -109,4 +109,32 @@ pub fn assert_model_grads<M: nanotorch::Module<f64>>(
         "{name}: all gradients are zero"
     );
     report
+}
+
+/// Checks all parameters and the input gradient of a network.
+macro_rules! check_network {
+    ($name:literal, $net:ty, $in_shape:expr, $out_shape:expr, $seed:expr) => {{
+        let mut r = rng($seed);
+        for batch in [1usize, 3] {
+            let mut net = <$net>::new($seed);
+            let x = rand_tensor($in_shape(batch), -1.5, 1.5, &mut r);
+            let g = rand_tensor($out_shape(batch), -1.0, 1.0, &mut r);
+            assert_model_grads(
+                $name,
+                &mut net,
+                |n| {
+                    n.forward(&x);
+                    n.backward(&g).unwrap();
+                },
+                |n| dot(&g, &n.predict(&x)),
+            );
+            // The input gradient, through `backward_with_input`.
+            net.zero_grad();
+            net.forward(&x);
+            let dx = net.backward_with_input(&g).unwrap().clone();
+            assert_grad(concat!($name, ".input"), &x, &dx, |x| {
+                dot(&g, &net.predict(x))
+            });
+        }
+    }};
 }

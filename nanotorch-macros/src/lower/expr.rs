@@ -399,6 +399,24 @@ impl Lowering<'_> {
             BinOp::Sub(_) => (Op::Sub, "minus", "-"),
             _ => (Op::Mul, "times", "*"),
         };
+        let ad = self.nodes[a].dims.clone();
+        let (poisoned, retag) = self.check_same_shape(a, b, sym, span);
+        let name = self.fresh_name(&format!("{}_{word}_{}", self.base_of(a), self.base_of(b)));
+        let id = self.push(name, op, vec![a, b], ad, span, poisoned);
+        self.nodes[id].retag_rhs = retag;
+        Some(id)
+    }
+
+    /// The operands of `+`, `-`, `*` must have one shape: reports a difference once, naming both
+    /// shapes; returns whether the result is poisoned, and the view of `b` with `a`'s type when
+    /// only the compiler can compare their sizes (see `Node::retag_rhs`).
+    fn check_same_shape(
+        &mut self,
+        a: NodeId,
+        b: NodeId,
+        sym: &str,
+        span: Span,
+    ) -> (bool, Option<(TokenStream, TokenStream)>) {
         let (ad, bd) = (self.nodes[a].dims.clone(), self.nodes[b].dims.clone());
         let mut poisoned = self.nodes[a].poisoned || self.nodes[b].poisoned;
         let mut retag = None;
@@ -459,10 +477,7 @@ impl Lowering<'_> {
                 }
             }
         }
-        let name = self.fresh_name(&format!("{}_{word}_{}", self.base_of(a), self.base_of(b)));
-        let id = self.push(name, op, vec![a, b], ad, span, poisoned);
-        self.nodes[id].retag_rhs = retag;
-        Some(id)
+        (poisoned, retag)
     }
 
     fn scale(&mut self, a: NodeId, c: f64, text: String, span: Span) -> NodeId {
