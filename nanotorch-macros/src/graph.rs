@@ -27,7 +27,11 @@ pub enum Op {
     /// `Network` trait (`nodes/call.rs`). It has no value of its own: its outputs are the
     /// [`Op::Part`] nodes that follow it.
     Call { field: usize },
-    /// Output `index` of the [`Op::Call`] that is this node's input.
+    /// `scan(cell, x, h0, …)`: a network field run at every time step of `x`, carrying its
+    /// state (`nodes/scan.rs`). No value of its own: its outputs are the [`Op::Part`] nodes
+    /// after it — the sequence of first states, then each last state.
+    Scan { field: usize },
+    /// Output `index` of the [`Op::Call`] or [`Op::Scan`] that is this node's input.
     Part { index: usize },
     /// `relu(x)`, `leaky_relu(x, 0.1)`, `flatten(x)`, … (`nodes/unary.rs`).
     Unary {
@@ -75,7 +79,7 @@ pub struct Node {
 impl Node {
     /// Whether the node is a value (every node but a `Call`, whose values are its parts).
     pub fn has_value(&self) -> bool {
-        !matches!(self.op, Op::Call { .. })
+        !matches!(self.op, Op::Call { .. } | Op::Scan { .. })
     }
 }
 

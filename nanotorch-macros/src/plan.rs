@@ -37,7 +37,7 @@ impl<'g> Plan<'g> {
             .iter()
             .enumerate()
             .map(|(id, node)| match node.op {
-                Op::Call { .. } => Home::Nowhere,
+                Op::Call { .. } | Op::Scan { .. } => Home::Nowhere,
                 Op::Input if !read[id] => Home::Argument,
                 _ if read[id] => Home::Saved,
                 _ => Home::Work,
@@ -106,7 +106,8 @@ impl<'g> Plan<'g> {
             Op::Linear { field }
             | Op::Layer { field }
             | Op::Stack { field }
-            | Op::Call { field } => &self.graph.fields[field].name,
+            | Op::Call { field }
+            | Op::Scan { field } => &self.graph.fields[field].name,
             _ => unreachable!("only layer calls have a field"),
         }
     }

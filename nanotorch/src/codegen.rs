@@ -156,3 +156,31 @@ impl<L: Layer<X, E, Output = X>, X, E: Element> StackBlock<X, E> for L {
         self.predict(x)
     }
 }
+
+/// Makes `values` hold `n` values (the first call of a scan over `n` steps allocates them; later
+/// calls reuse them).
+pub fn ensure_len<T: Default>(values: &mut Vec<T>, n: usize) {
+    if values.len() != n {
+        values.resize_with(n, T::default);
+    }
+}
+
+/// The state step `t` of a scan reads — `initial` for the first step, the state step `t − 1`
+/// wrote otherwise — and the state it writes, `states[t]`.
+pub fn step_links<'a, T>(initial: &'a T, states: &'a mut [T], t: usize) -> (&'a T, &'a mut T) {
+    let (before, after) = states.split_at_mut(t);
+    let prev = if t == 0 { initial } else { &before[t - 1] };
+    (prev, &mut after[0])
+}
+
+/// The state after the last step of a scan (the initial state if there were no steps).
+pub fn last_state<'a, T>(initial: &'a T, states: &'a [T]) -> &'a T {
+    states.last().unwrap_or(initial)
+}
+
+/// `dst = 0` with `like`'s sizes: the gradient of a value nothing reads (the last state of a
+/// scan whose caller only uses the sequence, say).
+pub fn zeros_like_into<S: Shape, E: Element>(dst: &mut Tensor<S, E>, like: &Tensor<S, E>) {
+    dst.resize_to(like.shape());
+    dst.fill(E::zero());
+}

@@ -244,3 +244,24 @@ tuples! {
     (A 0, B 1, C 2, D 3, F 4)
     (A 0, B 1, C 2, D 3, F 4, G 5)
 }
+
+/// A layer whose saved values — what its backward reads — can be swapped with a buffer held
+/// elsewhere. A scan over time (`let (hs, h) = scan(cell, x, h0)` in `network!`) runs one cell
+/// at every step: before step `t` it swaps in step `t`'s buffer, runs the cell, and swaps it
+/// out again, so each step keeps its own saved values while the parameters are shared; the
+/// backward loop swaps each step's values back in before the cell's backward. A swap moves
+/// pointers, not data: after the first sequence, a step allocates nothing.
+///
+/// Every `network!` whose fields are `Linear`s and other networks implements it.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be run at every step of a scan",
+    label = "the cell of this scan",
+    note = "a scanned cell is a `network!` whose fields are `Linear` layers or other such networks: its saved values must be swappable per step (`nanotorch::StepState`)"
+)]
+pub trait StepState {
+    /// Everything the layer's backward reads, owned.
+    type Saved: Default + Clone + std::fmt::Debug;
+
+    /// Exchanges the layer's saved values with `saved`.
+    fn swap_saved(&mut self, saved: &mut Self::Saved);
+}

@@ -7,6 +7,7 @@ use quote::quote;
 
 use super::Names;
 use super::methods::{Signature, one_or_tuple};
+use crate::fields::FieldKind;
 use crate::plan::{LAYER_CONTRACT, Plan};
 
 pub fn impls(names: &Names, plan: &Plan) -> TokenStream {
@@ -14,12 +15,50 @@ pub fn impls(names: &Names, plan: &Plan) -> TokenStream {
     if sig.token_input {
         return quote!();
     }
+    let step_state = step_state(names, plan);
     if plan.graph.is_simple() {
         let declared = declared(names, plan);
         let layer = layer(names, &sig);
-        quote!(#declared #layer)
+        quote!(#declared #layer #step_state)
     } else {
-        network(names, &sig)
+        let network = network(names, &sig);
+        quote!(#network #step_state)
+    }
+}
+
+/// `StepState`, so the network can be the cell of a scan: its own saved values, then those of
+/// its nested networks. Only for networks whose fields are `Linear`s (whose saved inputs are
+/// the network's own) and other networks.
+fn step_state(names: &Names, plan: &Plan) -> TokenStream {
+    let fields = &plan.graph.fields;
+    let swappable = fields
+        .iter()
+        .all(|f| matches!(f.kind, FieldKind::Linear { .. } | FieldKind::Opaque));
+    if !swappable {
+        return quote!();
+    }
+    let (name, decl, args, saved) = (names.name, &names.decl, &names.args, &names.saved);
+    let nested: Vec<&crate::fields::LayerField> = fields
+        .iter()
+        .filter(|f| matches!(f.kind, FieldKind::Opaque))
+        .collect();
+    let tys = nested.iter().map(|f| {
+        let ty = &f.ty;
+        quote!(<#ty as ::nanotorch::StepState>::Saved)
+    });
+    let swaps = nested.iter().enumerate().map(|(k, f)| {
+        let (n, k) = (&f.name, syn::Index::from(k + 1));
+        quote!(::nanotorch::StepState::swap_saved(&mut self.#n, &mut saved.#k);)
+    });
+    quote! {
+        impl<#decl> ::nanotorch::StepState for #name<#args> {
+            type Saved = (#saved<#args>, #(#tys,)*);
+
+            fn swap_saved(&mut self, saved: &mut Self::Saved) {
+                ::core::mem::swap(&mut self.saved, &mut saved.0);
+                #(#swaps)*
+            }
+        }
     }
 }
 

@@ -302,6 +302,114 @@ impl Lowering<'_> {
             })
             .collect()
     }
+
+    /// `scan(cell, x, h0, …)`, unpacked into `count` names: a network field run at every time
+    /// step of `x: [B, T, F]`, carrying the states `h0, …` (each `[B, H]`). Gives the sequence
+    /// of the first state, `[B, T, H]`, then the last value of each state. The cell's inputs
+    /// and outputs are checked by the compiler, at this call (`Network`).
+    pub(super) fn lower_scan(&mut self, call: &syn::ExprCall, count: usize) -> Option<Vec<NodeId>> {
+        let span = syn::spanned::Spanned::span(&call.func);
+        let args: Vec<&Expr> = call.args.iter().collect();
+        if args.len() < 3 {
+            self.error(
+                span,
+                format!("`scan` takes the cell, the sequence and the initial state(s), `scan(cell, x, h0)`; found {} argument{}", args.len(), if args.len() == 1 { "" } else { "s" }),
+            );
+            return None;
+        }
+        let field = match args[0] {
+            Expr::Path(p) => p
+                .path
+                .get_ident()
+                .and_then(|f| self.fields.iter().position(|g| g.name == *f)),
+            _ => None,
+        };
+        let Some(field) = field.filter(|&k| matches!(self.fields[k].kind, FieldKind::Opaque))
+        else {
+            self.error(
+                syn::spanned::Spanned::span(args[0]),
+                "the first argument of `scan` is the cell: a field holding a `network!` that takes a step and the states and returns the new states",
+            );
+            return None;
+        };
+        let states = args.len() - 2;
+        if count != states + 1 {
+            self.error(
+                span,
+                format!(
+                    "`scan` with {states} state{} gives {} values — the sequence of the first state, then the last value of each state — but {count} names unpack it",
+                    if states == 1 { "" } else { "s" },
+                    states + 1
+                ),
+            );
+            return None;
+        }
+        let inputs: Vec<Option<NodeId>> = args[1..].iter().map(|a| self.lower(a)).collect();
+        let inputs: Vec<NodeId> = inputs.into_iter().collect::<Option<_>>()?;
+        self.used_fields.push(field);
+        let fname = self.fields[field].name.clone();
+        self.single_call(field, &fname, span, "a scanned cell", "");
+        let mut poisoned = inputs.iter().any(|&i| self.nodes[i].poisoned);
+        let x = inputs[0];
+        if !poisoned && (self.nodes[x].dims.len() != 3 || self.nodes[x].tokens.is_some()) {
+            let (name, dims) = (self.nodes[x].name.clone(), dims_text(&self.nodes[x].dims));
+            self.error(
+                syn::spanned::Spanned::span(args[1]),
+                format!("`scan` runs over the time axis of a sequence `[B, T, F]` of floats, but `{name}` has shape {dims}"),
+            );
+            poisoned = true;
+        }
+        for (k, &state) in inputs[1..].iter().enumerate() {
+            if !poisoned && self.nodes[state].dims.len() != 2 {
+                let (name, dims) = (
+                    self.nodes[state].name.clone(),
+                    dims_text(&self.nodes[state].dims),
+                );
+                self.error(
+                    syn::spanned::Spanned::span(args[k + 2]),
+                    format!("a state of `scan` is a batch of vectors `[B, H]`, but `{name}` has shape {dims}"),
+                );
+                poisoned = true;
+            }
+        }
+        let name = self.fresh_name(&format!("{fname}_scan"));
+        let scan = self.push(
+            name,
+            Op::Scan { field },
+            inputs.clone(),
+            Vec::new(),
+            span,
+            poisoned,
+        );
+        let state0 = &self.nodes[inputs[1]].dims;
+        let mut seq_dims = vec![state0[0].clone()];
+        if let Some(t) = self.nodes[x].dims.get(1) {
+            seq_dims.push(t.clone());
+        }
+        seq_dims.extend(state0.get(1).cloned());
+        let seq_name = self.fresh_name(&format!("{fname}_sequence"));
+        let mut ids = vec![self.push(
+            seq_name,
+            Op::Part { index: 0 },
+            vec![scan],
+            seq_dims,
+            span,
+            poisoned,
+        )];
+        for k in 0..states {
+            let dims = self.nodes[inputs[k + 1]].dims.clone();
+            let name = self.fresh_name(&format!("{fname}_last_{k}"));
+            ids.push(self.push(
+                name,
+                Op::Part { index: k + 1 },
+                vec![scan],
+                dims,
+                span,
+                poisoned,
+            ));
+        }
+        Some(ids)
+    }
 }
 
 /// The dims of a layer's output of type `out_ty`, assumed of the input's rank: the input's

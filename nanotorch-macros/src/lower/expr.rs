@@ -76,6 +76,13 @@ impl Lowering<'_> {
                 .first()
                 .copied();
         }
+        if fname == "scan" {
+            self.error(
+                span,
+                "`scan` gives the sequence of states and the last state(s): unpack them, `let (hs, h) = scan(cell, x, h0);`",
+            );
+            return None;
+        }
         if fname == "concat" {
             if args.len() != 2 {
                 self.error(span, format!("`concat` takes 2 arguments (the values to join along the feature axis), found {}", args.len()));
@@ -151,12 +158,18 @@ impl Lowering<'_> {
         Some(self.lower_unary(prim, constant, a, span))
     }
 
-    /// `let (a, b) = cell(x, h);`: a call of a network field with `count` outputs.
+    /// `let (a, b) = cell(x, h);`: a call of a network field with `count` outputs; or
+    /// `let (hs, h) = scan(cell, x, h0);`.
     pub(super) fn lower_parts(&mut self, expr: &Expr, count: usize) -> Option<Vec<NodeId>> {
         let call = match expr {
             Expr::Call(call) => Some(call),
             _ => None,
         };
+        if let Some(call) = call
+            && matches!(&*call.func, Expr::Path(p) if p.path.is_ident("scan"))
+        {
+            return self.lower_scan(call, count);
+        }
         let field = call.and_then(|c| match &*c.func {
             Expr::Path(p) => p
                 .path

@@ -27,27 +27,11 @@ fn network(plan: &Plan, id: NodeId) -> TokenStream {
     )
 }
 
-/// The call's outputs, in order.
-fn parts(plan: &Plan, id: NodeId) -> Vec<NodeId> {
-    let mut parts: Vec<(usize, NodeId)> = plan
-        .graph
-        .nodes
-        .iter()
-        .enumerate()
-        .filter_map(|(p, node)| match node.op {
-            Op::Part { index } if node.inputs[0] == id => Some((index, p)),
-            _ => None,
-        })
-        .collect();
-    parts.sort();
-    parts.into_iter().map(|(_, p)| p).collect()
-}
-
 pub fn forward(plan: &Plan, id: NodeId) -> Step {
     let node = plan.node(id);
     let (span, f, net) = (node.span, plan.field_of(node), network(plan, id));
     let args = node.inputs.iter().map(|&i| plan.value_in_forward(i));
-    let outs: Vec<NodeId> = parts(plan, id);
+    let outs: Vec<NodeId> = super::parts(plan, id);
     let dsts = outs.iter().map(|&p| plan.destination(p));
     let names = |ids: &[NodeId]| {
         ids.iter()
@@ -67,7 +51,7 @@ pub fn predict(plan: &Plan, id: NodeId) -> TokenStream {
     let node = plan.node(id);
     let (span, f, net) = (node.span, plan.field_of(node), network(plan, id));
     let args = node.inputs.iter().map(|&i| super::predict_arg(plan, i));
-    let names = parts(plan, id)
+    let names = super::parts(plan, id)
         .into_iter()
         .map(|p| plan.node(p).name.clone());
     quote_spanned! {span=>
@@ -79,7 +63,10 @@ pub fn backward<'g>(g: &mut dyn Gradients<'g>, n: NodeId, _field: usize) {
     let plan = g.plan();
     let node = plan.node(n);
     let (span, f, net) = (node.span, plan.field_of(node), network(plan, n));
-    let d_outs: Vec<TokenStream> = parts(plan, n).into_iter().map(|p| g.grad(p)).collect();
+    let d_outs: Vec<TokenStream> = super::parts(plan, n)
+        .into_iter()
+        .map(|p| g.grad(p))
+        .collect();
     let needs: Vec<Option<bool>> = node.inputs.iter().map(|&a| g.need(a)).collect();
     g.param_term(
         format!("∂L/∂({f}'s parameters)"),
@@ -93,7 +80,10 @@ pub fn backward<'g>(g: &mut dyn Gradients<'g>, n: NodeId, _field: usize) {
         return;
     }
     let input_only = needs.iter().all(|need| need.unwrap_or(true));
-    let outs_text: Vec<String> = parts(plan, n).into_iter().map(|p| g.d_text(p)).collect();
+    let outs_text: Vec<String> = super::parts(plan, n)
+        .into_iter()
+        .map(|p| g.d_text(p))
+        .collect();
     let mut dsts = Vec::new();
     let mut thens = Vec::new();
     for (k, (&a, need)) in node.inputs.iter().zip(&needs).enumerate() {

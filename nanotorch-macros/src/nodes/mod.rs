@@ -16,6 +16,7 @@ mod concat;
 mod layer;
 mod linear;
 mod scale;
+mod scan;
 mod stack;
 mod unary;
 
@@ -103,6 +104,7 @@ pub fn extra_buffers(plan: &Plan, id: NodeId) -> Vec<Extra> {
     match &plan.node(id).op {
         Op::Unary { prim, .. } => unary::extra(plan, id, prim),
         Op::Stack { .. } => stack::extra(plan, id),
+        Op::Scan { .. } => scan::extra(plan, id),
         _ => Vec::new(),
     }
 }
@@ -119,6 +121,7 @@ pub fn forward(plan: &Plan, id: NodeId) -> Step {
         Op::Layer { .. } => layer::forward(plan, id),
         Op::Stack { .. } => stack::forward(plan, id),
         Op::Call { .. } => call::forward(plan, id),
+        Op::Scan { .. } => scan::forward(plan, id),
         Op::Unary { prim, constant } => unary::forward(plan, id, prim, constant),
         Op::Add | Op::Sub | Op::Mul => arith::forward(plan, id),
         Op::Scale { factor, text } => scale::forward(plan, id, factor, text),
@@ -135,6 +138,7 @@ pub fn predict(plan: &Plan, id: NodeId) -> TokenStream {
         Op::Layer { .. } => layer::predict(plan, id),
         Op::Stack { .. } => stack::predict(plan, id),
         Op::Call { .. } => call::predict(plan, id),
+        Op::Scan { .. } => scan::predict(plan, id),
         Op::Unary { prim, constant } => unary::predict(plan, id, prim, constant),
         Op::Add | Op::Sub | Op::Mul => arith::predict(plan, id),
         Op::Scale { factor, .. } => scale::predict(plan, id, factor),
@@ -153,6 +157,7 @@ pub fn backward<'g>(g: &mut dyn Gradients<'g>, id: NodeId) {
         Op::Layer { field } => layer::backward(g, id, *field),
         Op::Stack { field } => stack::backward(g, id, *field),
         Op::Call { field } => call::backward(g, id, *field),
+        Op::Scan { .. } => scan::backward(g, id),
         Op::Unary { prim, constant } => unary::backward(g, id, prim, constant),
         Op::Add | Op::Sub => arith::backward_add_sub(g, id),
         Op::Mul => arith::backward_mul(g, id),
@@ -171,7 +176,7 @@ pub fn is_identity(op: &Op, k: usize) -> bool {
 pub fn has_params(op: &Op) -> bool {
     matches!(
         op,
-        Op::Linear { .. } | Op::Layer { .. } | Op::Stack { .. } | Op::Call { .. }
+        Op::Linear { .. } | Op::Layer { .. } | Op::Stack { .. } | Op::Call { .. } | Op::Scan { .. }
     )
 }
 
@@ -191,4 +196,20 @@ fn bind_predicted(plan: &Plan, id: NodeId, value: TokenStream) -> TokenStream {
     let name = &plan.node(id).name;
     let ty = plan.ty(id);
     quote::quote!(let #name: #ty = #value;)
+}
+
+/// The outputs of a call or scan node, in order.
+fn parts(plan: &Plan, id: NodeId) -> Vec<NodeId> {
+    let mut parts: Vec<(usize, NodeId)> = plan
+        .graph
+        .nodes
+        .iter()
+        .enumerate()
+        .filter_map(|(p, node)| match node.op {
+            Op::Part { index } if node.inputs[0] == id => Some((index, p)),
+            _ => None,
+        })
+        .collect();
+    parts.sort();
+    parts.into_iter().map(|(_, p)| p).collect()
 }

@@ -22,6 +22,7 @@ pub mod pool;
 pub mod reduce;
 pub mod reshape;
 pub mod softmax;
+pub mod time;
 
 pub use activation::*;
 pub use attention::*;
@@ -37,3 +38,4 @@ pub use pool::*;
 pub use reduce::*;
 pub use reshape::*;
 pub use softmax::*;
+pub use time::*;
