@@ -238,6 +238,100 @@ impl TrainStep for CellStep {
     }
 }
 
+network! {
+    /// An LSTM cell from `Linear`s and gates, for the scan below.
+    pub struct LstmCell {
+        xi: Linear<16, 32>,
+        hi: Linear<32, 32>,
+        xf: Linear<16, 32>,
+        hf: Linear<32, 32>,
+        xg: Linear<16, 32>,
+        hg: Linear<32, 32>,
+        xo: Linear<16, 32>,
+        ho: Linear<32, 32>,
+    }
+    fn forward(x: [B, 16], h: [B, 32], c: [B, 32]) -> ([B, 32], [B, 32]) {
+        let i = sigmoid(xi(x) + hi(h));
+        let f = sigmoid(xf(x) + hf(h));
+        let g = tanh(xg(x) + hg(h));
+        let o = sigmoid(xo(x) + ho(h));
+        let c2 = f * c + i * g;
+        (o * tanh(c2), c2)
+    }
+}
+
+network! {
+    /// The cell scanned over 12 time steps, a head on every state.
+    pub struct LstmModel {
+        cell: LstmCell,
+        head: Linear<32, 4>,
+    }
+    fn forward(x: [B, 12, 16], h0: [B, 32], c0: [B, 32]) -> [B, 12, 4] {
+        let (hs, _h, _c) = scan(cell, x, h0, c0);
+        head(hs)
+    }
+}
+
+/// A training step of [`LstmModel`]: backpropagation through 12 time steps, MSE and Adam.
+struct LstmStep {
+    net: LstmModel,
+    opt: Adam,
+    x: Tensor<(Dyn, U12, U16)>,
+    h: Tensor<(Dyn, U32)>,
+    y: Tensor<(Dyn, U12, U4)>,
+    dy: Tensor<(Dyn, U12, U4)>,
+}
+
+impl LstmStep {
+    fn new() -> Self {
+        let mut s = Self {
+            net: LstmModel::new(0),
+            opt: Adam::new(),
+            x: Tensor::default(),
+            h: Tensor::default(),
+            y: Tensor::default(),
+            dy: Tensor::default(),
+        };
+        s.set_batch(32, 1);
+        s
+    }
+}
+
+impl TrainStep for LstmStep {
+    fn step(&mut self) -> f32 {
+        self.net.zero_grad();
+        let out = self.net.forward(&self.x, &self.h, &self.h);
+        let loss = mse_loss_into(out, &self.y, Reduction::Mean, &mut self.dy)
+            .expect("targets have the batch size");
+        self.net
+            .backward(&self.dy)
+            .expect("the loss gradient has the output's sizes");
+        self.opt.step(&mut self.net);
+        loss
+    }
+
+    fn set_batch(&mut self, batch: usize, seed: u64) {
+        let mut rng = seeded_rng(seed);
+        self.x = Tensor::rand_uniform(
+            (Dyn(batch), U12::default(), U16::default()),
+            -1.0,
+            1.0,
+            &mut rng,
+        );
+        self.h = Tensor::rand_uniform((Dyn(batch), U32::default()), -1.0, 1.0, &mut rng);
+        self.y = Tensor::rand_uniform(
+            (Dyn(batch), U12::default(), U4::default()),
+            -1.0,
+            1.0,
+            &mut rng,
+        );
+    }
+
+    fn gemm_flops(&self) -> f64 {
+        0.0
+    }
+}
+
 /// The counter itself: it sees an allocation on this thread and on another.
 fn the_counter_sees_allocations() {
     let (n, sizes) = allocations(|| drop(std::hint::black_box(vec![0u8; 64])));
@@ -264,6 +358,7 @@ fn main() {
             "cell (two inputs, two outputs, a stack)",
             &mut CellStep::new(),
         );
+        steady_state("lstm scan (12 steps)", &mut LstmStep::new());
         batch_change("tiny", &mut TinyStep::new(), 50, 30);
         batch_change("digits", &mut DigitsStep::new(), 32, 20);
         batch_change("mnist", &mut MnistStep::new(), 128, 72);
@@ -276,6 +371,7 @@ fn main() {
             32,
             20,
         );
+        batch_change("lstm scan (12 steps)", &mut LstmStep::new(), 32, 20);
     });
     println!("zero_alloc: every steady-state step allocated nothing");
 }
