@@ -1,5 +1,5 @@
 //! A committed snapshot of the code `network!` writes for the README's `Regressor` and a small
-//! stack `Stacked` (its forward and backward loops), so any
+//! stack `Stacked` and a scan `Rnn` (their forward and backward loops), so any
 //! change to the generated code shows up in review as a diff of
 //! `tests/expansion/regressor.expanded.rs`.
 //!
@@ -144,6 +144,19 @@ fn committed_snapshot_has_the_stack_loops() {
     assert!(
         text.contains("for k in (0..self.blocks.len()).rev() {"),
         "the snapshot has no reversed backward loop over `Stacked`'s blocks"
+    );
+}
+
+#[test]
+fn committed_snapshot_has_the_scan_loops() {
+    let text = committed();
+    assert!(
+        text.contains("for t in 0..4 {"),
+        "the snapshot has no forward loop over `Rnn`'s time steps"
+    );
+    assert!(
+        text.contains("for t in (0..4).rev() {"),
+        "the snapshot has no reversed (BPTT) loop over `Rnn`'s time steps"
     );
 }
 

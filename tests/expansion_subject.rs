@@ -1,5 +1,5 @@
-//! The subject of the expansion snapshot: the README's `Regressor`, and a small stack (whose
-//! forward and backward are loops), so that
+//! The subject of the expansion snapshot: the README's `Regressor`, a small stack and a small
+//! scan over time (whose forward and backward are loops), so that
 //! `cargo expand --test expansion_subject` prints exactly the code `network!` writes for it.
 //! `tests/expansion_snapshot.rs` compares that output with `tests/expansion/regressor.expanded.rs`.
 
@@ -36,4 +36,28 @@ network! {
         head: Linear<4, 1>,
     }
     fn forward(x: [B, 3]) -> [B, 1] = inp -> blocks -> head;
+}
+
+network! {
+    /// An Elman cell: the new state from a time step and the old state.
+    pub struct RnnCell {
+        wx: Linear<2, 3>,
+        wh: Linear<3, 3>,
+    }
+    fn forward(x: [B, 2], h: [B, 3]) -> [B, 3] {
+        tanh(wx(x) + wh(h))
+    }
+}
+
+network! {
+    /// The cell scanned over 4 time steps: forward is a loop over time, backward the same loop
+    /// reversed (backpropagation through time).
+    pub struct Rnn {
+        cell: RnnCell,
+        head: Linear<3, 1>,
+    }
+    fn forward(x: [B, 4, 2], h0: [B, 3]) -> [B, 4, 1] {
+        let (hs, _h) = scan(cell, x, h0);
+        head(hs)
+    }
 }

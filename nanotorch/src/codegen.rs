@@ -2,7 +2,7 @@
 //! expansion; each is a small, ordinary function.
 
 use crate::element::Element;
-use crate::layer::Layer;
+use crate::layer::{Layer, Muts, Network, Refs, Tuple};
 use crate::shape::{Dim, DimsAgree, Shape};
 use crate::tensor::Tensor;
 
@@ -183,4 +183,106 @@ pub fn last_state<'a, T>(initial: &'a T, states: &'a [T]) -> &'a T {
 pub fn zeros_like_into<S: Shape, E: Element>(dst: &mut Tensor<S, E>, like: &Tensor<S, E>) {
     dst.resize_to(like.shape());
     dst.fill(E::zero());
+}
+
+/// What a scan needs of its cell: it takes a time step and the states (the tuple `I`: the step,
+/// then the states), and returns new states of the types it took ([`StepAndStates::States`] of `I`). The loops
+/// `network!` writes for a scan call the cell through this trait, so a cell that takes other
+/// widths, or returns a state of another width than it takes, is one error at the `scan`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be the cell of a scan over the step and states `{I}`",
+    label = "the cell of this scan",
+    note = "a cell takes a time step `[B, F]` and the states, and returns new states of the widths it takes: `fn forward(x: [B, F], h: [B, H]) -> [B, H]`"
+)]
+pub trait ScanCell<I: StepAndStates> {
+    /// One step forward: the new states into `states`.
+    fn step_forward(&mut self, inputs: Refs<'_, I>, states: Muts<'_, I::States>);
+    /// One step backward: from the gradients of the new states to those of the step and the
+    /// old states (parameter gradients are added).
+    fn step_backward(&mut self, d_states: Refs<'_, I::States>, d_inputs: Muts<'_, I>);
+    /// One step of inference.
+    fn step_predict(&self, inputs: Refs<'_, I>) -> I::States;
+}
+
+impl<N, I: StepAndStates + 'static> ScanCell<I> for N
+where
+    N: Network<I>,
+    <N as Network<I>>::Outputs: SameStates<I::States> + 'static,
+{
+    fn step_forward(&mut self, inputs: Refs<'_, I>, states: Muts<'_, I::States>) {
+        self.forward_into(inputs, <N::Outputs as SameStates<I::States>>::muts(states));
+    }
+    fn step_backward(&mut self, d_states: Refs<'_, I::States>, d_inputs: Muts<'_, I>) {
+        self.backward_into(
+            <N::Outputs as SameStates<I::States>>::refs(d_states),
+            d_inputs,
+        );
+    }
+    fn step_predict(&self, inputs: Refs<'_, I>) -> I::States {
+        <N::Outputs as SameStates<I::States>>::owned(self.predict(inputs))
+    }
+}
+
+/// The states a cell returns are the states it takes: implemented only for a tuple and itself,
+/// so a cell that returns a state of another width than it takes is one error at the `scan`,
+/// naming both.
+#[diagnostic::on_unimplemented(
+    message = "a scanned cell must return states of the widths it takes: it returns `{Self}` for `{S}`",
+    label = "the cell of this scan",
+    note = "the new state of one step is the old state of the next, so a cell `fn forward(x: [B, F], h: [B, H]) -> [B, H]` returns what it takes"
+)]
+pub trait SameStates<S: Tuple>: Tuple + Sized {
+    /// The identity, between the two names of one type.
+    fn muts(states: Muts<'_, S>) -> Muts<'_, Self>;
+    /// The identity, between the two names of one type.
+    fn refs(states: Refs<'_, S>) -> Refs<'_, Self>;
+    /// The identity, between the two names of one type.
+    fn owned(self) -> S;
+}
+
+impl<S: Tuple> SameStates<S> for S {
+    fn muts(states: Muts<'_, S>) -> Muts<'_, S> {
+        states
+    }
+    fn refs(states: Refs<'_, S>) -> Refs<'_, S> {
+        states
+    }
+    fn owned(self) -> S {
+        self
+    }
+}
+
+/// The inputs of a scan's cell, `(step, state, …)`: [`StepAndStates::States`] is the tuple of
+/// the states alone, which the cell returns.
+pub trait StepAndStates: Tuple {
+    /// `(state, …)`.
+    type States: Tuple + 'static;
+}
+
+impl<X, A: 'static> StepAndStates for (X, A) {
+    type States = (A,);
+}
+impl<X, A: 'static, B: 'static> StepAndStates for (X, A, B) {
+    type States = (A, B);
+}
+impl<X, A: 'static, B: 'static, C: 'static> StepAndStates for (X, A, B, C) {
+    type States = (A, B, C);
+}
+
+/// A field's [`StepState`](crate::StepState), seen from the network that holds it: a network is
+/// a `StepState` when each of its nested layers is. The bound is written on `PhantomData<E>`
+/// (it mentions the network's element type), so a field that is not a `StepState` — an
+/// activation layer, a custom layer — makes the network's impl not apply, rather than an error.
+pub trait NestedState<F> {
+    /// The field's saved values.
+    type Saved: Default + Clone + std::fmt::Debug;
+    /// Exchanges the field's saved values with `saved`.
+    fn swap(field: &mut F, saved: &mut Self::Saved);
+}
+
+impl<E, F: crate::layer::StepState> NestedState<F> for std::marker::PhantomData<E> {
+    type Saved = F::Saved;
+    fn swap(field: &mut F, saved: &mut F::Saved) {
+        field.swap_saved(saved);
+    }
 }

@@ -169,7 +169,10 @@ pub trait Layer<X, E: Element>: Module<E> {
     label = "called with these inputs",
     note = "a network with several inputs is called with as many values as its `forward` declares, each of its declared shape"
 )]
-pub trait Network<I: Tuple>: NetworkIo {
+pub trait Network<I: Tuple> {
+    /// The tuple of output types (those of [`NetworkIo::Outputs`]).
+    type Outputs: Tuple;
+
     /// Computes the outputs into `outputs` and saves what [`Network::backward_into`] reads.
     fn forward_into(&mut self, inputs: Refs<'_, I>, outputs: Muts<'_, Self::Outputs>);
 

@@ -60,6 +60,14 @@
 //!   input. Such a network is a field of another like any layer, called with several values
 //!   and unpacked with `let (a, b) = cell(x, h);` (through the [`Network`](crate::Network)
 //!   trait, which checks the inputs: one error at the call if their number or shapes differ).
+//! - **Scans over time**: `let (hs, h) = scan(cell, x, h0);` runs the network field `cell`
+//!   (`fn forward(x: [B, F], h: [B, H]) -> [B, H]`) at every time step of `x: [B, T, F]`,
+//!   carrying the state; `hs: [B, T, H]` is the sequence of states, `h` the last one (name one
+//!   you do not need `_h`). Several states (an LSTM's `(h, c)`) are passed and returned
+//!   together: `let (hs, h, c) = scan(lstm, x, h0, c0);`. The generated forward is a loop over
+//!   the steps, and backward the reversed loop (backpropagation through time), with gradients
+//!   into the sequence and the initial states. The cell keeps one buffer of saved values per
+//!   step ([`StepState`](crate::StepState)); its fields are `Linear`s and other such networks.
 //!
 //! A value used twice (fan-out, residual connections) gets the sum of both gradient
 //! contributions. A `Linear` applied twice shares its weights, and its gradients accumulate.

@@ -42,16 +42,27 @@ fn step_state(names: &Names, plan: &Plan) -> TokenStream {
         .iter()
         .filter(|f| matches!(f.kind, FieldKind::Opaque))
         .collect();
-    let tys = nested.iter().map(|f| {
+    let state = |f: &&crate::fields::LayerField| {
         let ty = &f.ty;
-        quote!(<#ty as ::nanotorch::StepState>::Saved)
+        quote!(<::core::marker::PhantomData<E> as ::nanotorch::codegen::NestedState<#ty>>)
+    };
+    let tys = nested.iter().map(|f| {
+        let s = state(f);
+        quote!(#s::Saved)
+    });
+    let bounds = nested.iter().map(|f| {
+        let ty = &f.ty;
+        quote!(::core::marker::PhantomData<E>: ::nanotorch::codegen::NestedState<#ty>,)
     });
     let swaps = nested.iter().enumerate().map(|(k, f)| {
-        let (n, k) = (&f.name, syn::Index::from(k + 1));
-        quote!(::nanotorch::StepState::swap_saved(&mut self.#n, &mut saved.#k);)
+        let (n, k, s) = (&f.name, syn::Index::from(k + 1), state(f));
+        quote!(#s::swap(&mut self.#n, &mut saved.#k);)
     });
     quote! {
-        impl<#decl> ::nanotorch::StepState for #name<#args> {
+        impl<#decl> ::nanotorch::StepState for #name<#args>
+        where
+            #(#bounds)*
+        {
             type Saved = (#saved<#args>, #(#tys,)*);
 
             fn swap_saved(&mut self, saved: &mut Self::Saved) {
@@ -150,6 +161,8 @@ fn network(names: &Names, sig: &Signature) -> TokenStream {
         }
 
         impl<#decl> ::nanotorch::Network<#inputs> for #name<#args> {
+            type Outputs = #outputs;
+
             fn forward_into(
                 &mut self,
                 (#x_names,): ::nanotorch::layer::Refs<'_, #inputs>,

@@ -183,7 +183,8 @@ fn check_unused(
                 nodes[nodes[*id].inputs[0]].op,
                 crate::graph::Op::Scan { .. }
             );
-        if !used[*id] && !(scan_output && name.to_string().starts_with('_')) {
+        let unused_on_purpose = scan_output && name.to_string().starts_with('_');
+        if !used[*id] && !unused_on_purpose {
             errors.push(syn::Error::new(
                 name.span(),
                 format!("`{name}` is computed but never used"),

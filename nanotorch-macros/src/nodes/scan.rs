@@ -22,7 +22,7 @@ use crate::plan::{Plan, respan};
 
 /// The names and types a scan's code needs.
 struct Scan {
-    /// `<Cell<E> as ::nanotorch::Network<(Xt, S…)>>`.
+    /// `<Cell<E> as ::nanotorch::codegen::ScanCell<(Xt, S…)>>`.
     network: TokenStream,
     cell_ty: TokenStream,
     /// The number of steps, `T::SIZE`.
@@ -50,7 +50,7 @@ fn scan(plan: &Plan, id: NodeId) -> Scan {
     let state_tys: Vec<TokenStream> = node.inputs[1..].iter().map(|&s| plan.ty(s)).collect();
     let cell_ty = plan.graph.fields[field].ty.clone();
     let network = respan(
-        &quote!(<#cell_ty as ::nanotorch::Network<(#step_ty, #(#state_tys,)*)>>),
+        &quote!(<#cell_ty as ::nanotorch::codegen::ScanCell<(#step_ty, #(#state_tys,)*)>>),
         node.span,
     );
     let n = &node.name;
@@ -58,7 +58,14 @@ fn scan(plan: &Plan, id: NodeId) -> Scan {
     Scan {
         network,
         cell_ty: respan(&cell_ty, node.span),
-        steps: quote!(<#t as ::nanotorch::shape::StaticDim>::SIZE),
+        // The number of steps as written (`0..4`), or through the length's type.
+        steps: match x.dims[1].lit {
+            Some(n) => {
+                let n = proc_macro2::Literal::usize_unsuffixed(n as usize);
+                quote!(#n)
+            }
+            None => quote!(<#t as ::nanotorch::shape::StaticDim>::SIZE),
+        },
         step_ty,
         x_t: format_ident!("{}_x_t", n),
         states: k
@@ -170,7 +177,7 @@ pub fn forward(plan: &Plan, id: NodeId) -> Step {
                 ::nanotorch::ops::time_step_into(#x, t, &mut self.work.#x_t);
                 #(#links)*
                 ::nanotorch::StepState::swap_saved(&mut self.#f, &mut self.saved.#saved_steps[t]);
-                #network::forward_into(&mut self.#f, (&self.work.#x_t, #(#prevs,)*), (#(#nexts,)*));
+                #network::step_forward(&mut self.#f, (&self.work.#x_t, #(#prevs,)*), (#(#nexts,)*));
                 ::nanotorch::StepState::swap_saved(&mut self.#f, &mut self.saved.#saved_steps[t]);
             }
             for t in 0..#steps {
@@ -210,7 +217,7 @@ pub fn predict(plan: &Plan, id: NodeId) -> TokenStream {
         for t in 0..#steps {
             let mut x_t: #step_ty = ::core::default::Default::default();
             ::nanotorch::ops::time_step_into(#x, t, &mut x_t);
-            (#(#state,)*) = #network::predict(&self.#f, (&x_t, #(&#state,)*));
+            (#(#state,)*) = #network::step_predict(&self.#f, (&x_t, #(&#state,)*));
             ::nanotorch::ops::set_time_step(&#first, t, &mut #seq);
         }
         let (#(#lasts,)*) = (#(#state,)*);
@@ -282,7 +289,7 @@ pub fn backward<'g>(g: &mut dyn Gradients<'g>, n: NodeId) {
             for t in (0..#steps).rev() {
                 #add_sequence
                 ::nanotorch::StepState::swap_saved(&mut self.#f, &mut self.saved.#saved_steps[t]);
-                #network::backward_into(
+                #network::step_backward(
                     &mut self.#f,
                     (#(&self.grads.#carry,)*),
                     (&mut self.grads.#d_x_t, #(&mut self.grads.#d_prev,)*),
