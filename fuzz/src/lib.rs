@@ -18,8 +18,11 @@ use std::path::Path;
 /// bomb, which must then be refused.
 pub const FUZZ_GUNZIP_LIMIT: u64 = 1 << 20;
 
+/// A target's entry point: the bytes in, the outcome out.
+pub type Target = fn(&[u8]) -> String;
+
 /// The targets, by name, as `fuzz/fuzz_targets/<name>.rs` and `tests/fuzz_regressions/<name>/`.
-pub const TARGETS: [(&str, fn(&[u8]) -> String); 6] = [
+pub const TARGETS: [(&str, Target); 6] = [
     ("checkpoint", checkpoint),
     ("idx_images", idx_images),
     ("idx_labels", idx_labels),
