@@ -8,18 +8,36 @@
 //! injector queue, a linked list whose blocks are allocated as jobs pass through (one 1.5 KB
 //! block per 63 jobs), so a training step on two threads was not allocation-free. Here a call
 //! touches only a mutex and two condition variables, which allocate nothing on Linux (futexes);
-//! the only allocations are the worker threads themselves, spawned the first time they are
-//! needed.
+//! the only allocations are the pool itself and the worker threads, made the first time they
+//! are needed.
 //!
 //! This crate holds the one `unsafe` block of NanoTorch's runtime, so that `nanotorch` itself
 //! can `#![forbid(unsafe_code)]`: handing a closure that borrows the caller's stack to
 //! long-lived threads requires erasing its lifetime. [`run`] is sound because it does not
 //! return — not even by unwinding — until every worker has finished with the closure and the
-//! job has been withdrawn; see the `SAFETY` comment in [`run`].
+//! job has been withdrawn; see the `SAFETY` comment in `run_on`.
+//!
+//! **Model-checked**: built with `RUSTFLAGS="--cfg loom"`, the pool uses
+//! [loom](https://docs.rs/loom)'s mutexes, condition variables, atomics and threads, and
+//! exposes a `Pool` value (a fresh pool per model iteration, shut down and joined on drop);
+//! `tests/loom.rs` runs a caller and two workers through jobs, a nested call, a panicking
+//! part and shutdown under every interleaving loom explores (docs/reliability.md).
 
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+
+#[cfg(loom)]
+use loom::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+#[cfg(loom)]
+use loom::sync::{Arc, Condvar, Mutex, MutexGuard};
+#[cfg(loom)]
+use loom::thread;
+#[cfg(not(loom))]
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Condvar, Mutex, MutexGuard, OnceLock};
+#[cfg(not(loom))]
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
+#[cfg(not(loom))]
+use std::thread;
+#[cfg(not(loom))]
 use std::time::{Duration, Instant};
 
 /// The most parts one call may have (more are run as this many).
@@ -30,6 +48,7 @@ pub const MAX_PARTS: usize = 64;
 /// sleeping thread took tens of microseconds on the KVM guests measured — several times per
 /// training step, more than splitting a mid-sized product saves. OpenMP runtimes spin for the
 /// same reason (Intel's for 200 ms by default); this spins for far less.
+#[cfg(not(loom))]
 const SPIN: Duration = Duration::from_micros(200);
 
 /// A job as the workers see it: the closure with its lifetime erased, and how many parts.
@@ -47,17 +66,21 @@ struct State {
     next: usize,
     /// Whether any part panicked.
     panicked: bool,
-    /// Worker threads spawned so far.
-    workers: usize,
+    /// The worker threads spawned so far.
+    workers: Vec<thread::JoinHandle<()>>,
+    /// Set once, by `Inner::shutdown`: workers return instead of waiting for the next job.
+    shutdown: bool,
 }
 
-struct Pool {
+/// A pool: the global one behind [`run`], or (under loom) one per model iteration.
+struct Inner {
     state: Mutex<State>,
-    /// Counts published jobs; workers spin on it (outside the lock) for the next job.
+    /// Counts published jobs (and the shutdown); workers spin on it (outside the lock) for the
+    /// next job.
     generation: AtomicU64,
     /// Parts of the current job not yet finished (claimed or not); the caller spins on it.
     unfinished: AtomicUsize,
-    /// Signalled when a job is published.
+    /// Signalled when a job is published, and at shutdown.
     job_posted: Condvar,
     /// Signalled when the last part of a job finishes.
     job_done: Condvar,
@@ -65,26 +88,21 @@ struct Pool {
     caller: Mutex<()>,
 }
 
-fn pool() -> &'static Pool {
-    static POOL: OnceLock<Pool> = OnceLock::new();
-    POOL.get_or_init(|| Pool {
-        state: Mutex::new(State {
-            job: None,
-            next: 0,
-            panicked: false,
-            workers: 0,
-        }),
-        generation: AtomicU64::new(0),
-        unfinished: AtomicUsize::new(0),
-        job_posted: Condvar::new(),
-        job_done: Condvar::new(),
-        caller: Mutex::new(()),
-    })
+#[cfg(not(loom))]
+fn pool() -> &'static Arc<Inner> {
+    static POOL: OnceLock<Arc<Inner>> = OnceLock::new();
+    POOL.get_or_init(|| Arc::new(Inner::new()))
 }
 
 /// Locks ignoring poisoning: no code panics while holding these locks (parts run unlocked).
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Waits on `cv`, ignoring poisoning as [`lock`] does.
+fn wait<'a, T>(cv: &Condvar, guard: MutexGuard<'a, T>) -> MutexGuard<'a, T> {
+    cv.wait(guard)
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Claims the next unclaimed part of the current job, if any.
@@ -97,7 +115,7 @@ fn claim(state: &mut State) -> Option<(Job, usize)> {
 }
 
 /// Runs part `i` and records that it finished (and whether it panicked).
-fn finish_part(pool: &Pool, job: Job, i: usize) {
+fn finish_part(pool: &Inner, job: Job, i: usize) {
     let ok = catch_unwind(AssertUnwindSafe(|| (job.f)(i))).is_ok();
     if !ok {
         lock(&pool.state).panicked = true;
@@ -111,6 +129,7 @@ fn finish_part(pool: &Pool, job: Job, i: usize) {
 }
 
 /// Spins until `done()` or [`SPIN`] has passed; returns whether `done()` became true.
+#[cfg(not(loom))]
 fn spin_until(done: impl Fn() -> bool) -> bool {
     let start = Instant::now();
     loop {
@@ -126,9 +145,20 @@ fn spin_until(done: impl Fn() -> bool) -> bool {
     }
 }
 
-fn worker_loop(pool: &'static Pool) {
+/// Under loom, which does not model time, the spin is one check: loom runs it before and
+/// after every other thread's steps, which covers both ways a real spin ends (it sees the
+/// change, or times out and sleeps on the condition variable).
+#[cfg(loom)]
+fn spin_until(done: impl Fn() -> bool) -> bool {
+    done()
+}
+
+fn worker_loop(pool: &Inner) {
     loop {
         let mut state = lock(&pool.state);
+        if state.shutdown {
+            return;
+        }
         if let Some((job, i)) = claim(&mut state) {
             drop(state);
             finish_part(pool, job, i);
@@ -141,26 +171,49 @@ fn worker_loop(pool: &'static Pool) {
         }
         let mut state = lock(&pool.state);
         while pool.generation.load(Ordering::Acquire) == seen {
-            state = pool
-                .job_posted
-                .wait(state)
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            state = wait(&pool.job_posted, state);
         }
     }
 }
 
-/// Calls `f(i)` for every `i` in `0..parts`, on the calling thread and up to `parts − 1` worker
-/// threads, and returns when all calls have returned. Parts may run in any order and at the
-/// same time, so `f` is `Sync`.
-///
-/// If another thread's call is running, this one runs all its parts on the calling thread (it
-/// never waits for a pool that may be busy for long, and a part that itself calls `run` cannot
-/// deadlock).
-///
-/// # Panics
-/// If a part panics, after all parts have finished (with the first panic's payload when it was
-/// the calling thread's part, else a message).
-pub fn run(parts: usize, f: &(dyn Fn(usize) + Sync)) {
+impl Inner {
+    fn new() -> Self {
+        Self {
+            state: Mutex::new(State {
+                job: None,
+                next: 0,
+                panicked: false,
+                workers: Vec::new(),
+                shutdown: false,
+            }),
+            generation: AtomicU64::new(0),
+            unfinished: AtomicUsize::new(0),
+            job_posted: Condvar::new(),
+            job_done: Condvar::new(),
+            caller: Mutex::new(()),
+        }
+    }
+
+    /// Tells the workers to return and waits until they have. Only for a pool with no call
+    /// running (a `Pool` being dropped); the global pool is never shut down.
+    #[cfg(any(loom, test))]
+    fn shutdown(&self) {
+        let workers = {
+            let mut state = lock(&self.state);
+            state.shutdown = true;
+            self.generation.fetch_add(1, Ordering::AcqRel);
+            self.job_posted.notify_all();
+            std::mem::take(&mut state.workers)
+        };
+        for worker in workers {
+            // A worker cannot panic (parts run under `catch_unwind`), so `join` returns `Ok`.
+            let _ = worker.join();
+        }
+    }
+}
+
+/// [`run`] on `pool` (an `Arc` because each worker keeps a reference to it).
+fn run_on(pool: &Arc<Inner>, parts: usize, f: &(dyn Fn(usize) + Sync)) {
     let parts = parts.min(MAX_PARTS);
     if parts <= 1 {
         if parts == 1 {
@@ -168,31 +221,32 @@ pub fn run(parts: usize, f: &(dyn Fn(usize) + Sync)) {
         }
         return;
     }
-    let pool = pool();
     let Ok(_caller) = pool.caller.try_lock() else {
         (0..parts).for_each(f);
         return;
     };
-    // SAFETY: the `'static` reference exists only inside `state.job`, and this function does
-    // not return or unwind before (1) every part has finished (`unfinished == 0`, waited for
-    // below; a part is counted finished only after its call of `f` has returned, and parts
-    // that panic are caught and still counted), after which no thread can be running `f`,
-    // and (2) `state.job` is set back to `None` under the lock, after which no thread can
-    // start running it (`claim` reads the job under the same lock, and all `parts` indices
-    // have been claimed by then). The calling thread's own parts run under `catch_unwind`, so
-    // a panic there also waits for (1) and (2).
+    // SAFETY: the `'static` reference exists only inside `state.job`, and this function
+    // does not return or unwind before (1) every part has finished (`unfinished == 0`,
+    // waited for below; a part is counted finished only after its call of `f` has
+    // returned, and parts that panic are caught and still counted), after which no
+    // thread can be running `f`, and (2) `state.job` is set back to `None` under the
+    // lock, after which no thread can start running it (`claim` reads the job under the
+    // same lock, and all `parts` indices have been claimed by then). The calling
+    // thread's own parts run under `catch_unwind`, so a panic there also waits for (1)
+    // and (2). `tests/loom.rs` checks (1) and (2) under every interleaving loom explores.
     let erased: &'static (dyn Fn(usize) + Sync) = unsafe {
         std::mem::transmute::<&(dyn Fn(usize) + Sync), &'static (dyn Fn(usize) + Sync)>(f)
     };
     let mut state = lock(&pool.state);
-    while state.workers < parts - 1 {
-        let spawned = std::thread::Builder::new()
-            .name(format!("nanotorch-worker-{}", state.workers + 1))
-            .spawn(move || worker_loop(pool));
-        if spawned.is_err() {
-            break; // fewer threads; the calling thread picks up the rest
+    while state.workers.len() < parts - 1 {
+        let pool = Arc::clone(pool);
+        let spawned = thread::Builder::new()
+            .name(format!("nanotorch-worker-{}", state.workers.len() + 1))
+            .spawn(move || worker_loop(&pool));
+        match spawned {
+            Ok(handle) => state.workers.push(handle),
+            Err(_) => break, // fewer threads; the calling thread picks up the rest
         }
-        state.workers += 1;
     }
     state.job = Some(Job { f: erased, parts });
     state.next = 0;
@@ -214,10 +268,7 @@ pub fn run(parts: usize, f: &(dyn Fn(usize) + Sync)) {
     spin_until(|| pool.unfinished.load(Ordering::Acquire) == 0);
     let mut state = lock(&pool.state);
     while pool.unfinished.load(Ordering::Acquire) > 0 {
-        state = pool
-            .job_done
-            .wait(state)
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        state = wait(&pool.job_done, state);
     }
     state.job = None;
     let panicked = state.panicked;
@@ -226,6 +277,63 @@ pub fn run(parts: usize, f: &(dyn Fn(usize) + Sync)) {
         resume_unwind(payload);
     }
     assert!(!panicked, "a part of a nanotorch_pool::run call panicked");
+}
+
+/// Calls `f(i)` for every `i` in `0..parts`, on the calling thread and up to `parts − 1` worker
+/// threads, and returns when all calls have returned. Parts may run in any order and at the
+/// same time, so `f` is `Sync`.
+///
+/// If another thread's call is running, this one runs all its parts on the calling thread (it
+/// never waits for a pool that may be busy for long, and a part that itself calls `run` cannot
+/// deadlock).
+///
+/// # Panics
+/// If a part panics, after all parts have finished (with the first panic's payload when it was
+/// the calling thread's part, else a message).
+#[cfg(not(loom))]
+pub fn run(parts: usize, f: &(dyn Fn(usize) + Sync)) {
+    if parts <= 1 {
+        // No pool needed (and none created).
+        if parts == 1 {
+            f(0);
+        }
+        return;
+    }
+    run_on(pool(), parts, f);
+}
+
+/// A pool of its own, for the model-checked test only (`--cfg loom`): loom needs fresh
+/// synchronization objects and threads in every iteration of a model, so the test cannot use
+/// the global pool behind `run`. Dropping it shuts the workers down and joins them.
+#[cfg(loom)]
+pub struct Pool(Arc<Inner>);
+
+#[cfg(loom)]
+impl Pool {
+    /// A pool with no worker threads yet (they are spawned by the first call that needs them).
+    pub fn new() -> Self {
+        Self(Arc::new(Inner::new()))
+    }
+
+    /// `run` on this pool: calls `f(i)` for every `i` in `0..parts` and returns when all
+    /// have returned; panics after all parts have finished if one panicked.
+    pub fn run(&self, parts: usize, f: &(dyn Fn(usize) + Sync)) {
+        run_on(&self.0, parts, f);
+    }
+}
+
+#[cfg(loom)]
+impl Default for Pool {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[cfg(loom)]
+impl Drop for Pool {
+    fn drop(&mut self) {
+        self.0.shutdown();
+    }
 }
 
 #[cfg(test)]
@@ -279,6 +387,21 @@ mod tests {
             hits.fetch_add(1, Ordering::Relaxed);
         });
         assert_eq!(hits.load(Ordering::Relaxed), 3);
+    }
+
+    #[test]
+    fn a_pool_shuts_down_and_joins_its_workers() {
+        let pool = Arc::new(Inner::new());
+        let hits = AtomicUsize::new(0);
+        run_on(&pool, 3, &|_| {
+            hits.fetch_add(1, Ordering::Relaxed);
+        });
+        assert_eq!(hits.load(Ordering::Relaxed), 3);
+        assert_eq!(lock(&pool.state).workers.len(), 2);
+        pool.shutdown();
+        // Joined: only this test's reference to the pool is left.
+        assert_eq!(Arc::strong_count(&pool), 1);
+        assert!(lock(&pool.state).workers.is_empty());
     }
 
     #[test]

@@ -47,6 +47,8 @@
 
 mod atomic;
 mod error;
+#[cfg(test)]
+mod fault_tests;
 
 use std::collections::{HashMap, HashSet};
 use std::io::Write;
@@ -168,8 +170,18 @@ pub fn save<E: Element, M: Module<E> + ?Sized>(
     model: &mut M,
     path: impl AsRef<Path>,
 ) -> Result<(), CheckpointError> {
+    save_through(model, path.as_ref(), |f, bytes| f.write_all(bytes))
+}
+
+/// [`save`] with the bytes going to the temporary file through `write`: the seam the fault
+/// tests use to fail the write at every byte offset (`checkpoint/fault_tests.rs`).
+pub(crate) fn save_through<E: Element, M: Module<E> + ?Sized>(
+    model: &mut M,
+    path: &Path,
+    write: impl FnOnce(&mut std::fs::File, &[u8]) -> std::io::Result<()>,
+) -> Result<(), CheckpointError> {
     let bytes = to_bytes(model)?;
-    atomic::write_atomically(path.as_ref(), |f| f.write_all(&bytes))
+    atomic::write_atomically(path, |f| write(f, &bytes))
 }
 
 /// Loads parameters and buffers from `path` into the model: strict names, same shapes, same

@@ -40,6 +40,17 @@ pub enum DataError {
         #[source]
         source: io::Error,
     },
+    /// Data bigger than a limit allows, refused before it is held in memory: gzip data that
+    /// decompresses to more than [`GUNZIP_LIMIT`](super::GUNZIP_LIMIT) bytes.
+    #[error("{origin}: {what}: expected at most {limit} bytes, found more")]
+    TooLarge {
+        /// The file or embedded data set.
+        origin: String,
+        /// What is too large, e.g. `"decompressed gzip data"`.
+        what: &'static str,
+        /// The most bytes allowed.
+        limit: u64,
+    },
     /// A file is shorter than its header says it must be.
     #[error("{path}: truncated file, expected {expected} bytes, found {found}")]
     Truncated {
@@ -73,7 +84,8 @@ pub enum DataError {
         found: u32,
     },
     /// Images of another size than the type asks for.
-    #[error("{path}: images are {rows}×{cols} = {} pixels, expected {expected} pixels", rows * cols)]
+    #[error("{path}: images are {rows}×{cols} = {} pixels, expected {expected} pixels",
+        *rows as u128 * *cols as u128)]
     ImageSize {
         /// The file.
         path: PathBuf,

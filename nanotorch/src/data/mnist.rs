@@ -228,7 +228,8 @@ pub fn parse_images<E: Element>(
 ) -> Result<Tensor<(Dyn, U784), E>, DataError> {
     let h = header(path, bytes, "IDX images (ubyte, 3 dims)", IMAGES_MAGIC, 3)?;
     let (count, rows, cols) = (h[0] as u64, h[1] as usize, h[2] as usize);
-    if rows * cols != SIDE * SIDE {
+    // In u64: two u32s from the file multiply without overflow on any target.
+    if u64::from(h[1]) * u64::from(h[2]) != (SIDE * SIDE) as u64 {
         return Err(DataError::ImageSize {
             path: path.to_path_buf(),
             rows,

@@ -8,6 +8,8 @@
 //! - [`DataLoader`]: seeded shuffling, batches with a runtime batch dim, a buffer-reusing
 //!   [`DataLoader::next_batch_into`] and an [`DataLoader::epoch`] iterator.
 //! - [`Classification::stratified_split`], [`Regression::split`] and [`Standardizer`].
+//! - The readers the embedded data sets go through, for files of your own: [`labelled_csv`],
+//!   [`number_table`] and [`gunzip`] (capped at [`GUNZIP_LIMIT`]).
 //!
 //! ```
 //! use nanotorch::data::{Dataset, Standardizer, datasets};
@@ -42,3 +44,6 @@ pub use loader::{DataLoader, Epoch};
 pub use samples::Samples;
 pub use split::stratified_indices;
 pub use standardize::Standardizer;
+pub use text::{
+    GUNZIP_LIMIT, Header as CsvHeader, gunzip, gunzip_with_limit, labelled_csv, number_table,
+};

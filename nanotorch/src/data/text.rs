@@ -1,5 +1,10 @@
 //! Reading the small text formats the embedded data sets use (scikit-learn's CSV files),
 //! and gunzipping. Every problem becomes a [`DataError`] naming the data set and the line.
+//!
+//! These readers take bytes from outside the program, so they never panic and never allocate
+//! more than the input justifies: a header's row count only sizes a buffer up to what the
+//! bytes can hold, and [`gunzip`] refuses output over [`GUNZIP_LIMIT`]. They are fuzzed
+//! (`fuzz/`, docs/reliability.md).
 
 use std::io::Read;
 
@@ -10,15 +15,46 @@ use crate::tensor::Tensor;
 use super::dataset::Classification;
 use super::error::DataError;
 
-/// Decompresses gzip data in memory.
-pub(crate) fn gunzip(origin: &str, bytes: &[u8]) -> Result<Vec<u8>, DataError> {
+/// The most bytes [`gunzip`] will produce: 1 GiB, twenty times the largest MNIST file
+/// (`train-images-idx3-ubyte`, 47 MB). Gzip can compress runs of zeros about 1000 to 1, so
+/// without a cap a 1 MB file could ask for a gigabyte.
+pub const GUNZIP_LIMIT: u64 = 1 << 30;
+
+/// Decompresses gzip data (one gzip member) in memory, refusing output over
+/// [`GUNZIP_LIMIT`] bytes; `origin` names the data in errors.
+///
+/// Errors: [`DataError::Decompress`] for data that is not gzip or is cut short,
+/// [`DataError::TooLarge`] for output over the limit.
+///
+/// ```
+/// use nanotorch::data::{DataError, gunzip};
+///
+/// let err = gunzip("notes.gz", b"not gzip").unwrap_err();
+/// assert!(matches!(err, DataError::Decompress { .. }));
+/// ```
+pub fn gunzip(origin: &str, bytes: &[u8]) -> Result<Vec<u8>, DataError> {
+    gunzip_with_limit(origin, bytes, GUNZIP_LIMIT)
+}
+
+/// [`gunzip`] with another output limit, in bytes: decompression stops, with
+/// [`DataError::TooLarge`], as soon as the output passes `limit`, so no more than about
+/// `limit` bytes are ever held.
+pub fn gunzip_with_limit(origin: &str, bytes: &[u8], limit: u64) -> Result<Vec<u8>, DataError> {
     let mut out = Vec::new();
     flate2::read::GzDecoder::new(bytes)
+        .take(limit.saturating_add(1))
         .read_to_end(&mut out)
         .map_err(|source| DataError::Decompress {
             origin: origin.to_string(),
             source,
         })?;
+    if out.len() as u64 > limit {
+        return Err(DataError::TooLarge {
+            origin: origin.to_string(),
+            what: "decompressed gzip data",
+            limit,
+        });
+    }
     Ok(out)
 }
 
@@ -68,16 +104,32 @@ fn parse_label(origin: &str, line: usize, field: &str) -> Result<usize, DataErro
     })
 }
 
-/// Where the class names of a labelled CSV come from.
-pub(crate) enum Header {
+/// Where the class names of a labelled CSV come from (for [`labelled_csv`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Header {
     /// scikit-learn's first line: `rows,features,name0,name1,...`.
     SklearnCounts,
     /// No header line; these are the class names.
     Names(Vec<String>),
 }
 
-/// Reads CSV rows of `F` numbers followed by an integer label.
-pub(crate) fn labelled_csv<F: StaticDim, E: Element>(
+/// Reads CSV rows of `F` numbers followed by an integer label in `0..classes`, from the bytes
+/// of a UTF-8 file (scikit-learn's layout); `origin` names the data in errors. Blank lines are
+/// skipped; every number must be finite.
+///
+/// Errors: [`DataError::Parse`] with the line number for any line that does not fit,
+/// including a header whose feature count is not `F`'s or whose row count is not the file's.
+///
+/// ```
+/// use nanotorch::data::{CsvHeader, labelled_csv};
+/// use nanotorch::shape::U2;
+///
+/// let csv = b"2,2,no,yes\n1.5,2,0\n3,4,1\n";
+/// let data = labelled_csv::<U2, f32>("example.csv", csv, CsvHeader::SklearnCounts)?;
+/// assert_eq!(data.labels(), &[0, 1]);
+/// # Ok::<(), nanotorch::data::DataError>(())
+/// ```
+pub fn labelled_csv<F: StaticDim, E: Element>(
     origin: &str,
     bytes: &[u8],
     header: Header,
@@ -111,8 +163,11 @@ pub(crate) fn labelled_csv<F: StaticDim, E: Element>(
         }
     };
 
-    let mut features = Vec::with_capacity(expected_rows.unwrap_or(0) * F::SIZE);
-    let mut labels = Vec::with_capacity(expected_rows.unwrap_or(0));
+    // The header's row count sizes the buffers only as far as the bytes could hold that many
+    // rows (at least two bytes each): a header may claim anything.
+    let rows_hint = expected_rows.unwrap_or(0).min(bytes.len() / 2);
+    let mut features = Vec::with_capacity(rows_hint.saturating_mul(F::SIZE));
+    let mut labels = Vec::with_capacity(rows_hint);
     for (line, row) in rows {
         let fields: Vec<&str> = row.split(',').collect();
         if fields.len() != F::SIZE + 1 {
@@ -154,8 +209,21 @@ pub(crate) fn labelled_csv<F: StaticDim, E: Element>(
 }
 
 /// Reads rows of exactly `F` numbers separated by `sep` (or by any whitespace if `sep` is
-/// `None`).
-pub(crate) fn number_table<F: StaticDim, E: Element>(
+/// `None`) from the bytes of a UTF-8 file; `origin` names the data in errors. Blank lines are
+/// skipped; every number must be finite.
+///
+/// Errors: [`DataError::Parse`] with the line number for a line of another width or a field
+/// that is not a finite number.
+///
+/// ```
+/// use nanotorch::data::number_table;
+/// use nanotorch::shape::U2;
+///
+/// let t = number_table::<U2, f64>("table.txt", b"1 2\n3 4\n", None)?;
+/// assert_eq!(t.dims(), &[2, 2]);
+/// # Ok::<(), nanotorch::data::DataError>(())
+/// ```
+pub fn number_table<F: StaticDim, E: Element>(
     origin: &str,
     bytes: &[u8],
     sep: Option<char>,
@@ -239,6 +307,45 @@ mod tests {
         assert_eq!(t.as_slice(), &[1., 2., 3., 4.]);
         let err = number_table::<U1, f64>("t", b"1\n2 3\n", None).unwrap_err();
         assert!(matches!(err, DataError::Parse { line: 2, .. }), "{err}");
+    }
+
+    fn gzip(data: &[u8]) -> Vec<u8> {
+        use std::io::Write;
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        enc.write_all(data).unwrap();
+        enc.finish().unwrap()
+    }
+
+    #[test]
+    fn gunzip_refuses_output_over_the_limit() {
+        let bomb = gzip(&vec![0; 1 << 20]);
+        assert!(bomb.len() < 2048, "{} bytes", bomb.len());
+        let err = gunzip_with_limit("bomb.gz", &bomb, 1 << 16).unwrap_err();
+        assert!(
+            matches!(err, DataError::TooLarge { limit: 65536, .. }),
+            "{err}"
+        );
+        assert!(
+            err.to_string()
+                .contains("expected at most 65536 bytes, found more"),
+            "{err}"
+        );
+        // Exactly at the limit is fine.
+        assert_eq!(
+            gunzip_with_limit("ok.gz", &bomb, 1 << 20).unwrap().len(),
+            1 << 20
+        );
+    }
+
+    #[test]
+    fn a_header_claiming_huge_row_counts_allocates_nothing_for_them() {
+        let csv = b"18446744073709551615,2,a,b\n1,2,0\n";
+        let err = labelled_csv::<U2, f32>("t", csv, Header::SklearnCounts).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("header says 18446744073709551615 rows, the file has 1"),
+            "{err}"
+        );
     }
 
     #[test]
