@@ -40,6 +40,9 @@ pub trait Lane:
     fn take_buffers() -> PackBuffers<Self>;
     /// Returns the buffers taken by [`Lane::take_buffers`].
     fn put_buffers(buffers: PackBuffers<Self>);
+    /// How many threads of a threaded product are known to hold full-size buffers of this
+    /// element type (see `gemm::warm_threads`).
+    fn warmed_threads() -> &'static std::sync::atomic::AtomicUsize;
 }
 
 /// The packed copies of `a`'s and `b`'s blocks, kept per thread between products.
@@ -104,6 +107,10 @@ macro_rules! impl_lane {
             }
             fn put_buffers(buffers: PackBuffers<$t>) {
                 $buffers.with(|cell| *cell.borrow_mut() = buffers);
+            }
+            fn warmed_threads() -> &'static std::sync::atomic::AtomicUsize {
+                static WARMED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+                &WARMED
             }
         }
     };

@@ -245,6 +245,7 @@ fn split<E: Lane + Send + Sync>(
         gemm_serial(a, b, c, accumulate);
         return;
     }
+    warm_threads::<E>(parts);
     let rows_per_part = a.rows.div_ceil(6).div_ceil(parts) * 6;
     // Each part takes its block out of its own slot (the closure is shared, the blocks are
     // not). Slots live on the stack: a threaded product allocates nothing.
@@ -264,6 +265,34 @@ fn split<E: Lane + Send + Sync>(
             gemm_serial(a_block, b, c_block, accumulate);
         }
     });
+}
+
+/// Gives each of the `parts` threads a threaded product runs on its full-size packing buffers,
+/// once. A pool thread packs only when it claims a part, and under load a worker may claim its
+/// first part many steps after the first product — allocating its buffers in the middle of a
+/// training step that should allocate nothing. So the first threaded product with this many
+/// parts runs a job whose parts wait for each other (up to a second), which puts one part on
+/// each thread, and each part reserves its thread's buffers.
+fn warm_threads<E: Lane>(parts: usize) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let warmed = E::warmed_threads();
+    if warmed.load(Ordering::Relaxed) >= parts {
+        return;
+    }
+    let arrived = AtomicUsize::new(0);
+    nanotorch_pool::run(parts, &|_| {
+        let mut buffers = E::take_buffers();
+        buffers.reserve_all();
+        E::put_buffers(buffers);
+        arrived.fetch_add(1, Ordering::AcqRel);
+        let start = std::time::Instant::now();
+        while arrived.load(Ordering::Acquire) < parts
+            && start.elapsed() < std::time::Duration::from_secs(1)
+        {
+            std::hint::spin_loop();
+        }
+    });
+    warmed.fetch_max(parts, Ordering::Relaxed);
 }
 
 /// The instruction set the matrix products run on, as detected on this CPU when called:
