@@ -62,7 +62,7 @@ def case(kind, seed):
     grads["h0"] = tensor(h0.grad[0])
     if kind == "lstm":
         grads["c0"] = tensor(c0.grad[0])
-    return {"params": params, "inputs": inputs, "outputs": outputs, "loss": float(loss), "grads": grads}
+    return {"params": params, "inputs": inputs, "outputs": outputs, "loss": loss.item(), "grads": grads}
 
 
 def main():

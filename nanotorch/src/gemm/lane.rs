@@ -109,7 +109,8 @@ macro_rules! impl_lane {
                 $buffers.with(|cell| *cell.borrow_mut() = buffers);
             }
             fn warmed_threads() -> &'static std::sync::atomic::AtomicUsize {
-                static WARMED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+                static WARMED: std::sync::atomic::AtomicUsize =
+                    std::sync::atomic::AtomicUsize::new(0);
                 &WARMED
             }
         }
