@@ -451,3 +451,66 @@ pub mod l21_transformer {
         fn forward(idx: [B, 11] tokens<3>) -> [B, 11, 3] = wte -> wpe -> h -> ln_f -> head;
     }
 }
+
+pub mod l22_recurrence {
+    #![doc = include_str!("../lessons/22-recurrence.md")]
+
+    use nanotorch::prelude::*;
+
+    network! {
+        /// An Elman cell: 8 inputs, a state of 16.
+        pub struct RnnCell {
+            wx: Linear<8, 16>,
+            wh: Linear<16, 16>,
+        }
+        fn forward(x: [B, 8], h: [B, 16]) -> [B, 16] {
+            tanh(wx(x) + wh(h))
+        }
+    }
+
+    network! {
+        /// An LSTM cell, one `Linear` per gate and side (PyTorch's order i, f, g, o).
+        pub struct LstmCell {
+            xi: Linear<8, 16>,
+            xf: Linear<8, 16>,
+            xg: Linear<8, 16>,
+            xo: Linear<8, 16>,
+            hi: Linear<16, 16>,
+            hf: Linear<16, 16>,
+            hg: Linear<16, 16>,
+            ho: Linear<16, 16>,
+        }
+        fn forward(x: [B, 8], h: [B, 16], c: [B, 16]) -> ([B, 16], [B, 16]) {
+            let i = sigmoid(xi(x) + hi(h));
+            let f = sigmoid(xf(x) + hf(h));
+            let g = tanh(xg(x) + hg(h));
+            let o = sigmoid(xo(x) + ho(h));
+            let c2 = f * c + i * g;
+            (o * tanh(c2), c2)
+        }
+    }
+
+    network! {
+        /// The RNN over 40 steps; the loss reads the last state.
+        pub struct Rnn {
+            cell: RnnCell,
+            head: Linear<16, 1>,
+        }
+        fn forward(x: [B, 40, 8], h0: [B, 16]) -> [B, 1] {
+            let (_hs, h) = scan(cell, x, h0);
+            head(h)
+        }
+    }
+
+    network! {
+        /// The LSTM over 40 steps; the loss reads the last state.
+        pub struct Lstm {
+            cell: LstmCell,
+            head: Linear<16, 1>,
+        }
+        fn forward(x: [B, 40, 8], h0: [B, 16], c0: [B, 16]) -> [B, 1] {
+            let (_hs, h, _c) = scan(cell, x, h0, c0);
+            head(h)
+        }
+    }
+}
