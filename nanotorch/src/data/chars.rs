@@ -4,20 +4,21 @@
 //! ```
 //! use nanotorch::Tokens;
 //! use nanotorch::data::{CharBatcher, CharCorpus};
-//! use nanotorch::shape::{U4, U8};
+//! use nanotorch::shape::{U4, U16};
 //!
-//! let corpus = CharCorpus::new("tiny", "to be or not to be, that is the question")?;
-//! assert_eq!(corpus.vocab().len(), 15);
+//! let text = "to be or not to be, that is the question\n".repeat(3);
+//! let corpus = CharCorpus::new("tiny", &text)?;
+//! assert_eq!(corpus.vocab().len(), 15); // 14 distinct characters and the newline
+//! assert_eq!((corpus.train().len(), corpus.validation().len()), (110, 13));
 //! assert_eq!(corpus.vocab().decode(&corpus.vocab().encode("to be")?)?, "to be");
 //!
 //! // Windows of 4 characters for a model with a vocabulary of 16 (≥ 15 distinct characters).
-//! let mut batcher = CharBatcher::<U4, nanotorch::shape::U16>::new(&corpus)?;
+//! let mut batcher = CharBatcher::<U4, U16>::new(&corpus)?;
 //! let (mut x, mut y) = (Tokens::default(), Vec::new());
 //! let mut rng = nanotorch::seeded_rng(0);
 //! batcher.fill(corpus.train(), 8, &mut rng, &mut x, &mut y)?;
 //! assert_eq!(x.dims(), [8, 4]);
 //! assert_eq!(y.len(), 8 * 4); // each position's target is the character after it
-//! # let _ = U8::default();
 //! # Ok::<(), nanotorch::data::DataError>(())
 //! ```
 
