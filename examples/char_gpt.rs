@@ -24,6 +24,7 @@
 //! from a generator seeded with `s`, so a resumed run sees the data an uninterrupted one would.
 //!
 //! Writes `runs/char_gpt/model.safetensors` (the model, PyTorch state-dict names),
+//! `runs/char_gpt/vocab.txt` (the vocabulary, which `--sample` decodes with),
 //! `runs/char_gpt/train.safetensors` (model, AdamW moments and step, for `--resume`; saved at
 //! every evaluation) and `runs/char_gpt/curves.svg`.
 
@@ -33,7 +34,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use nanotorch::checkpoint;
-use nanotorch::data::{CharBatcher, CharCorpus, datasets};
+use nanotorch::data::{CharBatcher, CharCorpus, CharVocab, datasets};
 use nanotorch::prelude::*;
 use nanotorch::sample::Sampler;
 use nanotorch::train::{EpochSummary, History, Progress};
@@ -112,7 +113,7 @@ struct Args {
 }
 
 const USAGE: &str = "usage: cargo run --release --example char_gpt -- [--text FILE] [--steps N] [--resume]
-       cargo run --release --example char_gpt -- --sample PROMPT [--tokens N] [--temperature T] [--top-k K] [--seed S] [--text FILE]";
+       cargo run --release --example char_gpt -- --sample PROMPT [--tokens N] [--temperature T] [--top-k K] [--seed S]";
 
 fn parse_args() -> Result<Args, String> {
     let mut args = Args {
@@ -176,29 +177,55 @@ fn main() -> ExitCode {
     }
 }
 
+/// The vocabulary a model was trained with, saved beside its checkpoint (its characters in
+/// order, as UTF-8), so sampling decodes with the ids training used.
+fn vocab_path() -> String {
+    format!("{RUN_DIR}/vocab.txt")
+}
+
+fn saved_vocab() -> Result<CharVocab, Box<dyn Error>> {
+    let chars = std::fs::read_to_string(vocab_path()).map_err(|e| {
+        format!(
+            "cannot read {}: {e}\n(train first: cargo run --release --example char_gpt)",
+            vocab_path()
+        )
+    })?;
+    Ok(CharVocab::from_text(&chars))
+}
+
 fn run(args: &Args) -> Result<(), Box<dyn Error>> {
+    let path = format!("{RUN_DIR}/model.safetensors");
+    if let Some(prompt) = &args.sample {
+        let vocab = saved_vocab()?;
+        let mut net = CharGpt::<f32>::new(SEED);
+        checkpoint::load(&mut net, &path)
+            .map_err(|e| format!("{e}\n(train first: cargo run --release --example char_gpt)"))?;
+        return generate(&mut net, &vocab, prompt, args);
+    }
     let corpus = match &args.text {
         Some(path) => CharCorpus::from_file(path)?,
         None => datasets::shakespeare()?,
     };
     // A text of more than 73 distinct characters, or too short for a window, stops here.
     corpus.check_fits::<Ctx, Voc>()?;
-    let path = format!("{RUN_DIR}/model.safetensors");
-    match &args.sample {
-        Some(prompt) => {
-            let mut net = CharGpt::<f32>::new(SEED);
-            checkpoint::load(&mut net, &path).map_err(|e| {
-                format!("{e}\n(train first: cargo run --release --example char_gpt)")
-            })?;
-            generate(&mut net, &corpus, prompt, args)
-        }
-        None => {
-            let mut net = train(&corpus, args)?;
-            let mut after = args.clone();
-            after.tokens = 300;
-            generate(&mut net, &corpus, "\n", &after)
-        }
+    if args.resume && saved_vocab()? != *corpus.vocab() {
+        return Err(format!(
+            "{} has another vocabulary than the run being resumed ({}): resume with the text it \
+             was trained on",
+            corpus.origin(),
+            vocab_path()
+        )
+        .into());
     }
+    std::fs::create_dir_all(RUN_DIR)?;
+    std::fs::write(
+        vocab_path(),
+        corpus.vocab().chars().iter().collect::<String>(),
+    )?;
+    let mut net = train(&corpus, args)?;
+    let mut after = args.clone();
+    after.tokens = 300;
+    generate(&mut net, corpus.vocab(), "\n", &after)
 }
 
 /// 20 fixed validation batches: windows at evenly spaced starts over the validation part.
@@ -361,11 +388,10 @@ fn full_validation_starts(len: usize) -> Vec<usize> {
 /// crops its context. The loop reuses its buffers: it allocates nothing per character.
 fn generate(
     net: &mut CharGpt<f32>,
-    corpus: &CharCorpus,
+    vocab: &CharVocab,
     prompt: &str,
     args: &Args,
 ) -> Result<(), Box<dyn Error>> {
-    let vocab = corpus.vocab();
     let prompt_ids = vocab.encode(prompt)?;
     if prompt_ids.is_empty() {
         return Err("the prompt is empty: give at least one character".into());
