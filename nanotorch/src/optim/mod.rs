@@ -25,6 +25,15 @@
 //! such as Adam's bias corrections are computed in `f64` and rounded once to the element type;
 //! the elementwise updates run in the element type, as PyTorch's kernels do.
 //!
+//! **Parameter groups.** An optimizer has one group: the same hyperparameters for every
+//! parameter. The one split that training recipes commonly need — weight decay on matrices,
+//! none on biases and norms (nanoGPT, minGPT) — is [`DecayOn::Matrices`] on Adam and AdamW.
+//!
+//! **Saving state.** Adam and AdamW implement [`OptimizerState`]: their moments and step count
+//! go into a training checkpoint
+//! ([`checkpoint::save_training`](crate::checkpoint::save_training)), so a resumed run
+//! continues bit for bit.
+//!
 //! | optimizer | PyTorch | defaults |
 //! |---|---|---|
 //! | [`Sgd`] | `torch.optim.SGD` | lr required, momentum 0, dampening 0, nesterov off, weight decay 0 |
