@@ -6,7 +6,7 @@
 
 use nanotorch::checkpoint::{self, CheckpointError, Problem};
 use nanotorch::data::{CharBatcher, CharCorpus};
-use nanotorch::optim::{AdamW, DecayOn, Optimizer, OptimizerState, clip_grad_norm};
+use nanotorch::optim::{AdamW, DecayOn, Optimizer, OptimizerState, RmsProp, Sgd, clip_grad_norm};
 use nanotorch::prelude::*;
 
 network! {
@@ -64,7 +64,13 @@ fn lr_at(step: u64) -> f64 {
 
 /// Training steps `from..to`, each batch drawn from a generator seeded by the step, so the
 /// data after a resume is the data the uninterrupted run saw.
-fn train(net: &mut TinyGpt<f64>, opt: &mut AdamW<f64>, corpus: &CharCorpus, from: u64, to: u64) {
+fn train<O: Optimizer<f64>>(
+    net: &mut TinyGpt<f64>,
+    opt: &mut O,
+    corpus: &CharCorpus,
+    from: u64,
+    to: u64,
+) {
     type Cx = Tokens<U6, U12>;
     let mut batcher = CharBatcher::<U6, U12>::new(corpus).unwrap();
     let (mut x, mut y) = (Cx::default(), Vec::new());
@@ -95,7 +101,7 @@ fn params(net: &mut TinyGpt<f64>) -> Vec<u64> {
     out
 }
 
-fn moments(opt: &mut AdamW<f64>, net: &mut TinyGpt<f64>) -> Vec<u64> {
+fn moments<O: OptimizerState<f64>>(opt: &mut O, net: &mut TinyGpt<f64>) -> Vec<u64> {
     let mut out = Vec::new();
     opt.visit_state(net, &mut |_, _, b| match b {
         BufferMut::Values(v) => out.extend(v.iter().map(|v| v.to_bits())),
@@ -106,25 +112,25 @@ fn moments(opt: &mut AdamW<f64>, net: &mut TinyGpt<f64>) -> Vec<u64> {
 
 use nanotorch::BufferMut;
 
-#[test]
-fn ten_steps_save_load_ten_steps_equal_twenty_steps() {
+/// 20 straight steps against 10 + save + load (into a differently initialised model and a
+/// fresh optimizer) + 10: the same parameters and optimizer state, bit for bit.
+fn resume_is_exact<O: Optimizer<f64> + OptimizerState<f64>>(make: impl Fn() -> O) {
     let corpus = corpus();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("train.safetensors");
 
     let mut straight = TinyGpt::<f64>::new(3);
-    let mut opt = optimizer();
+    let mut opt = make();
     train(&mut straight, &mut opt, &corpus, 0, 20);
 
     let mut first = TinyGpt::<f64>::new(3);
-    let mut opt1 = optimizer();
+    let mut opt1 = make();
     train(&mut first, &mut opt1, &corpus, 0, 10);
     checkpoint::save_training(&mut first, &mut opt1, 10, &path).unwrap();
     drop((first, opt1));
 
-    // A model initialised differently and an optimizer that has never stepped.
     let mut resumed = TinyGpt::<f64>::new(99);
-    let mut opt2 = optimizer();
+    let mut opt2 = make();
     let step = checkpoint::load_training(&mut resumed, &mut opt2, &path).unwrap();
     assert_eq!(step, 10);
     train(&mut resumed, &mut opt2, &corpus, step, 20);
@@ -134,22 +140,45 @@ fn ten_steps_save_load_ten_steps_equal_twenty_steps() {
         moments(&mut opt2, &mut resumed),
         moments(&mut opt, &mut straight)
     );
+}
 
-    // Without the optimizer state (fresh moments, step 1 again) the run differs: the test
+#[test]
+fn ten_steps_save_load_ten_steps_equal_twenty_steps() {
+    resume_is_exact(optimizer);
+
+    // Without the optimizer state (fresh moments, step 1 again) the run differs: the check
     // above can fail.
+    let corpus = corpus();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("train.safetensors");
+    let mut straight = TinyGpt::<f64>::new(3);
+    train(&mut straight, &mut optimizer(), &corpus, 0, 20);
+    let mut first = TinyGpt::<f64>::new(3);
+    let mut opt1 = optimizer();
+    train(&mut first, &mut opt1, &corpus, 0, 10);
+    checkpoint::save_training(&mut first, &mut opt1, 10, &path).unwrap();
     let mut model_only = TinyGpt::<f64>::new(99);
-    checkpoint::load_with(
-        &mut model_only,
-        &path,
-        checkpoint::LoadOptions {
-            strict: false,
-            convert_dtypes: false,
-        },
-    )
-    .unwrap();
-    let mut fresh = optimizer();
-    train(&mut model_only, &mut fresh, &corpus, 10, 20);
+    let lenient = checkpoint::LoadOptions {
+        strict: false,
+        convert_dtypes: false,
+    };
+    checkpoint::load_with(&mut model_only, &path, lenient).unwrap();
+    train(&mut model_only, &mut optimizer(), &corpus, 10, 20);
     assert_ne!(params(&mut model_only), params(&mut straight));
+}
+
+#[test]
+fn sgd_and_rmsprop_resume_exactly_too() {
+    // Dampening makes SGD's first momentum step (buffer = g) differ from the later ones.
+    resume_is_exact(|| Sgd::<f64>::new(0.05).momentum(0.9).dampening(0.1));
+    resume_is_exact(|| Sgd::<f64>::new(0.05).momentum(0.9).nesterov(true));
+    resume_is_exact(|| {
+        RmsProp::<f64>::new()
+            .with_lr(1e-3)
+            .centered(true)
+            .momentum(0.5)
+    });
+    resume_is_exact(|| AdamW::<f64>::new().amsgrad(true));
 }
 
 /// The tensor names of a safetensors file, from its JSON header.
@@ -189,6 +218,31 @@ fn a_training_checkpoint_names_model_optimizer_and_step() {
             "weight"
         ]
     );
+    // RMSprop, centered with momentum, and SGD with momentum name theirs as PyTorch does.
+    let mut rms: RmsProp<f64> = RmsProp::new().centered(true).momentum(0.9);
+    checkpoint::save_training(&mut net, &mut rms, 0, &path).unwrap();
+    let state: Vec<String> = names(&path)
+        .into_iter()
+        .filter(|n| n.starts_with("optimizer.state.bias"))
+        .collect();
+    assert_eq!(
+        state,
+        [
+            "optimizer.state.bias.grad_avg",
+            "optimizer.state.bias.momentum_buffer",
+            "optimizer.state.bias.square_avg"
+        ]
+    );
+    let mut sgd: Sgd<f64> = Sgd::new(0.1).momentum(0.9);
+    checkpoint::save_training(&mut net, &mut sgd, 0, &path).unwrap();
+    assert!(names(&path).contains(&"optimizer.state.weight.momentum_buffer".to_string()));
+    let mut plain: Sgd<f64> = Sgd::new(0.1);
+    checkpoint::save_training(&mut net, &mut plain, 0, &path).unwrap();
+    assert_eq!(
+        names(&path),
+        ["bias", "optimizer.step", "train.step", "weight"]
+    );
+    checkpoint::save_training(&mut net, &mut opt, 0, &path).unwrap();
     // The model part loads as a plain model checkpoint, non-strictly.
     let mut other = Linear::<U3, U2, f64>::init(&mut seeded_rng(5));
     let lenient = checkpoint::LoadOptions {

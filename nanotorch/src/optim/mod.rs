@@ -29,8 +29,8 @@
 //! parameter. The one split that training recipes commonly need — weight decay on matrices,
 //! none on biases and norms (nanoGPT, minGPT) — is [`DecayOn::Matrices`] on Adam and AdamW.
 //!
-//! **Saving state.** Adam and AdamW implement [`OptimizerState`]: their moments and step count
-//! go into a training checkpoint
+//! **Saving state.** Every optimizer here implements [`OptimizerState`]: its buffers (moments,
+//! momentum) and step count go into a training checkpoint
 //! ([`checkpoint::save_training`](crate::checkpoint::save_training)), so a resumed run
 //! continues bit for bit.
 //!
