@@ -26,7 +26,8 @@
 //! Writes `runs/char_gpt/model.safetensors` (the model, PyTorch state-dict names),
 //! `runs/char_gpt/vocab.txt` (the vocabulary, which `--sample` decodes with),
 //! `runs/char_gpt/train.safetensors` (model, AdamW moments and step, for `--resume`; saved at
-//! every evaluation) and `runs/char_gpt/curves.svg`.
+//! every evaluation) and `runs/char_gpt/curves.svg` (of a resumed run: the steps after the
+//! resume). A run resumed from step 250 ends byte for byte where the uninterrupted run ends.
 
 use std::error::Error;
 use std::io::Write;
