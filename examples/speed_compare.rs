@@ -1,8 +1,9 @@
-//! NanoTorch against PyTorch on one full training step of the six benchmark models
+//! NanoTorch against PyTorch on one full training step of the seven benchmark models
 //! (`src/bench_models.rs`, `scripts/bench_torch.py`), at 1 and at 2 threads.
 //!
 //! ```text
 //! PYTHON=/path/to/venv/bin/python cargo run --release --example speed_compare [-- --rounds 3]
+//! cargo run --release --example speed_compare -- --rounds 3 --models char_gpt   # one model
 //! ```
 //!
 //! The driver alternates the two sides — for each round and thread count it runs a NanoTorch
@@ -32,6 +33,7 @@ fn target(model: &str, threads: usize) -> f64 {
         ("mnist", _) => 1.5,
         ("residual", _) => 20.0,
         ("gpt", 1) => 2.0,
+        ("char_gpt", _) => 1.4,
         ("lenet", 1) => 1.5,
         ("lenet", _) => 1.2,
         _ => f64::NAN,
@@ -111,6 +113,11 @@ fn main() {
     let py = python();
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/bench_torch.py");
     let seconds_arg = seconds.to_string();
+    let models = arg(&args, "--models").unwrap_or_else(|| NAMES.join(","));
+    let chosen: Vec<&str> = NAMES
+        .into_iter()
+        .filter(|n| models.split(',').any(|m| m == *n))
+        .collect();
     // (threads, model) → per-round ns of each side.
     let mut nano: BTreeMap<(usize, String), Vec<f64>> = BTreeMap::new();
     let mut torch: BTreeMap<(usize, String), Vec<f64>> = BTreeMap::new();
@@ -119,10 +126,18 @@ fn main() {
             eprintln!("round {round}/{rounds}, {threads} thread(s): NanoTorch, then PyTorch");
             let t = threads.to_string();
             let ours = run(Command::new(&me)
-                .args(["--worker", "--seconds", &seconds_arg])
+                .args(["--worker", "--seconds", &seconds_arg, "--models", &models])
                 .env(nanotorch::NUM_THREADS_ENV, &t));
             let theirs = run(Command::new(&py)
-                .args([script, "--threads", &t, "--seconds", &seconds_arg])
+                .args([
+                    script,
+                    "--threads",
+                    &t,
+                    "--seconds",
+                    &seconds_arg,
+                    "--models",
+                    &models,
+                ])
                 .env("OMP_NUM_THREADS", &t)
                 .env("MKL_NUM_THREADS", &t));
             for (name, ns) in ours {
@@ -142,7 +157,7 @@ fn main() {
     );
     println!("|---|---|---|---|---|---|---|");
     for threads in [1usize, 2] {
-        for name in NAMES {
+        for &name in &chosen {
             let key = (threads, name.to_string());
             let ours = median(nano.get_mut(&key).expect("NanoTorch timed every model")) / 1e3;
             let theirs = median(torch.get_mut(&key).expect("PyTorch timed every model")) / 1e3;

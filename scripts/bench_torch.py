@@ -1,4 +1,4 @@
-"""Times one full PyTorch training step for the six models of NanoTorch's speed benchmarks
+"""Times one full PyTorch training step for the seven models of NanoTorch's speed benchmarks
 (src/bench_models.rs): zero_grad, forward, loss, backward, optimizer step, in f32 on the CPU.
 
     python scripts/bench_torch.py --threads 1 [--models tiny,digits] [--seconds 1.0]
@@ -88,6 +88,23 @@ class Gpt(nn.Module):
         return self.head(self.ln_f(self.h1(self.h0(x))))
 
 
+class CharGpt(nn.Module):
+    """The GPT of examples/char_gpt.rs (src/bench_models.rs): 4 blocks, 4 heads, 128 wide,
+    64 characters over 73."""
+
+    def __init__(self, vocab=73, t=64, c=128, heads=4):
+        super().__init__()
+        self.wte, self.wpe = nn.Embedding(vocab, c), nn.Embedding(t, c)
+        self.h = nn.ModuleList([Block(c, heads) for _ in range(4)])
+        self.ln_f, self.head = nn.LayerNorm(c), nn.Linear(c, vocab)
+
+    def forward(self, idx):
+        x = self.wte(idx) + self.wpe(torch.arange(idx.shape[1]))
+        for block in self.h:
+            x = block(x)
+        return self.head(self.ln_f(x))
+
+
 class Residual(nn.Module):
     def __init__(self):
         super().__init__()
@@ -138,6 +155,22 @@ def make(name, gen):
             return F.cross_entropy(logits.view(-1, 3), target.view(-1), ignore_index=-1)
 
         return net, optim, loss, xs, ys
+    elif name == "char_gpt":
+        net = CharGpt()
+        decay = [p for p in net.parameters() if p.dim() >= 2]
+        no_decay = [p for p in net.parameters() if p.dim() < 2]
+        optim = torch.optim.AdamW(
+            [{"params": decay, "weight_decay": 0.1}, {"params": no_decay, "weight_decay": 0.0}],
+            lr=1e-3, betas=(0.9, 0.99))
+        # LABEL_SETS batches of 12 random 64-character windows over 73 ids, a target at every
+        # position, as src/bench_models.rs.
+        xs = [torch.randint(0, 73, (12, 64), generator=gen) for _ in range(LABEL_SETS)]
+        ys = [torch.randint(0, 73, (12, 64), generator=gen) for _ in range(LABEL_SETS)]
+
+        def loss(logits, target):
+            return F.cross_entropy(logits.view(-1, 73), target.view(-1))
+
+        return net, optim, loss, xs, ys
     elif name == "lenet":
         net = LeNet()
         batch, width, opt = 64, (1, 28, 28), "momentum"
@@ -172,7 +205,7 @@ def time_model(name, seconds):
         inputs = x[k] if isinstance(x, list) else x
         loss = loss_fn(net(inputs), y[k])
         loss.backward()
-        if name == "gpt":
+        if name in ("gpt", "char_gpt"):
             torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
         opt.step()
 
@@ -197,7 +230,7 @@ def time_model(name, seconds):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--models", default="tiny,digits,mnist,residual,lenet,gpt")
+    ap.add_argument("--models", default="tiny,digits,mnist,residual,lenet,gpt,char_gpt")
     ap.add_argument("--seconds", type=float, default=1.0, help="timed seconds per model")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)

@@ -1,6 +1,6 @@
-//! The six training steps the speed benchmarks time (`benches/train_step.rs`,
+//! The seven training steps the speed benchmarks time (`benches/train_step.rs`,
 //! `examples/speed_compare.rs`, `tests/zero_alloc.rs`), declared once so all of them run the
-//! same code. `scripts/bench_torch.py` builds the same six in PyTorch.
+//! same code. `scripts/bench_torch.py` builds the same seven in PyTorch.
 //!
 //! | name | network | batch | loss | optimizer |
 //! |---|---|---|---|---|
@@ -9,6 +9,7 @@
 //! | `mnist` | 784 → 256 → 128 → 10, ReLU | 128 | cross-entropy | SGD |
 //! | `residual` | 64 → 32, 32 → 32 (+ skip), 32 → 10, ReLU | 64 | cross-entropy | Adam |
 //! | `gpt` | the GPT of `examples/sort.rs` (2 blocks, 4 heads, 48 wide, 11 tokens over 3) | 64 | cross-entropy on the last 6 positions | AdamW, gradient clipping |
+//! | `char_gpt` | the GPT of `examples/char_gpt.rs` (4 blocks, 4 heads, 128 wide, 64 characters over 73) | 12 | cross-entropy on every position | AdamW (decay on matrices only), gradient clipping |
 //! | `lenet` | conv 1→16 k5 p2, BN, ReLU, pool 2, conv 16→32 k5, BN, ReLU, pool 2, 800 → 128 → 10 on `[B, 1, 28, 28]` | 64 | cross-entropy | SGD, momentum 0.9 |
 //!
 //! One step is what a training loop does per batch: `zero_grad`, `forward`, the loss with its
@@ -90,8 +91,10 @@ network! {
     }
 }
 
-/// The names of the six benchmarks, in table order.
-pub const NAMES: [&str; 6] = ["tiny", "digits", "mnist", "residual", "lenet", "gpt"];
+/// The names of the seven benchmarks, in table order.
+pub const NAMES: [&str; 7] = [
+    "tiny", "digits", "mnist", "residual", "lenet", "gpt", "char_gpt",
+];
 
 /// One benchmark: a model, its optimizer, one batch of data and the loss-gradient buffer.
 pub trait TrainStep {
@@ -297,6 +300,7 @@ pub fn by_name(name: &str) -> Option<Box<dyn TrainStep>> {
         "residual" => Box::new(ResidualStep::new()),
         "lenet" => Box::new(LeNetStep::new()),
         "gpt" => Box::new(GptStep::new()),
+        "char_gpt" => Box::new(CharGptStep::new()),
         _ => return None,
     })
 }
@@ -404,6 +408,113 @@ impl TrainStep for GptStep {
         let block = 4.0 * 48.0 * 48.0 + 2.0 * 48.0 * 192.0;
         let linear = 2.0 * rows * (2.0 * block + 48.0 * 3.0) * 3.0;
         let attention = 2.0 * 2.0 * rows * 11.0 * 48.0 * 3.0;
+        linear + attention
+    }
+}
+
+network! {
+    /// The transformer block of `examples/char_gpt.rs`: 128 wide, 4 heads, an MLP of 512.
+    pub struct CharBlock {
+        ln1: LayerNorm<128>,
+        attn: CausalSelfAttention<128, 4>,
+        ln2: LayerNorm<128>,
+        fc: Linear<128, 512>,
+        proj: Linear<512, 128>,
+    }
+    fn forward(x: [B, 64, 128]) -> [B, 64, 128] {
+        let h = x + attn(ln1(x));
+        h + proj(gelu_tanh(fc(ln2(h))))
+    }
+}
+
+network! {
+    /// The GPT of `examples/char_gpt.rs`: 4 blocks, 64 characters over a vocabulary of 73.
+    pub struct CharGpt {
+        wte: Embedding<73, 128>,
+        wpe: PositionEmbedding<64, 128>,
+        h: [CharBlock; 4],
+        ln_f: LayerNorm<128>,
+        head: Linear<128, 73>,
+    }
+    fn forward(idx: [B, 64] tokens<73>) -> [B, 64, 73] =
+        wte -> wpe -> h -> ln_f -> head;
+}
+
+/// The character GPT's training step at batch 12: random 64-character windows over 73 ids
+/// with a target at every position, cross-entropy, gradient clipping at 1, AdamW (lr 1e-3,
+/// betas 0.9/0.99, weight decay 0.1 on the matrices only), as `examples/char_gpt.rs`.
+pub struct CharGptStep {
+    net: CharGpt,
+    opt: AdamW,
+    batches: Vec<(Tokens<U64, U73>, Vec<Option<usize>>)>,
+    next: usize,
+    dy: Tensor<(Dyn, U64, U73)>,
+}
+
+impl CharGptStep {
+    /// The model, optimizer and batches of 12.
+    pub fn new() -> Self {
+        let mut s = Self {
+            net: CharGpt::new(0),
+            opt: AdamW::new()
+                .with_lr(1e-3)
+                .betas(0.9, 0.99)
+                .weight_decay(0.1)
+                .decay_on(DecayOn::Matrices),
+            batches: Vec::new(),
+            next: 0,
+            dy: Tensor::default(),
+        };
+        s.set_batch(12, 1);
+        s
+    }
+}
+
+impl Default for CharGptStep {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl TrainStep for CharGptStep {
+    fn step(&mut self) -> f32 {
+        let (tokens, targets) = &self.batches[self.next];
+        self.next = (self.next + 1) % self.batches.len();
+        self.net.zero_grad();
+        let out = self.net.forward(tokens);
+        let loss = cross_entropy_seq_into(out, targets, &mut self.dy)
+            .expect("one target per position, each below the vocabulary");
+        self.net
+            .backward(&self.dy)
+            .expect("the loss gradient has the output's sizes");
+        clip_grad_norm(&mut self.net, 1.0);
+        self.opt.step(&mut self.net);
+        loss
+    }
+
+    fn set_batch(&mut self, batch: usize, seed: u64) {
+        let mut rng = seeded_rng(seed);
+        self.batches = (0..LABEL_SETS)
+            .map(|_| {
+                let ids: Vec<usize> = (0..batch * 64).map(|_| rng.random_range(0..73)).collect();
+                let targets = (0..batch * 64)
+                    .map(|_| Some(rng.random_range(0..73)))
+                    .collect();
+                (
+                    Tokens::from_vec(batch, ids).expect("ids below 73, 64 per sequence"),
+                    targets,
+                )
+            })
+            .collect();
+    }
+
+    fn gemm_flops(&self) -> f64 {
+        // As the GPT's: per block q, k, v, proj (128 → 128), fc (128 → 512), proj (512 → 128),
+        // and the head (128 → 73), forward, dW and dX; attention's products counted as there.
+        let rows = (self.batches[0].0.batch() * 64) as f64;
+        let block = 4.0 * 128.0 * 128.0 + 2.0 * 128.0 * 512.0;
+        let linear = 2.0 * rows * (4.0 * block + 128.0 * 73.0) * 3.0;
+        let attention = 4.0 * 2.0 * rows * 64.0 * 128.0 * 3.0;
         linear + attention
     }
 }

@@ -1,11 +1,13 @@
 //! A full training step — `zero_grad`, `forward`, the loss's `_into` variant, `backward`, the
 //! optimizer's `step` — allocates nothing once warmed up at a batch size, and a batch of
 //! another size (a last partial batch) and the return to the full size allocate nothing either.
-//! This holds for the six bench models (the LeNet's convolutions, pooling and batch norm
-//! included; the GPT's embeddings, layer norms, causal self-attention, sequence cross-entropy
-//! with ignored positions, gradient clipping and AdamW too), on one thread and with the matrix
-//! products split over two (the GEMM keeps its packing buffers per thread,
-//! `nanotorch/src/gemm/`).
+//! This holds for the seven bench models (the LeNet's convolutions, pooling and batch norm
+//! included; the GPTs' embeddings, layer norms, causal self-attention, sequence cross-entropy
+//! with ignored positions, gradient clipping and AdamW — with weight decay on matrices only —
+//! too), on one thread and with the matrix products split over two (the GEMM keeps its packing
+//! buffers per thread, `nanotorch/src/gemm/`). Generating text one character at a time, as
+//! `examples/char_gpt.rs` does (window of ids, forward at batch 1, `Sampler`, decoding into a
+//! reserved string), allocates nothing per character either.
 //!
 //! Allocations are counted by a global allocator wrapping the system one (its own test binary,
 //! since a global allocator applies to the whole binary). It counts on **every** thread, so
@@ -18,10 +20,13 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
+use nanotorch::data::CharVocab;
 use nanotorch::prelude::*;
+use nanotorch::sample::Sampler;
 use nanotorch::set_num_threads;
 use nanotorch_suite::bench_models::{
-    DigitsStep, GptStep, LeNetStep, MnistStep, ResidualStep, TinyStep, TrainStep,
+    CharGpt, CharGptStep, DigitsStep, GptStep, LeNetStep, MnistStep, ResidualStep, TinyStep,
+    TrainStep,
 };
 
 const KEPT: usize = 16;
@@ -138,6 +143,49 @@ fn batch_change(name: &str, bench: &mut dyn TrainStep, full: usize, partial: usi
     println!(
         "{name}, batch {full} → {partial} → {full}: {}",
         report.join("; ")
+    );
+}
+
+/// The generation loop of `examples/char_gpt.rs`: after a first character, each further one
+/// (a window of the last ≤ 64 ids, a forward at batch 1, a top-k draw, decoding) allocates
+/// nothing — while the prompt is shorter than the window and after the window slides.
+fn generation() {
+    let mut net = CharGpt::<f32>::new(0);
+    let text: String = (0u8..73).map(|i| char::from(b'0' + i)).collect();
+    let vocab = CharVocab::from_text(&text);
+    let mut sampler = Sampler::new(0.8, Some(40)).expect("valid settings");
+    let mut rng = seeded_rng(1);
+    let tokens = 80;
+    let mut ids: Vec<usize> = Vec::with_capacity(1 + tokens);
+    ids.push(5);
+    let mut window = [0usize; 64];
+    let mut x = Tokens::<U64, U73>::default();
+    let mut out = String::with_capacity(4 * tokens);
+    let mut next_char = || {
+        let n = ids.len().min(64);
+        window[..n].copy_from_slice(&ids[ids.len() - n..]);
+        x.assign_from_slice(1, &window).expect("ids below 73");
+        let logits = net.forward(&x);
+        let row = &logits.as_slice()[(n - 1) * 73..n * 73];
+        let next = sampler.sample(row, &mut rng).expect("finite logits");
+        ids.push(next);
+        vocab
+            .decode_into(&ids[ids.len() - 1..], &mut out)
+            .expect("an id of the vocabulary");
+    };
+    next_char();
+    let (n, sizes) = allocations(|| {
+        for _ in 1..tokens {
+            next_char();
+        }
+    });
+    println!(
+        "char_gpt generation: {} characters made {n} allocations",
+        tokens - 1
+    );
+    assert!(
+        n == 0,
+        "generating allocated {n} times (byte sizes {sizes:?})"
     );
 }
 
@@ -359,6 +407,8 @@ fn main() {
             &mut CellStep::new(),
         );
         steady_state("lstm scan (12 steps)", &mut LstmStep::new());
+        steady_state("char_gpt", &mut CharGptStep::new());
+        generation();
         batch_change("tiny", &mut TinyStep::new(), 50, 30);
         batch_change("digits", &mut DigitsStep::new(), 32, 20);
         batch_change("mnist", &mut MnistStep::new(), 128, 72);

@@ -28,6 +28,9 @@
 //!   PyTorch's `load_state_dict` converts instead; ask for that with
 //!   [`LoadOptions::convert_dtypes`] (between `F32` and `F64` only).
 //! - A corrupt or truncated file is a [`CheckpointError::Corrupt`], never a panic.
+//! - **Training checkpoints** ([`save_training`], [`load_training`]) hold the model, the
+//!   optimizer's state and the step count in one file, so training resumes exactly (bit for
+//!   bit) where it stopped. Same format and the same checks.
 //!
 //! ```
 //! use nanotorch::{Init, Linear, checkpoint, seeded_rng, shape::{U3, U4}};
@@ -57,7 +60,8 @@ use std::path::Path;
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 
 use crate::element::Element;
-use crate::layer::{BufferMut, Module};
+use crate::layer::{BufferMut, Module, ParamMut};
+use crate::optim::OptimizerState;
 
 pub use error::{CheckpointError, Problem};
 
@@ -182,6 +186,114 @@ pub(crate) fn save_through<E: Element, M: Module<E> + ?Sized>(
 ) -> Result<(), CheckpointError> {
     let bytes = to_bytes(model)?;
     atomic::write_atomically(path, |f| write(f, &bytes))
+}
+
+/// A model, its optimizer and a step count seen as one state dict: the model's parameters
+/// and buffers under their own names, then `optimizer.` + each name of
+/// [`OptimizerState::visit_state`], then `train.step`.
+struct Training<'a, M: ?Sized, O> {
+    model: &'a mut M,
+    optimizer: &'a mut O,
+    step: &'a mut i64,
+}
+
+impl<E: Element, M: Module<E> + ?Sized, O: OptimizerState<E>> Module<E> for Training<'_, M, O> {
+    fn visit_params(&mut self, f: &mut dyn FnMut(ParamMut<'_, E>)) {
+        self.model.visit_params(f);
+    }
+
+    fn visit_named_params(
+        &mut self,
+        prefix: &str,
+        f: &mut dyn FnMut(&str, &[usize], ParamMut<'_, E>),
+    ) {
+        self.model.visit_named_params(prefix, f);
+    }
+
+    fn visit_named_buffers(
+        &mut self,
+        prefix: &str,
+        f: &mut dyn FnMut(&str, &[usize], BufferMut<'_, E>),
+    ) {
+        self.model.visit_named_buffers(prefix, f);
+        self.optimizer
+            .visit_state(&mut *self.model, &mut |name, dims, b| {
+                f(&format!("{prefix}optimizer.{name}"), dims, b)
+            });
+        f(
+            &format!("{prefix}train.step"),
+            &[],
+            BufferMut::Count(&mut *self.step),
+        );
+    }
+
+    fn set_training(&mut self, training: bool) {
+        self.model.set_training(training);
+    }
+}
+
+/// Saves a training checkpoint to `path`, atomically: the model's parameters and buffers
+/// (under their state-dict names, as [`save`]), the optimizer's state under `optimizer.`
+/// (e.g. AdamW's `optimizer.state.fc1.weight.exp_avg`, `….exp_avg_sq` and `optimizer.step`,
+/// see [`OptimizerState`]) and `step`, the caller's training step, as the `I64` scalar
+/// `train.step`.
+///
+/// An optimizer that has taken no step yet is saved as zeros and step 0 (the state it would
+/// start from). Learning-rate schedules need no state here: they are functions of the step.
+///
+/// ```
+/// use nanotorch::optim::{AdamW, Optimizer};
+/// use nanotorch::{Init, Linear, Module, checkpoint, seeded_rng, shape::{U2, U3}};
+///
+/// let dir = std::env::temp_dir().join(format!("nanotorch-doc-train-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir).unwrap();
+/// let path = dir.join("train.safetensors");
+///
+/// let mut model = Linear::<U3, U2>::init(&mut seeded_rng(0));
+/// let mut opt: AdamW = AdamW::new();
+/// model.visit_params(&mut |p| p.grad.fill(0.5));
+/// opt.step(&mut model);
+/// checkpoint::save_training(&mut model, &mut opt, 1, &path)?;
+///
+/// let (mut model2, mut opt2) = (Linear::<U3, U2>::init(&mut seeded_rng(9)), AdamW::new());
+/// assert_eq!(checkpoint::load_training(&mut model2, &mut opt2, &path)?, 1);
+/// assert_eq!(model.weight.value, model2.weight.value);
+/// # std::fs::remove_dir_all(&dir).unwrap();
+/// # Ok::<(), checkpoint::CheckpointError>(())
+/// ```
+pub fn save_training<E: Element, M: Module<E> + ?Sized, O: OptimizerState<E>>(
+    model: &mut M,
+    optimizer: &mut O,
+    step: u64,
+    path: impl AsRef<Path>,
+) -> Result<(), CheckpointError> {
+    let mut step = i64::try_from(step).unwrap_or(i64::MAX);
+    let mut state = Training {
+        model,
+        optimizer,
+        step: &mut step,
+    };
+    save(&mut state, path)
+}
+
+/// Loads a training checkpoint written by [`save_training`] into `model` and `optimizer`, and
+/// returns the training step it holds. The checks are those of [`load`] (strict names, same
+/// shapes and dtypes, every mismatch listed); nothing in the model changes unless the whole
+/// file fits. The optimizer must be of the kind and options that saved the file (AdamW with
+/// amsgrad has one more tensor per parameter, a mismatch otherwise).
+pub fn load_training<E: Element, M: Module<E> + ?Sized, O: OptimizerState<E>>(
+    model: &mut M,
+    optimizer: &mut O,
+    path: impl AsRef<Path>,
+) -> Result<u64, CheckpointError> {
+    let mut step = 0i64;
+    let mut state = Training {
+        model,
+        optimizer,
+        step: &mut step,
+    };
+    load(&mut state, path)?;
+    Ok(u64::try_from(step).unwrap_or(0))
 }
 
 /// Loads parameters and buffers from `path` into the model: strict names, same shapes, same

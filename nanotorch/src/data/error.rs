@@ -138,6 +138,76 @@ pub enum DataError {
         /// What was given.
         found: String,
     },
+    /// Text that is not valid UTF-8.
+    #[error(
+        "{origin}: not UTF-8 text (the first {valid_up_to} bytes are valid, then an invalid byte sequence)"
+    )]
+    NotUtf8 {
+        /// The file or embedded data set.
+        origin: String,
+        /// Bytes from the start that are valid UTF-8.
+        valid_up_to: usize,
+    },
+    /// A text with no characters at all.
+    #[error("{origin}: the text is empty")]
+    EmptyText {
+        /// The file or embedded data set.
+        origin: String,
+    },
+    /// A character that a vocabulary does not hold.
+    #[error("character {ch:?} (U+{:04X}) at position {position} (line {line}, column {column}) is not in the vocabulary of {vocab_size} characters", u32::from(*ch))]
+    UnknownChar {
+        /// The character.
+        ch: char,
+        /// Its index in the text, counted in characters from 0.
+        position: usize,
+        /// Its line, from 1.
+        line: usize,
+        /// Its column in that line, in characters from 1.
+        column: usize,
+        /// Number of characters the vocabulary has.
+        vocab_size: usize,
+    },
+    /// A token id that names no character of a vocabulary.
+    #[error(
+        "id {id} at position {position} names no character: the vocabulary has the ids 0..{vocab_size}"
+    )]
+    UnknownId {
+        /// The id.
+        id: usize,
+        /// Its index in the ids.
+        position: usize,
+        /// Number of characters the vocabulary has.
+        vocab_size: usize,
+    },
+    /// A text with more distinct characters than the model's vocabulary size `V`.
+    #[error(
+        "{origin} has {found} distinct characters, more than the model's vocabulary of {capacity}: train a model with a vocabulary of at least {found}"
+    )]
+    VocabularyTooLarge {
+        /// The file or embedded data set.
+        origin: String,
+        /// Distinct characters in the text.
+        found: usize,
+        /// The model's vocabulary size (the type-level `V`).
+        capacity: usize,
+    },
+    /// A text (or one part of its split) too short to cut a window of the model's context from.
+    #[error(
+        "{origin}: the {part} part has {len} characters, but a window of context {context} needs {needed} (the context and one more character for the last target)"
+    )]
+    TextTooShort {
+        /// The file or embedded data set.
+        origin: String,
+        /// `"training"`, `"validation"` or `"whole"`.
+        part: &'static str,
+        /// Characters in that part.
+        len: usize,
+        /// The model's context `T`.
+        context: usize,
+        /// Characters needed: `T + 1`.
+        needed: usize,
+    },
     /// Data whose sizes do not fit the tensor type.
     #[error(transparent)]
     Shape(#[from] ShapeError),

@@ -1,15 +1,20 @@
 //! Data: embedded data sets, MNIST from IDX files, batching, splitting and standardizing.
 //!
 //! - [`datasets`]: digits, iris, breast cancer, wine (classification), diabetes
-//!   (regression) and 10 000 MNIST digits (8 000 / 2 000), embedded in the library.
+//!   (regression), 10 000 MNIST digits (8 000 / 2 000) and eight Shakespeare tragedies
+//!   (1.16 M characters), embedded in the library.
 //! - [`mnist`]: MNIST / Fashion-MNIST from IDX files (raw or gzipped).
 //! - [`Classification`] and [`Regression`]: features `Tensor<(Dyn, F)>` with a static
 //!   feature count `F`, and labels or a target tensor.
 //! - [`DataLoader`]: seeded shuffling, batches with a runtime batch dim, a buffer-reusing
 //!   [`DataLoader::next_batch_into`] and an [`DataLoader::epoch`] iterator.
+//! - [`CharVocab`], [`CharCorpus`] and [`CharBatcher`]: text for character-level language
+//!   models — a vocabulary, a 90 / 10 split, and batches of random windows as [`Tokens`].
 //! - [`Classification::stratified_split`], [`Regression::split`] and [`Standardizer`].
 //! - The readers the embedded data sets go through, for files of your own: [`labelled_csv`],
 //!   [`number_table`] and [`gunzip`] (capped at [`GUNZIP_LIMIT`]).
+//!
+//! [`Tokens`]: crate::Tokens
 //!
 //! ```
 //! use nanotorch::data::{Dataset, Standardizer, datasets};
@@ -28,6 +33,7 @@
 //! # Ok::<(), nanotorch::data::DataError>(())
 //! ```
 
+mod chars;
 mod dataset;
 pub mod datasets;
 mod error;
@@ -38,6 +44,7 @@ mod split;
 mod standardize;
 mod text;
 
+pub use chars::{CharBatcher, CharCorpus, CharVocab};
 pub use dataset::{Classification, Dataset, Regression};
 pub use error::DataError;
 pub use loader::{DataLoader, Epoch};

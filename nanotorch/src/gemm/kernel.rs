@@ -8,9 +8,10 @@
 //!     for each column panel j, row panel i:     c[i.., j..] (+)= a_panel · b_panel
 //! ```
 //!
-//! Read in place: `b` when its rows are contiguous (each depth step is `NV` vector loads), `a`
-//! always when its rows or columns are contiguous ([`ASource`]). Packed: a `b` stored
-//! transposed (the weight of `x·Wᵀ`), and the ragged last panels. A packed panel is
+//! Read in place: `b` when its rows are contiguous (each depth step is `NV` vector loads) and
+//! `a` has fewer than `MC` rows, `a` always when its rows or columns are contiguous
+//! ([`ASource`]). Packed: a `b` stored transposed (the weight of `x·Wᵀ`), a `b` that `MC` or
+//! more rows of `a` reuse, and the ragged last panels. A packed panel is
 //! depth-major — for each depth step, the `MR` values of `a`'s rows (or the `NR` values of `b`'s
 //! columns) side by side — and zero-padded past the matrix edge; only the valid part of a tile
 //! is written back.
@@ -83,7 +84,11 @@ fn run<E: Lane, S: Simd, const NV: usize>(product: Packed<'_, '_, E>, simd: S) {
         // contiguous (a panel's depth step is then two vector loads), `a` always (a tile's
         // depth step reads one value from each of its MR rows). Only the other layouts and
         // the ragged last panels are packed.
-        let b_in_place = b.col_stride == 1;
+        // A row-major `b` is still packed once a full row block (`MC` rows) of `a` reuses each
+        // panel: the panel's `KC` depth steps then sit in one contiguous run instead of `KC`
+        // rows a whole row of `b` apart (the backward products `dy·W` and `dyᵀ·x` at 768 rows
+        // went from 100–120 to 120–160 GFLOP/s; the mnist step from 1.27 to 1.04 ms).
+        let b_in_place = b.col_stride == 1 && m < MC;
         for pc in (0..k).step_by(KC) {
             let kc = KC.min(k - pc);
             for (jp, panel) in buffers

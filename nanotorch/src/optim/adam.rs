@@ -3,8 +3,8 @@
 use crate::element::Element;
 use crate::error::ShapeError;
 use crate::layer::Module;
-use crate::optim::require;
 use crate::optim::state::ParamState;
+use crate::optim::{DecayOn, require};
 
 /// The hyperparameters of Adam and AdamW, and the one update both run.
 #[derive(Clone, Copy, Debug)]
@@ -16,6 +16,8 @@ pub(crate) struct AdamHyper {
     pub(crate) amsgrad: bool,
     /// AdamW: decay the weights directly (`θ ← θ·(1 − γλ)`) instead of adding `λθ` to `g`.
     pub(crate) decoupled: bool,
+    /// Which parameters the weight decay applies to.
+    pub(crate) decay_on: DecayOn,
 }
 
 impl AdamHyper {
@@ -51,45 +53,48 @@ impl AdamHyper {
         let (beta1, beta2) = (E::cast(b1), E::cast(b2));
         let (one_minus_b1, one_minus_b2) = (E::cast(1.0 - b1), E::cast(1.0 - b2));
         let eps = E::cast(self.eps);
-        let decay = self.weight_decay != 0.0;
+        let decay_any = self.weight_decay != 0.0;
+        let decay_on = self.decay_on;
         let l2 = E::cast(self.weight_decay);
         let shrink = E::cast(1.0 - self.lr * self.weight_decay);
         let (decoupled, amsgrad) = (self.decoupled, self.amsgrad);
         // One element's update; `v_max` is `Some` under amsgrad. Inlined into the two loops
         // below, which the compiler unswitches on the flags and vectorises.
-        let update = |value: &mut E, grad: E, m: &mut E, v: &mut E, v_max: Option<&mut E>| {
-            let mut g = grad;
-            if decay {
-                if decoupled {
-                    *value *= shrink;
-                } else {
-                    g += l2 * *value;
+        let update =
+            |decay: bool, value: &mut E, grad: E, m: &mut E, v: &mut E, v_max: Option<&mut E>| {
+                let mut g = grad;
+                if decay {
+                    if decoupled {
+                        *value *= shrink;
+                    } else {
+                        g += l2 * *value;
+                    }
                 }
-            }
-            *m = beta1 * *m + one_minus_b1 * g;
-            *v = beta2 * *v + one_minus_b2 * g * g;
-            let second = match v_max {
-                Some(v_max) => {
-                    *v_max = v_max.max(*v);
-                    *v_max
-                }
-                None => *v,
+                *m = beta1 * *m + one_minus_b1 * g;
+                *v = beta2 * *v + one_minus_b2 * g * g;
+                let second = match v_max {
+                    Some(v_max) => {
+                        *v_max = v_max.max(*v);
+                        *v_max
+                    }
+                    None => *v,
+                };
+                let denom = second.sqrt() / bc2_sqrt + eps;
+                *value -= step_size * (*m / denom);
             };
-            let denom = second.sqrt() / bc2_sqrt + eps;
-            *value -= step_size * (*m / denom);
-        };
-        state.for_each(model, |p, st| {
+        state.for_each_ranked(model, |p, st, rank| {
+            let decay = decay_any && decay_on.applies(rank);
             let n = p.value.len();
             let (m, rest) = st.split_at_mut(n);
             let (v, v_max) = rest.split_at_mut(n);
             let elems = p.value.iter_mut().zip(p.grad.iter()).zip(m).zip(v);
             if amsgrad {
                 for ((((value, &g), m), v), v_max) in elems.zip(v_max) {
-                    update(value, g, m, v, Some(v_max));
+                    update(decay, value, g, m, v, Some(v_max));
                 }
             } else {
                 for (((value, &g), m), v) in elems {
-                    update(value, g, m, v, None);
+                    update(decay, value, g, m, v, None);
                 }
             }
         });
@@ -142,6 +147,7 @@ impl<E: Element> Adam<E> {
                 weight_decay: 0.0,
                 amsgrad: false,
                 decoupled: false,
+                decay_on: DecayOn::All,
             },
             state: None,
         }
@@ -186,6 +192,17 @@ macro_rules! adam_family {
                 self
             }
 
+            /// Which parameters the weight decay applies to (default [`DecayOn::All`], as
+            /// one PyTorch parameter group). [`DecayOn::Matrices`] is nanoGPT's two groups:
+            /// decay on every parameter of 2 or more dimensions, none on biases and norms.
+            ///
+            /// [`DecayOn::All`]: crate::optim::DecayOn::All
+            /// [`DecayOn::Matrices`]: crate::optim::DecayOn::Matrices
+            pub fn decay_on(mut self, decay_on: $crate::optim::DecayOn) -> Self {
+                self.hyper.decay_on = decay_on;
+                self
+            }
+
             /// Checks the arguments as PyTorch's constructor does: `lr, eps, weight_decay ≥ 0`
             /// and both betas in `[0, 1)`.
             ///
@@ -215,6 +232,21 @@ macro_rules! adam_family {
 
             fn set_lr(&mut self, lr: f64) {
                 self.hyper.lr = lr;
+            }
+        }
+
+        impl<E: Element> $crate::optim::OptimizerState<E> for $ty<E> {
+            /// `state.{param}.exp_avg` and `state.{param}.exp_avg_sq` (and, with amsgrad,
+            /// `state.{param}.max_exp_avg_sq`) of each parameter's sizes, then `step`.
+            fn visit_state<M: $crate::layer::Module<E> + ?Sized>(
+                &mut self,
+                model: &mut M,
+                f: &mut dyn FnMut(&str, &[usize], $crate::layer::BufferMut<'_, E>),
+            ) {
+                let per_elem = if self.hyper.amsgrad { 3 } else { 2 };
+                let (state, _) =
+                    $crate::optim::state::ParamState::ensure(&mut self.state, model, per_elem);
+                state.visit_named(model, &["exp_avg", "exp_avg_sq", "max_exp_avg_sq"], f);
             }
         }
     };

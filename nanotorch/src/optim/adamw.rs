@@ -47,6 +47,7 @@ impl<E: Element> AdamW<E> {
                 weight_decay: 1e-2,
                 amsgrad: false,
                 decoupled: true,
+                decay_on: crate::optim::DecayOn::All,
             },
             state: None,
         }

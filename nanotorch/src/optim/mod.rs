@@ -25,6 +25,15 @@
 //! such as Adam's bias corrections are computed in `f64` and rounded once to the element type;
 //! the elementwise updates run in the element type, as PyTorch's kernels do.
 //!
+//! **Parameter groups.** An optimizer has one group: the same hyperparameters for every
+//! parameter. The one split that training recipes commonly need — weight decay on matrices,
+//! none on biases and norms (nanoGPT, minGPT) — is [`DecayOn::Matrices`] on Adam and AdamW.
+//!
+//! **Saving state.** Every optimizer here implements [`OptimizerState`]: its buffers (moments,
+//! momentum) and step count go into a training checkpoint
+//! ([`checkpoint::save_training`](crate::checkpoint::save_training)), so a resumed run
+//! continues bit for bit.
+//!
 //! | optimizer | PyTorch | defaults |
 //! |---|---|---|
 //! | [`Sgd`] | `torch.optim.SGD` | lr required, momentum 0, dampening 0, nesterov off, weight decay 0 |
@@ -38,7 +47,7 @@ mod clip;
 mod lr_scheduler;
 mod rmsprop;
 mod sgd;
-mod state;
+pub(crate) mod state;
 
 pub use adam::Adam;
 pub use adamw::AdamW;
@@ -49,7 +58,59 @@ pub use sgd::Sgd;
 
 use crate::element::Element;
 use crate::error::ShapeError;
-use crate::layer::Module;
+use crate::layer::{BufferMut, Module};
+
+/// Which parameters an optimizer's weight decay applies to — the common use of PyTorch's
+/// parameter groups.
+///
+/// nanoGPT builds two groups, `[p for p in params if p.dim() >= 2]` with weight decay and the
+/// rest without: matrices (linear weights, embedding tables, convolution kernels) are decayed,
+/// biases and the gains and shifts of LayerNorm and BatchNorm are not. [`DecayOn::Matrices`]
+/// is that rule, by the number of dimensions each parameter has in
+/// [`Module::visit_named_params`].
+///
+/// ```
+/// use nanotorch::optim::{AdamW, DecayOn};
+/// let opt: AdamW = AdamW::new().weight_decay(0.1).decay_on(DecayOn::Matrices);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum DecayOn {
+    /// Every parameter (one parameter group; the default).
+    #[default]
+    All,
+    /// Only parameters of 2 or more dimensions.
+    Matrices,
+}
+
+impl DecayOn {
+    /// Whether a parameter of `rank` dimensions is decayed.
+    pub fn applies(self, rank: usize) -> bool {
+        match self {
+            Self::All => true,
+            Self::Matrices => rank >= 2,
+        }
+    }
+}
+
+/// An optimizer whose state can be saved and loaded (by
+/// [`checkpoint::save_training`](crate::checkpoint::save_training) and
+/// [`checkpoint::load_training`](crate::checkpoint::load_training)), so training resumes
+/// exactly where it stopped.
+pub trait OptimizerState<E: Element> {
+    /// Calls `f` with every state tensor: its name, its sizes and its data, which `f` may read
+    /// or overwrite. Names follow PyTorch's `optimizer.state_dict()["state"]` keys, under the
+    /// parameter's state-dict name instead of its index: `state.fc1.weight.exp_avg`; the step
+    /// count is `step`, an `I64` scalar. If the optimizer has no state yet (no step taken), it
+    /// is created for `model` first: zeros and step 0.
+    ///
+    /// # Panics
+    /// As [`Optimizer::step`], if the state was built for another model.
+    fn visit_state<M: Module<E> + ?Sized>(
+        &mut self,
+        model: &mut M,
+        f: &mut dyn FnMut(&str, &[usize], BufferMut<'_, E>),
+    );
+}
 
 /// An update rule for a model's parameters, as a `torch.optim` optimizer with one parameter
 /// group.

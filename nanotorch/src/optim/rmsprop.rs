@@ -200,3 +200,24 @@ impl<E: Element> Optimizer<E> for RmsProp<E> {
         self.lr = lr;
     }
 }
+
+impl<E: Element> crate::optim::OptimizerState<E> for RmsProp<E> {
+    /// `state.{param}.square_avg`, then `state.{param}.grad_avg` if centered and
+    /// `state.{param}.momentum_buffer` with momentum, of each parameter's sizes; then `step`.
+    fn visit_state<M: Module<E> + ?Sized>(
+        &mut self,
+        model: &mut M,
+        f: &mut dyn FnMut(&str, &[usize], crate::layer::BufferMut<'_, E>),
+    ) {
+        let use_momentum = self.momentum > 0.0;
+        let per_elem = 1 + usize::from(self.centered) + usize::from(use_momentum);
+        let (state, _) = ParamState::ensure(&mut self.state, model, per_elem);
+        let names = match (self.centered, use_momentum) {
+            (false, false) => ["square_avg", "", ""],
+            (true, false) => ["square_avg", "grad_avg", ""],
+            (false, true) => ["square_avg", "momentum_buffer", ""],
+            (true, true) => ["square_avg", "grad_avg", "momentum_buffer"],
+        };
+        state.visit_named(model, &names, f);
+    }
+}

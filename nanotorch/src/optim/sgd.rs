@@ -120,7 +120,10 @@ impl<E: Element> Optimizer<E> for Sgd<E> {
         let mu = E::cast(self.momentum);
         let one_minus_tau = E::cast(1.0 - self.dampening);
         let nesterov = self.nesterov;
-        let (state, first) = ParamState::ensure(&mut self.state, model, usize::from(use_momentum));
+        let (state, _) = ParamState::ensure(&mut self.state, model, usize::from(use_momentum));
+        // PyTorch's first momentum step stores the gradient itself. Counted by the step, so a
+        // state loaded from a training checkpoint saved before any step behaves the same.
+        let first = state.steps == 0;
         // The option tests are hoisted out of the element loops, so each loop is a plain
         // pass over contiguous slices that the compiler vectorises.
         state.for_each(model, |p, buf| {
@@ -163,5 +166,18 @@ impl<E: Element> Optimizer<E> for Sgd<E> {
 
     fn set_lr(&mut self, lr: f64) {
         self.lr = lr;
+    }
+}
+
+impl<E: Element> crate::optim::OptimizerState<E> for Sgd<E> {
+    /// With momentum, `state.{param}.momentum_buffer` of each parameter's sizes; then `step`.
+    fn visit_state<M: Module<E> + ?Sized>(
+        &mut self,
+        model: &mut M,
+        f: &mut dyn FnMut(&str, &[usize], crate::layer::BufferMut<'_, E>),
+    ) {
+        let per_elem = usize::from(self.momentum != 0.0);
+        let (state, _) = ParamState::ensure(&mut self.state, model, per_elem);
+        state.visit_named(model, &["momentum_buffer"], f);
     }
 }

@@ -1,7 +1,7 @@
 //! Per-parameter optimizer state, keyed by visit order and allocated once.
 
 use crate::element::Element;
-use crate::layer::{Module, ParamMut};
+use crate::layer::{BufferMut, Module, ParamMut};
 
 /// `per_elem` scalars of state for every parameter element, in one buffer.
 ///
@@ -12,6 +12,8 @@ use crate::layer::{Module, ParamMut};
 pub(crate) struct ParamState<E> {
     /// Element count of each parameter, recorded on creation.
     lens: Vec<usize>,
+    /// Number of dimensions of each parameter (2 for a `[out, in]` weight, 1 for a bias).
+    ranks: Vec<usize>,
     /// State scalars per parameter element.
     per_elem: usize,
     /// Steps taken with this state (PyTorch's `state["step"]`).
@@ -22,11 +24,15 @@ pub(crate) struct ParamState<E> {
 impl<E: Element> ParamState<E> {
     /// Zeroed state for `model`'s parameters.
     fn new<M: Module<E> + ?Sized>(model: &mut M, per_elem: usize) -> Self {
-        let mut lens = Vec::new();
-        model.visit_params(&mut |p| lens.push(p.value.len()));
+        let (mut lens, mut ranks) = (Vec::new(), Vec::new());
+        model.visit_named_params("", &mut |_, dims, p| {
+            lens.push(p.value.len());
+            ranks.push(dims.len());
+        });
         let total: usize = lens.iter().sum();
         Self {
             lens,
+            ranks,
             per_elem,
             steps: 0,
             buf: vec![E::zero(); total * per_elem],
@@ -58,7 +64,16 @@ impl<E: Element> ParamState<E> {
         model: &mut M,
         mut f: impl FnMut(ParamMut<'_, E>, &mut [E]),
     ) {
-        let (lens, buf, k) = (&self.lens, &mut self.buf, self.per_elem);
+        self.for_each_ranked(model, |p, st, _| f(p, st));
+    }
+
+    /// [`ParamState::for_each`], also passing each parameter's number of dimensions.
+    pub(crate) fn for_each_ranked<M: Module<E> + ?Sized>(
+        &mut self,
+        model: &mut M,
+        mut f: impl FnMut(ParamMut<'_, E>, &mut [E], usize),
+    ) {
+        let (lens, ranks, buf, k) = (&self.lens, &self.ranks, &mut self.buf, self.per_elem);
         let mut index = 0;
         let mut offset = 0;
         model.visit_params(&mut |p| {
@@ -70,7 +85,7 @@ impl<E: Element> ParamState<E> {
                 p.grad.len(),
                 lens.get(index),
             );
-            f(p, &mut buf[offset..offset + k * n]);
+            f(p, &mut buf[offset..offset + k * n], ranks[index]);
             index += 1;
             offset += k * n;
         });
@@ -80,5 +95,45 @@ impl<E: Element> ParamState<E> {
              state was built for {}",
             lens.len()
         );
+    }
+}
+
+impl<E: Element> ParamState<E> {
+    /// Calls `f` with every state tensor: for parameter `name` (its state-dict name in `model`)
+    /// and block `j`, `"state.{name}.{blocks[j]}"` with the parameter's sizes; then the step
+    /// count as `"step"`, an `I64` scalar. `blocks` names the `per_elem` blocks in order.
+    pub(crate) fn visit_named<M: Module<E> + ?Sized>(
+        &mut self,
+        model: &mut M,
+        blocks: &[&str],
+        f: &mut dyn FnMut(&str, &[usize], BufferMut<'_, E>),
+    ) {
+        let mut params: Vec<(String, Vec<usize>)> = Vec::new();
+        model.visit_named_params("", &mut |name, dims, _| {
+            params.push((name.to_string(), dims.to_vec()))
+        });
+        assert!(
+            params.len() == self.lens.len(),
+            "optimizer used with another model: it has {} parameters, the optimizer's state \
+             was built for {}",
+            params.len(),
+            self.lens.len()
+        );
+        let k = self.per_elem;
+        let mut offset = 0;
+        for ((name, dims), &n) in params.iter().zip(&self.lens) {
+            for (j, block) in blocks.iter().take(k).enumerate() {
+                let start = offset + j * n;
+                f(
+                    &format!("state.{name}.{block}"),
+                    dims,
+                    BufferMut::Values(&mut self.buf[start..start + n]),
+                );
+            }
+            offset += k * n;
+        }
+        let mut steps = i64::try_from(self.steps).unwrap_or(i64::MAX);
+        f("step", &[], BufferMut::Count(&mut steps));
+        self.steps = u64::try_from(steps).unwrap_or(0);
     }
 }
