@@ -7,7 +7,8 @@
 //! too), on one thread and with the matrix products split over two (the GEMM keeps its packing
 //! buffers per thread, `nanotorch/src/gemm/`). Generating text one character at a time, as
 //! `examples/char_gpt.rs` does (window of ids, forward at batch 1, `Sampler`, decoding into a
-//! reserved string), allocates nothing per character either.
+//! reserved string), allocates nothing per character either, and neither does drawing a batch of
+//! text windows (`CharBatcher::fill`).
 //!
 //! Allocations are counted by a global allocator wrapping the system one (its own test binary,
 //! since a global allocator applies to the whole binary). It counts on **every** thread, so
@@ -20,7 +21,7 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use nanotorch::data::CharVocab;
+use nanotorch::data::{CharBatcher, CharCorpus, CharVocab};
 use nanotorch::sample::Sampler;
 use nanotorch::shape::{U64, U73};
 use nanotorch::{Tokens, seeded_rng, set_num_threads};
@@ -189,6 +190,27 @@ fn generation() {
     );
 }
 
+/// Drawing a batch of random text windows into warm buffers allocates nothing.
+fn text_batches() {
+    let text = "the quick brown fox jumps over the lazy dog. ".repeat(40);
+    let corpus = CharCorpus::new("text", &text).expect("a text");
+    let mut batcher = CharBatcher::<U64, U73>::new(&corpus).expect("the text fits");
+    let (mut x, mut y) = (Tokens::default(), Vec::new());
+    let mut rng = seeded_rng(0);
+    batcher
+        .fill(corpus.train(), 12, &mut rng, &mut x, &mut y)
+        .expect("a batch");
+    let (n, sizes) = allocations(|| {
+        for _ in 0..20 {
+            batcher
+                .fill(corpus.train(), 12, &mut rng, &mut x, &mut y)
+                .expect("a batch");
+        }
+    });
+    println!("text batches: 20 batches of 12 windows made {n} allocations");
+    assert!(n == 0, "drawing batches allocated {n} times ({sizes:?})");
+}
+
 /// Runs `check` at 1 thread and at 2.
 fn on_one_and_two_threads(check: impl Fn()) {
     for threads in [1, 2] {
@@ -213,6 +235,7 @@ fn the_counter_sees_allocations() {
 
 fn main() {
     the_counter_sees_allocations();
+    text_batches();
     on_one_and_two_threads(|| {
         steady_state("tiny", &mut TinyStep::new());
         steady_state("digits", &mut DigitsStep::new());
@@ -228,6 +251,7 @@ fn main() {
         batch_change("residual", &mut ResidualStep::new(), 64, 40);
         batch_change("lenet", &mut LeNetStep::new(), 64, 40);
         batch_change("gpt", &mut GptStep::new(), 64, 40);
+        batch_change("char_gpt", &mut CharGptStep::new(), 12, 7);
     });
     println!("zero_alloc: every steady-state step allocated nothing");
 }
