@@ -7,7 +7,8 @@
 //! too), on one thread and with the matrix products split over two (the GEMM keeps its packing
 //! buffers per thread, `nanotorch/src/gemm/`). Generating text one character at a time, as
 //! `examples/char_gpt.rs` does (window of ids, forward at batch 1, `Sampler`, decoding into a
-//! reserved string), allocates nothing per character either.
+//! reserved string), allocates nothing per character either, and neither does drawing a batch of
+//! text windows (`CharBatcher::fill`).
 //!
 //! Allocations are counted by a global allocator wrapping the system one (its own test binary,
 //! since a global allocator applies to the whole binary). It counts on **every** thread, so
@@ -20,7 +21,7 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use nanotorch::data::CharVocab;
+use nanotorch::data::{CharBatcher, CharCorpus, CharVocab};
 use nanotorch::prelude::*;
 use nanotorch::sample::Sampler;
 use nanotorch::set_num_threads;
@@ -187,6 +188,27 @@ fn generation() {
         n == 0,
         "generating allocated {n} times (byte sizes {sizes:?})"
     );
+}
+
+/// Drawing a batch of random text windows into warm buffers allocates nothing.
+fn text_batches() {
+    let text = "the quick brown fox jumps over the lazy dog. ".repeat(40);
+    let corpus = CharCorpus::new("text", &text).expect("a text");
+    let mut batcher = CharBatcher::<U64, U73>::new(&corpus).expect("the text fits");
+    let (mut x, mut y) = (Tokens::default(), Vec::new());
+    let mut rng = seeded_rng(0);
+    batcher
+        .fill(corpus.train(), 12, &mut rng, &mut x, &mut y)
+        .expect("a batch");
+    let (n, sizes) = allocations(|| {
+        for _ in 0..20 {
+            batcher
+                .fill(corpus.train(), 12, &mut rng, &mut x, &mut y)
+                .expect("a batch");
+        }
+    });
+    println!("text batches: 20 batches of 12 windows made {n} allocations");
+    assert!(n == 0, "drawing batches allocated {n} times ({sizes:?})");
 }
 
 /// Runs `check` at 1 thread and at 2.
@@ -395,6 +417,7 @@ fn the_counter_sees_allocations() {
 
 fn main() {
     the_counter_sees_allocations();
+    text_batches();
     on_one_and_two_threads(|| {
         steady_state("tiny", &mut TinyStep::new());
         steady_state("digits", &mut DigitsStep::new());
@@ -422,6 +445,7 @@ fn main() {
             20,
         );
         batch_change("lstm scan (12 steps)", &mut LstmStep::new(), 32, 20);
+        batch_change("char_gpt", &mut CharGptStep::new(), 12, 7);
     });
     println!("zero_alloc: every steady-state step allocated nothing");
 }
