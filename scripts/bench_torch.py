@@ -118,6 +118,21 @@ class Residual(nn.Module):
         return self.head(r)
 
 
+class CharLstm(nn.Module):
+    """The `lstm` benchmark of src/bench_models.rs: embedding 73 → 64, nn.LSTM(64, 256) over
+    64 steps from a zero state, 256 → 73 at every step."""
+
+    def __init__(self):
+        super().__init__()
+        self.wte = nn.Embedding(73, 64)
+        self.lstm = nn.LSTM(64, 256, batch_first=True)
+        self.head = nn.Linear(256, 73)
+
+    def forward(self, idx):
+        hs, _ = self.lstm(self.wte(idx))
+        return self.head(hs)
+
+
 def make(name, gen):
     """The model, its optimizer, loss function, input batch and a list of target sets."""
     if name == "tiny":
@@ -169,6 +184,18 @@ def make(name, gen):
 
         def loss(logits, target):
             return F.cross_entropy(logits.view(-1, 73), target.view(-1))
+
+        return net, optim, loss, xs, ys
+    elif name == "lstm":
+        net = CharLstm()
+        optim = torch.optim.Adam(net.parameters())
+        # LABEL_SETS batches of 32 random 64-character windows over 73 ids, a target at every
+        # position, from a zero state, as src/bench_models.rs.
+        xs = [torch.randint(0, 73, (32, 64), generator=gen) for _ in range(LABEL_SETS)]
+        ys = [torch.randint(0, 73, (32, 64), generator=gen) for _ in range(LABEL_SETS)]
+
+        def loss(logits, target):
+            return F.cross_entropy(logits.reshape(-1, 73), target.reshape(-1))
 
         return net, optim, loss, xs, ys
     elif name == "lenet":
@@ -230,7 +257,7 @@ def time_model(name, seconds):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--models", default="tiny,digits,mnist,residual,lenet,gpt,char_gpt")
+    ap.add_argument("--models", default="tiny,digits,mnist,residual,lenet,gpt,char_gpt,lstm")
     ap.add_argument("--seconds", type=float, default=1.0, help="timed seconds per model")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)

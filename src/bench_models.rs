@@ -1,6 +1,6 @@
-//! The seven training steps the speed benchmarks time (`benches/train_step.rs`,
+//! The eight training steps the speed benchmarks time (`benches/train_step.rs`,
 //! `examples/speed_compare.rs`, `tests/zero_alloc.rs`), declared once so all of them run the
-//! same code. `scripts/bench_torch.py` builds the same seven in PyTorch.
+//! same code. `scripts/bench_torch.py` builds the same eight in PyTorch.
 //!
 //! | name | network | batch | loss | optimizer |
 //! |---|---|---|---|---|
@@ -10,6 +10,7 @@
 //! | `residual` | 64 → 32, 32 → 32 (+ skip), 32 → 10, ReLU | 64 | cross-entropy | Adam |
 //! | `gpt` | the GPT of `examples/sort.rs` (2 blocks, 4 heads, 48 wide, 11 tokens over 3) | 64 | cross-entropy on the last 6 positions | AdamW, gradient clipping |
 //! | `char_gpt` | the GPT of `examples/char_gpt.rs` (4 blocks, 4 heads, 128 wide, 64 characters over 73) | 12 | cross-entropy on every position | AdamW (decay on matrices only), gradient clipping |
+//! | `lstm` | embedding 73 → 64, an LSTM cell (64 → 256, written in `network!`) scanned over 64 steps, 256 → 73 | 32 | cross-entropy at every step | Adam |
 //! | `lenet` | conv 1→16 k5 p2, BN, ReLU, pool 2, conv 16→32 k5, BN, ReLU, pool 2, 800 → 128 → 10 on `[B, 1, 28, 28]` | 64 | cross-entropy | SGD, momentum 0.9 |
 //!
 //! One step is what a training loop does per batch: `zero_grad`, `forward`, the loss with its
@@ -91,9 +92,9 @@ network! {
     }
 }
 
-/// The names of the seven benchmarks, in table order.
-pub const NAMES: [&str; 7] = [
-    "tiny", "digits", "mnist", "residual", "lenet", "gpt", "char_gpt",
+/// The names of the eight benchmarks, in table order.
+pub const NAMES: [&str; 8] = [
+    "tiny", "digits", "mnist", "residual", "lenet", "gpt", "char_gpt", "lstm",
 ];
 
 /// One benchmark: a model, its optimizer, one batch of data and the loss-gradient buffer.
@@ -301,6 +302,7 @@ pub fn by_name(name: &str) -> Option<Box<dyn TrainStep>> {
         "lenet" => Box::new(LeNetStep::new()),
         "gpt" => Box::new(GptStep::new()),
         "char_gpt" => Box::new(CharGptStep::new()),
+        "lstm" => Box::new(LstmStep::new()),
         _ => return None,
     })
 }
@@ -516,5 +518,115 @@ impl TrainStep for CharGptStep {
         let linear = 2.0 * rows * (4.0 * block + 128.0 * 73.0) * 3.0;
         let attention = 4.0 * 2.0 * rows * 64.0 * 128.0 * 3.0;
         linear + attention
+    }
+}
+
+network! {
+    /// The `lstm` benchmark's cell, PyTorch's LSTM equations (gates i, f, g, o) with one
+    /// `Linear` per gate and side: 64 inputs, 256 hidden.
+    pub struct LstmCell {
+        xi: Linear<64, 256>,
+        xf: Linear<64, 256>,
+        xg: Linear<64, 256>,
+        xo: Linear<64, 256>,
+        hi: Linear<256, 256>,
+        hf: Linear<256, 256>,
+        hg: Linear<256, 256>,
+        ho: Linear<256, 256>,
+    }
+    fn forward(x: [B, 64], h: [B, 256], c: [B, 256]) -> ([B, 256], [B, 256]) {
+        let i = sigmoid(xi(x) + hi(h));
+        let f = sigmoid(xf(x) + hf(h));
+        let g = tanh(xg(x) + hg(h));
+        let o = sigmoid(xo(x) + ho(h));
+        let c2 = f * c + i * g;
+        (o * tanh(c2), c2)
+    }
+}
+
+network! {
+    /// A character LSTM: an embedding of 73 characters into 64, the cell scanned over 64
+    /// steps from the given state, and a head back to the 73 characters at every step.
+    pub struct CharLstm {
+        wte: Embedding<73, 64>,
+        lstm: LstmCell,
+        head: Linear<256, 73>,
+    }
+    fn forward(idx: [B, 64] tokens<73>, h0: [B, 256], c0: [B, 256]) -> [B, 64, 73] {
+        let (hs, _h, _c) = scan(lstm, wte(idx), h0, c0);
+        head(hs)
+    }
+}
+
+/// The `lstm` benchmark (the recurrence issue's): [`CharLstm`] at batch 32 over 64 steps from
+/// a zero state, cross-entropy at every step, Adam.
+pub struct LstmStep {
+    net: CharLstm,
+    opt: Adam,
+    batches: Vec<(Tokens<U64, U73>, Vec<Option<usize>>)>,
+    next: usize,
+    zeros: Tensor<(Dyn, U256)>,
+    dy: Tensor<(Dyn, U64, U73)>,
+}
+
+impl LstmStep {
+    /// The model, optimizer and batches of 32.
+    pub fn new() -> Self {
+        let mut s = Self {
+            net: CharLstm::new(0),
+            opt: Adam::new(),
+            batches: Vec::new(),
+            next: 0,
+            zeros: Tensor::default(),
+            dy: Tensor::default(),
+        };
+        s.set_batch(32, 1);
+        s
+    }
+}
+
+impl Default for LstmStep {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl TrainStep for LstmStep {
+    fn step(&mut self) -> f32 {
+        let (tokens, targets) = &self.batches[self.next];
+        self.next = (self.next + 1) % self.batches.len();
+        self.net.zero_grad();
+        let out = self.net.forward(tokens, &self.zeros, &self.zeros);
+        let loss = cross_entropy_seq_into(out, targets, &mut self.dy)
+            .expect("one target per position, each below the vocabulary");
+        self.net
+            .backward(&self.dy)
+            .expect("the loss gradient has the output's sizes");
+        self.opt.step(&mut self.net);
+        loss
+    }
+
+    fn set_batch(&mut self, batch: usize, seed: u64) {
+        let mut rng = seeded_rng(seed);
+        self.zeros = Tensor::zeros((Dyn(batch), U256::default()));
+        self.batches = (0..LABEL_SETS)
+            .map(|_| {
+                let ids: Vec<usize> = (0..batch * 64).map(|_| rng.random_range(0..73)).collect();
+                let targets = (0..batch * 64)
+                    .map(|_| Some(rng.random_range(0..73)))
+                    .collect();
+                (
+                    Tokens::from_vec(batch, ids).expect("ids below 73, 64 per sequence"),
+                    targets,
+                )
+            })
+            .collect();
+    }
+
+    fn gemm_flops(&self) -> f64 {
+        // Per step and sequence: 4 gates of 64 → 256 and 256 → 256; the head 256 → 73 at every
+        // step; forward, dW and dX (3 products each).
+        let rows = (self.batches[0].0.batch() * 64) as f64;
+        2.0 * rows * (4.0 * (64.0 * 256.0 + 256.0 * 256.0) + 256.0 * 73.0) * 3.0
     }
 }
