@@ -317,33 +317,7 @@ impl Lowering<'_> {
             );
             return None;
         }
-        let field = match args[0] {
-            Expr::Path(p) => p
-                .path
-                .get_ident()
-                .and_then(|f| self.fields.iter().position(|g| g.name == *f)),
-            _ => None,
-        };
-        let Some(field) = field.filter(|&k| matches!(self.fields[k].kind, FieldKind::Opaque))
-        else {
-            self.error(
-                syn::spanned::Spanned::span(args[0]),
-                "the first argument of `scan` is the cell: a field holding a `network!` that takes a step and the states and returns the new states",
-            );
-            return None;
-        };
-        let states = args.len() - 2;
-        if count != states + 1 {
-            self.error(
-                span,
-                format!(
-                    "`scan` with {states} state{} gives {} values — the sequence of the first state, then the last value of each state — but {count} names unpack it",
-                    if states == 1 { "" } else { "s" },
-                    states + 1
-                ),
-            );
-            return None;
-        }
+        let field = self.scan_cell(&args, count, span)?;
         let inputs: Vec<Option<NodeId>> = args[1..].iter().map(|a| self.lower(a)).collect();
         let inputs: Vec<NodeId> = inputs.into_iter().collect::<Option<_>>()?;
         self.used_fields.push(field);
@@ -396,7 +370,7 @@ impl Lowering<'_> {
             span,
             poisoned,
         )];
-        for k in 0..states {
+        for k in 0..args.len() - 2 {
             let dims = self.nodes[inputs[k + 1]].dims.clone();
             let name = self.fresh_name(&format!("{fname}_last_{k}"));
             ids.push(self.push(
@@ -409,6 +383,39 @@ impl Lowering<'_> {
             ));
         }
         Some(ids)
+    }
+
+    /// The cell of `scan(cell, x, h0, …)`, once the call gives as many values as `count`
+    /// names unpack: a network field, and one value per state plus the sequence.
+    fn scan_cell(&mut self, args: &[&Expr], count: usize, span: Span) -> Option<usize> {
+        let field = match args[0] {
+            Expr::Path(p) => p
+                .path
+                .get_ident()
+                .and_then(|f| self.fields.iter().position(|g| g.name == *f)),
+            _ => None,
+        };
+        let Some(field) = field.filter(|&k| matches!(self.fields[k].kind, FieldKind::Opaque))
+        else {
+            self.error(
+                syn::spanned::Spanned::span(args[0]),
+                "the first argument of `scan` is the cell: a field holding a `network!` that takes a step and the states and returns the new states",
+            );
+            return None;
+        };
+        let states = args.len() - 2;
+        if count != states + 1 {
+            self.error(
+                span,
+                format!(
+                    "`scan` with {states} state{} gives {} values — the sequence of the first state, then the last value of each state — but {count} names unpack it",
+                    if states == 1 { "" } else { "s" },
+                    states + 1
+                ),
+            );
+            return None;
+        }
+        Some(field)
     }
 }
 
