@@ -78,6 +78,33 @@ network! {
     }
 }
 
+network! {
+    /// The LSTM from a zero state (`scan(cell, x)`), two layers: the second scans the first's
+    /// sequence of states.
+    pub struct TwoLayers {
+        inp: Linear<3, 3>,
+        first: LstmCell,
+        second: Layer2Cell,
+        head: Linear<4, 2>,
+    }
+    fn forward(x: [B, 4, 3]) -> [B, 2] {
+        let (hs, _h, _c) = scan(first, inp(x));
+        let (_hs2, h2) = scan(second, hs);
+        head(h2)
+    }
+}
+
+network! {
+    /// An RNN cell on the first layer's states (4 wide).
+    pub struct Layer2Cell {
+        wx: Linear<4, 4>,
+        wh: Linear<4, 4>,
+    }
+    fn forward(x: [B, 4], h: [B, 4]) -> [B, 4] {
+        tanh(wx(x) + wh(h))
+    }
+}
+
 type T<S> = Tensor<S, f64>;
 
 #[test]
@@ -189,6 +216,37 @@ fn last_state_only() {
         let (dx, dh0) = (dx.clone(), dh0.clone());
         assert_grad("last only.x", &x, &dx, |x| dot(&g, &net.predict(x, &h0)));
         assert_grad("last only.h0", &h0, &dh0, |h| dot(&g, &net.predict(&x, h)));
+    }
+}
+
+#[test]
+fn zero_initial_states_and_two_layers() {
+    let mut r = rng(35);
+    for batch in [1usize, 3] {
+        let mut net = TwoLayers::<f64>::new(35);
+        let x: T<(Dyn, U4, U3)> = rand_tensor(
+            (Dyn(batch), U4::default(), U3::default()),
+            -1.5,
+            1.5,
+            &mut r,
+        );
+        let g: T<(Dyn, U2)> = rand_tensor((Dyn(batch), U2::default()), -1.0, 1.0, &mut r);
+        assert_model_grads(
+            "two layers from zero",
+            &mut net,
+            |n| {
+                n.forward(&x);
+                n.backward(&g).unwrap();
+            },
+            |n| dot(&g, &n.predict(&x)),
+        );
+        net.zero_grad();
+        let y = net.forward(&x).clone();
+        assert_eq!(y, net.predict(&x));
+        let dx = net.backward_with_input(&g).unwrap().clone();
+        assert_grad("two layers from zero.x", &x, &dx, |x| {
+            dot(&g, &net.predict(x))
+        });
     }
 }
 

@@ -232,9 +232,12 @@ fn needs(plan: &Plan) -> (Vec<bool>, Vec<bool>) {
     for (id, node) in g.nodes.iter().enumerate() {
         let has_params = nodes::has_params(&node.op);
         for_params[id] = has_params || node.inputs.iter().any(|&i| for_params[i]);
-        // Token ids have no gradient.
+        // Token ids and a scan's zero state have no gradient.
         let float_input = matches!(node.op, Op::Input) && node.tokens.is_none();
-        for_input[id] = float_input || has_params || node.inputs.iter().any(|&i| for_input[i]);
+        let constant = matches!(node.op, Op::Zeros);
+        for_input[id] =
+            !constant && (float_input || has_params || node.inputs.iter().any(|&i| for_input[i]));
+        for_params[id] &= !constant;
     }
     (for_params, for_input)
 }

@@ -31,6 +31,9 @@ pub enum Op {
     /// state (`nodes/scan.rs`). No value of its own: its outputs are the [`Op::Part`] nodes
     /// after it — the sequence of first states, then each last state.
     Scan { field: usize },
+    /// Zeros `[B, H]` with the batch of this node's input: the initial state of a scan given
+    /// none (`nodes/zeros.rs`). It has no gradient.
+    Zeros,
     /// Output `index` of the [`Op::Call`] or [`Op::Scan`] that is this node's input.
     Part { index: usize },
     /// `relu(x)`, `leaky_relu(x, 0.1)`, `flatten(x)`, … (`nodes/unary.rs`).

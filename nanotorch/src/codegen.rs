@@ -3,7 +3,7 @@
 
 use crate::element::Element;
 use crate::layer::{Layer, Muts, Network, Refs, Tuple};
-use crate::shape::{Dim, DimsAgree, Shape};
+use crate::shape::{Dim, DimsAgree, Shape, StaticDim};
 use crate::tensor::Tensor;
 
 /// The feature (last) dim of a rank-2 tensor type: `Features<Tensor<(Dyn, U3)>>` is `U3`.
@@ -285,4 +285,28 @@ impl<E, F: crate::layer::StepState> NestedState<F> for std::marker::PhantomData<
     fn swap(field: &mut F, saved: &mut F::Saved) {
         field.swap_saved(saved);
     }
+}
+
+/// `dst = 0`, one row of `F` zeros per row of `like` (its first dim): the initial state of a
+/// scan given none, `scan(cell, x)`, for a batch of `x`'s size.
+///
+/// # Panics
+/// If `dst`'s batch type fixes a size other than `like`'s batch (they are the same dim in a
+/// network's code, so this does not happen there).
+pub fn zeros_rows_into<S: Shape, B: Dim, F: StaticDim, E: Element>(
+    like: &Tensor<S, E>,
+    dst: &mut Tensor<(B, F), E>,
+) {
+    let b = B::from_size(like.dims()[0]).expect("the state has the sequence's batch");
+    dst.resize_to((b, F::default()));
+    dst.fill(E::zero());
+}
+
+/// The allocating form of [`zeros_rows_into`], for `predict`.
+pub fn zeros_rows<S: Shape, B: Dim, F: StaticDim, E: Element>(
+    like: &Tensor<S, E>,
+) -> Tensor<(B, F), E> {
+    let mut dst = Tensor::default();
+    zeros_rows_into(like, &mut dst);
+    dst
 }

@@ -64,7 +64,8 @@
 //!   (`fn forward(x: [B, F], h: [B, H]) -> [B, H]`) at every time step of `x: [B, T, F]`,
 //!   carrying the state; `hs: [B, T, H]` is the sequence of states, `h` the last one (name one
 //!   you do not need `_h`). Several states (an LSTM's `(h, c)`) are passed and returned
-//!   together: `let (hs, h, c) = scan(lstm, x, h0, c0);`. The generated forward is a loop over
+//!   together: `let (hs, h, c) = scan(lstm, x, h0, c0);`; without initial states, `scan(cell, x)`
+//!   starts from zeros. The generated forward is a loop over
 //!   the steps, and backward the reversed loop (backpropagation through time), with gradients
 //!   into the sequence and the initial states. The cell keeps one buffer of saved values per
 //!   step ([`StepState`](crate::StepState)); its fields are `Linear`s and other such networks.

@@ -310,16 +310,16 @@ impl Lowering<'_> {
     pub(super) fn lower_scan(&mut self, call: &syn::ExprCall, count: usize) -> Option<Vec<NodeId>> {
         let span = syn::spanned::Spanned::span(&call.func);
         let args: Vec<&Expr> = call.args.iter().collect();
-        if args.len() < 3 {
+        if args.len() < 2 {
             self.error(
                 span,
-                format!("`scan` takes the cell, the sequence and the initial state(s), `scan(cell, x, h0)`; found {} argument{}", args.len(), if args.len() == 1 { "" } else { "s" }),
+                format!("`scan` takes the cell, the sequence and, unless they start at zero, the initial states: `scan(cell, x, h0)` or `scan(cell, x)`; found {} argument{}", args.len(), if args.len() == 1 { "" } else { "s" }),
             );
             return None;
         }
         let field = self.scan_cell(&args, count, span)?;
         let inputs: Vec<Option<NodeId>> = args[1..].iter().map(|a| self.lower(a)).collect();
-        let inputs: Vec<NodeId> = inputs.into_iter().collect::<Option<_>>()?;
+        let mut inputs: Vec<NodeId> = inputs.into_iter().collect::<Option<_>>()?;
         self.used_fields.push(field);
         let fname = self.fields[field].name.clone();
         self.single_call(field, &fname, span, "a scanned cell", "");
@@ -346,6 +346,31 @@ impl Lowering<'_> {
                 poisoned = true;
             }
         }
+        if args.len() == 2 && !poisoned {
+            // No initial states: zeros, as wide as the cell's states.
+            let f_ty = self.fields[field].ty.clone();
+            for k in 0..count - 1 {
+                let k_lit = proc_macro2::Literal::usize_unsuffixed(k);
+                let width = crate::plan::respan(
+                    &quote!(::nanotorch::codegen::Features<::nanotorch::codegen::Out<#f_ty, #k_lit>>),
+                    span,
+                );
+                let dims = vec![
+                    self.nodes[x].dims[0].clone(),
+                    DimInfo {
+                        ty: width,
+                        lit: None,
+                        text: format!("{fname}.{k}"),
+                    },
+                ];
+                let name = self.fresh_name(&format!("{fname}_zeros_{k}"));
+                inputs.push(self.push(name, Op::Zeros, vec![x], dims, span, false));
+            }
+        }
+        if inputs.len() < 2 {
+            // The sequence was already reported; there is no state to type the outputs with.
+            return None;
+        }
         let name = self.fresh_name(&format!("{fname}_scan"));
         let scan = self.push(
             name,
@@ -370,7 +395,7 @@ impl Lowering<'_> {
             span,
             poisoned,
         )];
-        for k in 0..args.len() - 2 {
+        for k in 0..inputs.len() - 1 {
             let dims = self.nodes[inputs[k + 1]].dims.clone();
             let name = self.fresh_name(&format!("{fname}_last_{k}"));
             ids.push(self.push(
@@ -403,6 +428,13 @@ impl Lowering<'_> {
             );
             return None;
         };
+        if args.len() == 2 {
+            if count < 2 {
+                self.error(span, "`scan` gives the sequence of states and the last state(s): unpack at least two names, `let (hs, h) = scan(cell, x);`");
+                return None;
+            }
+            return Some(field);
+        }
         let states = args.len() - 2;
         if count != states + 1 {
             self.error(

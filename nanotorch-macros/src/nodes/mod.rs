@@ -19,6 +19,7 @@ mod scale;
 mod scan;
 mod stack;
 mod unary;
+mod zeros;
 
 use proc_macro2::TokenStream;
 use syn::Ident;
@@ -122,6 +123,7 @@ pub fn forward(plan: &Plan, id: NodeId) -> Step {
         Op::Stack { .. } => stack::forward(plan, id),
         Op::Call { .. } => call::forward(plan, id),
         Op::Scan { .. } => scan::forward(plan, id),
+        Op::Zeros => zeros::forward(plan, id),
         Op::Unary { prim, constant } => unary::forward(plan, id, prim, constant),
         Op::Add | Op::Sub | Op::Mul => arith::forward(plan, id),
         Op::Scale { factor, text } => scale::forward(plan, id, factor, text),
@@ -139,6 +141,7 @@ pub fn predict(plan: &Plan, id: NodeId) -> TokenStream {
         Op::Stack { .. } => stack::predict(plan, id),
         Op::Call { .. } => call::predict(plan, id),
         Op::Scan { .. } => scan::predict(plan, id),
+        Op::Zeros => zeros::predict(plan, id),
         Op::Unary { prim, constant } => unary::predict(plan, id, prim, constant),
         Op::Add | Op::Sub | Op::Mul => arith::predict(plan, id),
         Op::Scale { factor, .. } => scale::predict(plan, id, factor),
@@ -152,7 +155,7 @@ pub fn backward<'g>(g: &mut dyn Gradients<'g>, id: NodeId) {
     let graph = plan.graph;
     let node = &graph.nodes[id];
     match &node.op {
-        Op::Input | Op::Part { .. } => {}
+        Op::Input | Op::Part { .. } | Op::Zeros => {}
         Op::Linear { field } => linear::backward(g, id, *field),
         Op::Layer { field } => layer::backward(g, id, *field),
         Op::Stack { field } => stack::backward(g, id, *field),
