@@ -10,7 +10,7 @@
 //! | `residual` | 64 → 32, 32 → 32 (+ skip), 32 → 10, ReLU | 64 | cross-entropy | Adam |
 //! | `gpt` | the GPT of `examples/sort.rs` (2 blocks, 4 heads, 48 wide, 11 tokens over 3) | 64 | cross-entropy on the last 6 positions | AdamW, gradient clipping |
 //! | `char_gpt` | the GPT of `examples/char_gpt.rs` (4 blocks, 4 heads, 128 wide, 64 characters over 73) | 12 | cross-entropy on every position | AdamW (decay on matrices only), gradient clipping |
-//! | `lstm` | embedding 73 → 64, an LSTM cell (64 → 256, written in `network!`) scanned over 64 steps, 256 → 73 | 32 | cross-entropy at every step | Adam |
+//! | `lstm` | embedding 73 → 64, `Lstm<64, 256>` (PyTorch's LSTM layer) over 64 steps, 256 → 73 | 32 | cross-entropy at every step | Adam |
 //! | `lenet` | conv 1→16 k5 p2, BN, ReLU, pool 2, conv 16→32 k5, BN, ReLU, pool 2, 800 → 128 → 10 on `[B, 1, 28, 28]` | 64 | cross-entropy | SGD, momentum 0.9 |
 //!
 //! One step is what a training loop does per batch: `zero_grad`, `forward`, the loss with its
@@ -522,38 +522,16 @@ impl TrainStep for CharGptStep {
 }
 
 network! {
-    /// The `lstm` benchmark's cell, PyTorch's LSTM equations (gates i, f, g, o) with one
-    /// `Linear` per gate and side: 64 inputs, 256 hidden.
-    pub struct LstmCell {
-        xi: Linear<64, 256>,
-        xf: Linear<64, 256>,
-        xg: Linear<64, 256>,
-        xo: Linear<64, 256>,
-        hi: Linear<256, 256>,
-        hf: Linear<256, 256>,
-        hg: Linear<256, 256>,
-        ho: Linear<256, 256>,
-    }
-    fn forward(x: [B, 64], h: [B, 256], c: [B, 256]) -> ([B, 256], [B, 256]) {
-        let i = sigmoid(xi(x) + hi(h));
-        let f = sigmoid(xf(x) + hf(h));
-        let g = tanh(xg(x) + hg(h));
-        let o = sigmoid(xo(x) + ho(h));
-        let c2 = f * c + i * g;
-        (o * tanh(c2), c2)
-    }
-}
-
-network! {
-    /// A character LSTM: an embedding of 73 characters into 64, the cell scanned over 64
-    /// steps from the given state, and a head back to the 73 characters at every step.
+    /// A character LSTM: an embedding of 73 characters into 64, PyTorch's LSTM layer
+    /// (`nanotorch::layers::Lstm`, fused gates) over 64 steps from the given state, and a head
+    /// back to the 73 characters at every step.
     pub struct CharLstm {
         wte: Embedding<73, 64>,
-        lstm: LstmCell,
+        lstm: Lstm<64, 256>,
         head: Linear<256, 73>,
     }
     fn forward(idx: [B, 64] tokens<73>, h0: [B, 256], c0: [B, 256]) -> [B, 64, 73] {
-        let (hs, _h, _c) = scan(lstm, wte(idx), h0, c0);
+        let (hs, _h, _c) = lstm(wte(idx), h0, c0);
         head(hs)
     }
 }

@@ -105,6 +105,19 @@ network! {
     }
 }
 
+network! {
+    /// The built-in `Lstm` layer (fused gates, PyTorch's layout) between two `Linear`s.
+    pub struct BuiltIn {
+        inp: Linear<2, 3>,
+        lstm: Lstm<3, 4>,
+        head: Linear<4, 2>,
+    }
+    fn forward(x: [B, 5, 2], h0: [B, 4], c0: [B, 4]) -> ([B, 5, 2], [B, 4]) {
+        let (hs, h, c) = lstm(inp(x), h0, c0);
+        (head(hs), h * c)
+    }
+}
+
 type T<S> = Tensor<S, f64>;
 
 #[test]
@@ -247,6 +260,50 @@ fn zero_initial_states_and_two_layers() {
         assert_grad("two layers from zero.x", &x, &dx, |x| {
             dot(&g, &net.predict(x))
         });
+    }
+}
+
+#[test]
+fn builtin_lstm_layer() {
+    let mut r = rng(36);
+    for batch in [1usize, 3] {
+        let mut net = BuiltIn::<f64>::new(36);
+        let x: T<(Dyn, U5, U2)> = rand_tensor(
+            (Dyn(batch), U5::default(), U2::default()),
+            -1.5,
+            1.5,
+            &mut r,
+        );
+        let h0: T<(Dyn, U4)> = rand_tensor((Dyn(batch), U4::default()), -1.0, 1.0, &mut r);
+        let c0: T<(Dyn, U4)> = rand_tensor((Dyn(batch), U4::default()), -1.0, 1.0, &mut r);
+        let gy: T<(Dyn, U5, U2)> = rand_tensor(
+            (Dyn(batch), U5::default(), U2::default()),
+            -1.0,
+            1.0,
+            &mut r,
+        );
+        let gh: T<(Dyn, U4)> = rand_tensor((Dyn(batch), U4::default()), -1.0, 1.0, &mut r);
+        let loss =
+            |n: &BuiltIn<f64>, x: &T<(Dyn, U5, U2)>, h0: &T<(Dyn, U4)>, c0: &T<(Dyn, U4)>| {
+                let (y, hc) = n.predict(x, h0, c0);
+                dot(&gy, &y) + dot(&gh, &hc)
+            };
+        assert_model_grads(
+            "builtin lstm",
+            &mut net,
+            |n| {
+                n.forward(&x, &h0, &c0);
+                n.backward(&gy, &gh).unwrap();
+            },
+            |n| loss(n, &x, &h0, &c0),
+        );
+        net.zero_grad();
+        net.forward(&x, &h0, &c0);
+        let (dx, dh0, dc0) = net.backward_with_input(&gy, &gh).unwrap();
+        let (dx, dh0, dc0) = (dx.clone(), dh0.clone(), dc0.clone());
+        assert_grad("builtin lstm.x", &x, &dx, |x| loss(&net, x, &h0, &c0));
+        assert_grad("builtin lstm.h0", &h0, &dh0, |h| loss(&net, &x, h, &c0));
+        assert_grad("builtin lstm.c0", &c0, &dc0, |c| loss(&net, &x, &h0, c));
     }
 }
 

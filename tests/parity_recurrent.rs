@@ -99,6 +99,17 @@ network! {
     }
 }
 
+network! {
+    /// The built-in `Lstm` layer (PyTorch's stacked weights, fused gates) as a field.
+    pub struct BuiltInLstm {
+        lstm: Lstm<3, 4>,
+    }
+    fn forward(x: [B, 5, 3], h0: [B, 4], c0: [B, 4]) -> ([B, 5, 4], [B, 4], [B, 4]) {
+        let (y, h, c) = lstm(x, h0, c0);
+        (y, h, c)
+    }
+}
+
 fn golden() -> Value {
     serde_json::from_str(include_str!("golden/recurrent.json")).expect("the golden file parses")
 }
@@ -338,5 +349,86 @@ fn gru_matches_torch_nn_gru() {
         doc,
         &mut failures,
     );
+    assert_clean(&failures);
+}
+
+/// `nanotorch::layers::Lstm` — one layer with PyTorch's parameter names and stacked layout,
+/// loaded by name — against `torch.nn.LSTM`.
+#[test]
+fn builtin_lstm_matches_torch_nn_lstm() {
+    let doc = &golden()["lstm"];
+    let mut net = BuiltInLstm::<f64>::new(0);
+    let mut names = Vec::new();
+    net.visit_named_params("", &mut |name, dims, p| {
+        let torch = name.strip_prefix("lstm.").expect("the layer's parameters");
+        let want = &doc["params"][torch];
+        let shape: Vec<usize> = want["shape"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d.as_u64().unwrap() as usize)
+            .collect();
+        assert_eq!(dims, shape.as_slice(), "{name}: PyTorch's layout");
+        p.value.copy_from_slice(&data(want));
+        names.push(torch.to_string());
+    });
+    assert_eq!(
+        names,
+        ["weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"]
+    );
+    let x: Seq = tensor(&doc["inputs"]["x"]);
+    let (h0, c0): (State, State) = (tensor(&doc["inputs"]["h0"]), tensor(&doc["inputs"]["c0"]));
+    let gy: Out = tensor(&doc["inputs"]["gy"]);
+    let (gh, gc): (State, State) = (tensor(&doc["inputs"]["gh"]), tensor(&doc["inputs"]["gc"]));
+    let mut failures = Vec::new();
+    let (y, h, c) = net.forward(&x, &h0, &c0);
+    compare(
+        "Lstm output",
+        y.as_slice(),
+        &data(&doc["outputs"]["y"]),
+        &mut failures,
+    );
+    compare(
+        "Lstm h_n",
+        h.as_slice(),
+        &data(&doc["outputs"]["hn"]),
+        &mut failures,
+    );
+    compare(
+        "Lstm c_n",
+        c.as_slice(),
+        &data(&doc["outputs"]["cn"]),
+        &mut failures,
+    );
+    let predicted = net.predict(&x, &h0, &c0);
+    compare(
+        "Lstm predict",
+        predicted.0.as_slice(),
+        &data(&doc["outputs"]["y"]),
+        &mut failures,
+    );
+    let (dx, dh0, dc0) = net.backward_with_input(&gy, &gh, &gc).unwrap();
+    let (dx, dh0, dc0) = (dx.clone(), dh0.clone(), dc0.clone());
+    net.visit_named_params("", &mut |name, _, p| {
+        let torch = name.strip_prefix("lstm.").unwrap();
+        compare(
+            &format!("Lstm ∂L/∂{torch}"),
+            p.grad,
+            &data(&doc["grads"][torch]),
+            &mut failures,
+        );
+    });
+    for (name, grad) in [
+        ("x", dx.as_slice()),
+        ("h0", dh0.as_slice()),
+        ("c0", dc0.as_slice()),
+    ] {
+        compare(
+            &format!("Lstm ∂L/∂{name}"),
+            grad,
+            &data(&doc["grads"][name]),
+            &mut failures,
+        );
+    }
     assert_clean(&failures);
 }

@@ -25,6 +25,7 @@ use nanotorch::data::{CharBatcher, CharCorpus, CharVocab};
 use nanotorch::prelude::*;
 use nanotorch::sample::Sampler;
 use nanotorch::set_num_threads;
+use nanotorch_suite::bench_models::LstmStep as CharLstmStep;
 use nanotorch_suite::bench_models::{
     CharGpt, CharGptStep, DigitsStep, GptStep, LeNetStep, MnistStep, ResidualStep, TinyStep,
     TrainStep,
@@ -431,6 +432,7 @@ fn main() {
         );
         steady_state("lstm scan (12 steps)", &mut LstmStep::new());
         steady_state("char_gpt", &mut CharGptStep::new());
+        steady_state("lstm (Lstm<64, 256>, 64 steps)", &mut CharLstmStep::new());
         generation();
         batch_change("tiny", &mut TinyStep::new(), 50, 30);
         batch_change("digits", &mut DigitsStep::new(), 32, 20);
@@ -446,6 +448,12 @@ fn main() {
         );
         batch_change("lstm scan (12 steps)", &mut LstmStep::new(), 32, 20);
         batch_change("char_gpt", &mut CharGptStep::new(), 12, 7);
+        batch_change(
+            "lstm (Lstm<64, 256>, 64 steps)",
+            &mut CharLstmStep::new(),
+            32,
+            20,
+        );
     });
     println!("zero_alloc: every steady-state step allocated nothing");
 }

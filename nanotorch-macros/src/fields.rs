@@ -158,6 +158,9 @@ fn element_type(
     if ident == "Linear" {
         return linear_type(ty, &last.arguments, errors);
     }
+    if ident == "Lstm" {
+        return lstm_type(ty, &last.arguments, errors);
+    }
     // Types that are certainly not layers get one clear error here, instead of a trait error
     // at every place the generated code uses the field.
     if NOT_LAYERS.contains(&ident.as_str()) {
@@ -214,6 +217,32 @@ fn linear_type(
         quote!(::nanotorch::Linear<::nanotorch::shape::U1, ::nanotorch::shape::U1, E>),
         FieldKind::Opaque,
     )
+}
+
+/// `Lstm<I, H>`: PyTorch's LSTM layer, called with three values (`lstm(x, h0, c0)`) through
+/// the `Network` trait, as a nested network with several inputs is.
+fn lstm_type(
+    ty: &syn::Type,
+    arguments: &syn::PathArguments,
+    errors: &mut Vec<syn::Error>,
+) -> (TokenStream, FieldKind) {
+    let args: Vec<&syn::GenericArgument> = match arguments {
+        syn::PathArguments::AngleBracketed(a) => a.args.iter().collect(),
+        _ => Vec::new(),
+    };
+    let dims: Vec<Option<DimInfo>> = args.iter().map(|a| generic_dim(a)).collect();
+    if let [Some(input), Some(hidden)] = dims.as_slice() {
+        let (i, h) = (&input.ty, &hidden.ty);
+        return (
+            quote!(::nanotorch::layers::Lstm<#i, #h, E>),
+            FieldKind::Opaque,
+        );
+    }
+    errors.push(syn::Error::new_spanned(
+        ty,
+        "`Lstm` takes two sizes, input features then hidden features: `Lstm<64, 256>`",
+    ));
+    (quote!(()), FieldKind::Invalid)
 }
 
 /// How a table layer is written, for messages: `` `Conv2d<in_channels, …, stride = …>` ``.

@@ -83,10 +83,10 @@ pub fn check_gradient<S: Shape, E: Element>(
     }
 }
 
-/// The `K`-th output type of a network `N` with several outputs: `Out<Cell, 1>` is the type
-/// of `c` in `let (h, c) = cell(x, h)`.
-pub type Out<N, const K: usize> =
-    <<N as crate::layer::NetworkIo>::Outputs as crate::layer::Nth<K>>::Ty;
+/// The `K`-th output type of a network `N` with several outputs whose first input is an `X0`:
+/// `Out<Cell, X, 1>` is the type of `c` in `let (h, c) = cell(x, h)`.
+pub type Out<N, X0, const K: usize> =
+    <<N as crate::layer::NetworkIo<X0>>::Outputs as crate::layer::Nth<K>>::Ty;
 
 /// The input and output of block `k` of a stack of `n` blocks: block 0 reads `input`, block
 /// `n − 1` writes `output`, and the others read and write the `between` values (the first call

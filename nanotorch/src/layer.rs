@@ -170,7 +170,7 @@ pub trait Layer<X, E: Element>: Module<E> {
     note = "a network with several inputs is called with as many values as its `forward` declares, each of its declared shape"
 )]
 pub trait Network<I: Tuple> {
-    /// The tuple of output types (those of [`NetworkIo::Outputs`]).
+    /// The tuple of output types (those of [`NetworkIo::Outputs`] for the first input).
     type Outputs: Tuple;
 
     /// Computes the outputs into `outputs` and saves what [`Network::backward_into`] reads.
@@ -187,13 +187,13 @@ pub trait Network<I: Tuple> {
     fn predict(&self, inputs: Refs<'_, I>) -> Self::Outputs;
 }
 
-/// The input and output types of a network with several inputs or outputs, as tuples. An
-/// enclosing network names the types of the values a call returns through this
-/// ([`codegen::Out`](crate::codegen::Out)), so they are known even when the call's inputs are
-/// wrong (that is one error, at the call, from [`Network`]).
-pub trait NetworkIo {
-    /// The tuple of input types, `(Tensor<(Dyn, U64)>, Tensor<(Dyn, U128)>)`.
-    type Inputs: Tuple;
+/// The output types of a network with several inputs or outputs, as a tuple, given the type
+/// of its first input `X0`. An enclosing network names the types of the values a call returns
+/// through this ([`codegen::Out`](crate::codegen::Out)). A `network!` implements it for every
+/// `X0`, so the types are known even when the call's inputs are wrong (that is one error, at
+/// the call, from [`Network`]); a layer whose outputs depend on its input's length (as
+/// [`Lstm`](crate::layers::Lstm)'s do) implements it for the sequences it takes.
+pub trait NetworkIo<X0> {
     /// The tuple of output types.
     type Outputs: Tuple;
 }

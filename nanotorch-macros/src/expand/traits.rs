@@ -155,8 +155,7 @@ fn network(names: &Names, sig: &Signature) -> TokenStream {
     let ks = (0..out_tys.len()).map(syn::Index::from);
     let ks2 = (0..sig.inputs.len()).map(syn::Index::from);
     quote! {
-        impl<#decl> ::nanotorch::NetworkIo for #name<#args> {
-            type Inputs = #inputs;
+        impl<#decl, X0> ::nanotorch::NetworkIo<X0> for #name<#args> {
             type Outputs = #outputs;
         }
 

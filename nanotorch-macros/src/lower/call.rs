@@ -290,13 +290,17 @@ impl Lowering<'_> {
             span,
             poisoned,
         );
-        let first = self.nodes[inputs[0]].dims.clone();
+        let first = &self.nodes[inputs[0]];
+        let x0 = value_type(&first.dims, first.tokens.as_ref());
         (0..count)
             .map(|index| {
                 let k = proc_macro2::Literal::usize_unsuffixed(index);
                 let out_ty =
-                    crate::plan::respan(&quote!(::nanotorch::codegen::Out<#f_ty, #k>), span);
-                let dims = same_rank_dims(&first, &out_ty, &format!("{fname}.{index}"));
+                    crate::plan::respan(&quote!(::nanotorch::codegen::Out<#f_ty, #x0, #k>), span);
+                // Output k is taken to have input k's rank (a cell's new state, its old one's;
+                // an LSTM layer's sequence, its input's), or the last input's.
+                let like = self.nodes[inputs[index.min(inputs.len() - 1)]].dims.clone();
+                let dims = same_rank_dims(&like, &out_ty, &format!("{fname}.{index}"));
                 let name = self.fresh_name(&format!("{fname}_{index}"));
                 self.push(name, Op::Part { index }, vec![call], dims, span, poisoned)
             })
@@ -349,10 +353,12 @@ impl Lowering<'_> {
         if args.len() == 2 && !poisoned {
             // No initial states: zeros, as wide as the cell's states.
             let f_ty = self.fields[field].ty.clone();
+            let x_dims = &self.nodes[x].dims;
+            let step_ty = crate::graph::tensor_type(&[x_dims[0].clone(), x_dims[2].clone()]);
             for k in 0..count - 1 {
                 let k_lit = proc_macro2::Literal::usize_unsuffixed(k);
                 let width = crate::plan::respan(
-                    &quote!(::nanotorch::codegen::Features<::nanotorch::codegen::Out<#f_ty, #k_lit>>),
+                    &quote!(::nanotorch::codegen::Features<::nanotorch::codegen::Out<#f_ty, #step_ty, #k_lit>>),
                     span,
                 );
                 let dims = vec![

@@ -177,13 +177,10 @@ fn check_unused(
         }
     }
     for (name, id) in let_nodes {
-        // A scan's outputs come together: one the caller does not need is named `_h`.
-        let scan_output = matches!(nodes[*id].op, crate::graph::Op::Part { .. })
-            && matches!(
-                nodes[nodes[*id].inputs[0]].op,
-                crate::graph::Op::Scan { .. }
-            );
-        let unused_on_purpose = scan_output && name.to_string().starts_with('_');
+        // A call's or a scan's outputs come together: one the caller does not need is named
+        // `_h` (its gradient is zero).
+        let part = matches!(nodes[*id].op, crate::graph::Op::Part { .. });
+        let unused_on_purpose = part && name.to_string().starts_with('_');
         if !used[*id] && !unused_on_purpose {
             errors.push(syn::Error::new(
                 name.span(),

@@ -63,6 +63,18 @@ pub fn backward<'g>(g: &mut dyn Gradients<'g>, n: NodeId, _field: usize) {
     let plan = g.plan();
     let node = plan.node(n);
     let (span, f, net) = (node.span, plan.field_of(node), network(plan, n));
+    // An output nothing reads (`_c`) sends back zeros.
+    let zeros: Vec<TokenStream> = super::parts(plan, n)
+        .into_iter()
+        .filter(|&p| !super::is_read(plan, p))
+        .map(|p| {
+            let (d, stored) = (crate::plan::d_name(plan.node(p)), plan.stored(p));
+            quote!(::nanotorch::codegen::zeros_like_into(&mut self.grads.#d, &#stored);)
+        })
+        .collect();
+    if !zeros.is_empty() {
+        g.emit(false, quote!(#(#zeros)*));
+    }
     let d_outs: Vec<TokenStream> = super::parts(plan, n)
         .into_iter()
         .map(|p| g.grad(p))

@@ -216,3 +216,8 @@ fn parts(plan: &Plan, id: NodeId) -> Vec<NodeId> {
     parts.sort();
     parts.into_iter().map(|(_, p)| p).collect()
 }
+
+/// Whether a value is returned or read by another node.
+pub(super) fn is_read(plan: &Plan, id: NodeId) -> bool {
+    plan.graph.outputs.contains(&id) || plan.graph.nodes.iter().any(|n| n.inputs.contains(&id))
+}

@@ -15,7 +15,7 @@ use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
 use syn::Ident;
 
-use super::{Extra, Gradients, Step, Store, parts};
+use super::{Extra, Gradients, Step, Store, is_read, parts};
 use crate::dims::dims_text;
 use crate::graph::{NodeId, Op};
 use crate::plan::{Plan, respan};
@@ -301,9 +301,4 @@ pub fn backward<'g>(g: &mut dyn Gradients<'g>, n: NodeId) {
             #(#finals)*
         },
     );
-}
-
-/// Whether a value is returned or read by another node.
-fn is_read(plan: &Plan, id: NodeId) -> bool {
-    plan.graph.outputs.contains(&id) || plan.graph.nodes.iter().any(|n| n.inputs.contains(&id))
 }

@@ -9,6 +9,7 @@ mod conv;
 mod embedding;
 mod layer_norm;
 mod linear;
+mod lstm;
 mod pool;
 mod stack;
 
@@ -19,5 +20,6 @@ pub use conv::{Conv2d, Conv2dOut};
 pub use embedding::*;
 pub use layer_norm::*;
 pub use linear::Linear;
+pub use lstm::Lstm;
 pub use pool::{AvgPool2d, GlobalAvgPool2d, MaxPool2d, PoolOut};
 pub use stack::Stack;
