@@ -6,8 +6,8 @@ use rand::Rng;
 use crate::element::Element;
 use crate::layer::{Init, Module, Muts, Network, NetworkIo, Param, ParamMut, Refs};
 use crate::ops::{
-    linear_backward_input_into, linear_backward_params, linear_into,
-    linear_seq_backward_input_into, linear_seq_backward_params, linear_seq_into,
+    linear_backward_input_into, linear_into, linear_seq_backward_input_into,
+    linear_seq_backward_params, linear_seq_into,
 };
 use crate::shape::{Dyn, StaticDim};
 use crate::tensor::Tensor;
@@ -25,10 +25,10 @@ use crate::tensor::Tensor;
 ///   step `t + 1` sent back; `∂L/∂c_t = ∂L/∂h_t ⊙ o ⊙ (1 − tanh² c_t)` plus step `t + 1`'s
 ///   `∂L/∂c_t ⊙ f_{t+1}`; the gates' gradients `∂z = [∂i·i(1−i), ∂f·f(1−f), ∂g·(1−g²),
 ///   ∂o·o(1−o)]` with `∂i = ∂c ⊙ g`, `∂f = ∂c ⊙ c_{t−1}`, `∂g = ∂c ⊙ i`, `∂o = ∂h ⊙ tanh c_t`;
-///   `∂L/∂h_{t−1} = ∂z·W_hh`, `∂L/∂W_hh += ∂zᵀ·h_{t−1}`. After the loop the input side is one
-///   product each: `∂L/∂W_ih = ∂Zᵀ·X`, `∂L/∂X = ∂Z·W_ih` over all `B·T` rows.
+///   `∂L/∂h_{t−1} = ∂z·W_hh` (one product per step). After the loop, one product each over
+///   all `B·T` rows: `∂L/∂W_hh = Σ_t ∂z_tᵀ·h_{t−1}`, `∂L/∂W_ih = ∂Zᵀ·X`, `∂L/∂X = ∂Z·W_ih`.
 /// - **Saves:** the input, the gates after their nonlinearities, every `c_t` and `tanh c_t`,
-///   every `h_t` (the output sequence) and the initial state.
+///   every `h_t` (the output sequence), every `h_{t−1}` and the initial state.
 /// - **Parameters** (PyTorch's names and layouts): `weight_ih_l0` `[4H, I]`, `weight_hh_l0`
 ///   `[4H, H]`, `bias_ih_l0`, `bias_hh_l0` `[4H]`, all initialised `U(−1/√H, 1/√H)`.
 ///
@@ -61,6 +61,9 @@ struct Saved<I: StaticDim, H: StaticDim, E: Element> {
     tanh_c: Tensor<(Dyn, Dyn, H), E>,
     /// `h_t`, `[B, T, H]`.
     h: Tensor<(Dyn, Dyn, H), E>,
+    /// `h_{t−1}` for every step (`h0`, then `h_0 … h_{T−2}`), `[B, T, H]`: the recurrent
+    /// weights' gradient is one product over all steps.
+    h_prev: Tensor<(Dyn, Dyn, H), E>,
 }
 
 /// Buffers reused from step to step.
@@ -178,6 +181,7 @@ impl<I: StaticDim, H: StaticDim, E: Element> Lstm<I, H, E> {
         s.c.resize_to((Dyn(b), Dyn(t), H::default()));
         s.tanh_c.resize_to((Dyn(b), Dyn(t), H::default()));
         s.h.resize_to((Dyn(b), Dyn(t), H::default()));
+        s.h_prev.resize_to((Dyn(b), Dyn(t), H::default()));
         let w = &mut self.work;
         for step in 0..t {
             // h_{t−1}·W_hhᵀ + b_hh.
@@ -190,6 +194,11 @@ impl<I: StaticDim, H: StaticDim, E: Element> Lstm<I, H, E> {
                     w.h_prev.as_slice_mut()[r * hh..(r + 1) * hh]
                         .copy_from_slice(&s.h.as_slice()[src..src + hh]);
                 }
+            }
+            for r in 0..b {
+                let dst = (r * t + step) * hh;
+                s.h_prev.as_slice_mut()[dst..dst + hh]
+                    .copy_from_slice(&w.h_prev.as_slice()[r * hh..(r + 1) * hh]);
             }
             linear_into(
                 &w.h_prev,
@@ -307,27 +316,17 @@ impl<I: StaticDim, H: StaticDim, E: Element> Lstm<I, H, E> {
                 w.d_z_t.as_slice_mut()[r * 4 * hh..(r + 1) * 4 * hh]
                     .copy_from_slice(&w.d_z.as_slice()[gz..gz + 4 * hh]);
             }
-            w.h_prev.resize_to((Dyn(b), H::default()));
-            for r in 0..b {
-                let dst = &mut w.h_prev.as_slice_mut()[r * hh..(r + 1) * hh];
-                if step == 0 {
-                    dst.copy_from_slice(&s.h0.as_slice()[r * hh..(r + 1) * hh]);
-                } else {
-                    let src = (r * t + step - 1) * hh;
-                    dst.copy_from_slice(&s.h.as_slice()[src..src + hh]);
-                }
-            }
-            linear_backward_params(
-                &w.h_prev,
-                &w.d_z_t,
-                &mut self.weight_hh.grad,
-                Some(&mut self.bias_hh.grad),
-            )
-            .expect("the step's gradient has the batch of its state");
             linear_backward_input_into(&self.weight_hh.value, &w.d_z_t, &mut w.d_h_prev);
             std::mem::swap(&mut w.d_h, &mut w.d_h_prev);
         }
-        // The input side, all steps at once.
+        // The recurrent weights and the input side, all steps at once.
+        linear_seq_backward_params(
+            &s.h_prev,
+            &w.d_z,
+            &mut self.weight_hh.grad,
+            Some(&mut self.bias_hh.grad),
+        )
+        .expect("the gradient has the states' batch and length");
         linear_seq_backward_params(
             &s.x,
             &w.d_z,
