@@ -149,8 +149,19 @@ impl<I: StaticDim, H: StaticDim, E: Element> Module<E> for Lstm<I, H, E> {
     fn set_training(&mut self, _training: bool) {}
 }
 
+/// The stable sigmoid with the vectorisable exponential of `ops::sigmoid_into`.
+#[inline]
 fn sigmoid<E: Element>(z: E) -> E {
-    E::one() / (E::one() + (-z).exp())
+    let e = (-z.abs()).exp_nonpositive();
+    let r = E::one() / (E::one() + e);
+    if z >= E::zero() { r } else { e * r }
+}
+
+/// `tanh z = 2σ(2z) − 1`, through the same exponential.
+#[inline]
+fn tanh<E: Element>(z: E) -> E {
+    let two = E::one() + E::one();
+    two * sigmoid(two * z) - E::one()
 }
 
 impl<I: StaticDim, H: StaticDim, E: Element> Lstm<I, H, E> {
@@ -220,23 +231,28 @@ impl<I: StaticDim, H: StaticDim, E: Element> Lstm<I, H, E> {
                 for (zk, rk) in z.iter_mut().zip(rec) {
                     *zk += *rk;
                 }
+                // The gates, one pass each (loops the compiler vectorises), then the state.
+                let (ifg, o) = z.split_at_mut(3 * hh);
+                let (i_f, g) = ifg.split_at_mut(2 * hh);
+                for v in i_f.iter_mut().chain(o.iter_mut()) {
+                    *v = sigmoid(*v);
+                }
+                for v in g.iter_mut() {
+                    *v = tanh(*v);
+                }
                 let base = (r * t + step) * hh;
+                // The previous step's c sits right before this step's (or is c0).
+                let (before, now) = c.split_at_mut(base);
+                let c_prev: &[E] = if step == 0 {
+                    &c0[r * hh..(r + 1) * hh]
+                } else {
+                    &before[base - hh..]
+                };
                 for j in 0..hh {
-                    let (i, f) = (sigmoid(z[j]), sigmoid(z[hh + j]));
-                    let (g, o) = (z[2 * hh + j].tanh(), sigmoid(z[3 * hh + j]));
-                    z[j] = i;
-                    z[hh + j] = f;
-                    z[2 * hh + j] = g;
-                    z[3 * hh + j] = o;
-                    let c_prev = if step == 0 {
-                        c0[r * hh + j]
-                    } else {
-                        c[base - hh + j]
-                    };
-                    let cj = f * c_prev + i * g;
-                    c[base + j] = cj;
-                    tanh_c[base + j] = cj.tanh();
-                    h[base + j] = o * tanh_c[base + j];
+                    let cj = i_f[hh + j] * c_prev[j] + i_f[j] * g[j];
+                    now[j] = cj;
+                    tanh_c[base + j] = tanh(cj);
+                    h[base + j] = o[j] * tanh_c[base + j];
                 }
             }
         }
