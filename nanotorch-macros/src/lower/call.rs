@@ -351,27 +351,8 @@ impl Lowering<'_> {
             }
         }
         if args.len() == 2 && !poisoned {
-            // No initial states: zeros, as wide as the cell's states.
-            let f_ty = self.fields[field].ty.clone();
-            let x_dims = &self.nodes[x].dims;
-            let step_ty = crate::graph::tensor_type(&[x_dims[0].clone(), x_dims[2].clone()]);
-            for k in 0..count - 1 {
-                let k_lit = proc_macro2::Literal::usize_unsuffixed(k);
-                let width = crate::plan::respan(
-                    &quote!(::nanotorch::codegen::Features<::nanotorch::codegen::Out<#f_ty, #step_ty, #k_lit>>),
-                    span,
-                );
-                let dims = vec![
-                    self.nodes[x].dims[0].clone(),
-                    DimInfo {
-                        ty: width,
-                        lit: None,
-                        text: format!("{fname}.{k}"),
-                    },
-                ];
-                let name = self.fresh_name(&format!("{fname}_zeros_{k}"));
-                inputs.push(self.push(name, Op::Zeros, vec![x], dims, span, false));
-            }
+            let zeros = self.zero_states(field, x, count - 1, span);
+            inputs.extend(zeros);
         }
         if inputs.len() < 2 {
             // The sequence was already reported; there is no state to type the outputs with.
@@ -414,6 +395,35 @@ impl Lowering<'_> {
             ));
         }
         Some(ids)
+    }
+
+    /// The zero initial states of `scan(cell, x)`: `[B, H]` zeros, as wide as the cell's
+    /// states, with `x`'s batch.
+    fn zero_states(&mut self, field: usize, x: NodeId, states: usize, span: Span) -> Vec<NodeId> {
+        let fname = self.fields[field].name.clone();
+        let mut zeros = Vec::new();
+        // No initial states: zeros, as wide as the cell's states.
+        let f_ty = self.fields[field].ty.clone();
+        let x_dims = &self.nodes[x].dims;
+        let step_ty = crate::graph::tensor_type(&[x_dims[0].clone(), x_dims[2].clone()]);
+        for k in 0..states {
+            let k_lit = proc_macro2::Literal::usize_unsuffixed(k);
+            let width = crate::plan::respan(
+                &quote!(::nanotorch::codegen::Features<::nanotorch::codegen::Out<#f_ty, #step_ty, #k_lit>>),
+                span,
+            );
+            let dims = vec![
+                self.nodes[x].dims[0].clone(),
+                DimInfo {
+                    ty: width,
+                    lit: None,
+                    text: format!("{fname}.{k}"),
+                },
+            ];
+            let name = self.fresh_name(&format!("{fname}_zeros_{k}"));
+            zeros.push(self.push(name, Op::Zeros, vec![x], dims, span, false));
+        }
+        zeros
     }
 
     /// The cell of `scan(cell, x, h0, …)`, once the call gives as many values as `count`
