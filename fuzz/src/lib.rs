@@ -22,13 +22,14 @@ pub const FUZZ_GUNZIP_LIMIT: u64 = 1 << 20;
 pub type Target = fn(&[u8]) -> String;
 
 /// The targets, by name, as `fuzz/fuzz_targets/<name>.rs` and `tests/fuzz_regressions/<name>/`.
-pub const TARGETS: [(&str, Target); 6] = [
+pub const TARGETS: [(&str, Target); 7] = [
     ("checkpoint", checkpoint),
     ("idx_images", idx_images),
     ("idx_labels", idx_labels),
     ("csv_labelled", csv_labelled),
     ("csv_table", csv_table),
     ("gunzip", gunzip),
+    ("text", text),
 ];
 
 network! {
@@ -251,4 +252,54 @@ pub fn gunzip(bytes: &[u8]) -> String {
         }
     }
     [outcome(&big.map(drop)), outcome(&small.map(drop))].join(" ")
+}
+
+/// The character pipeline on any bytes, as `--text FILE` and `--sample PROMPT` take them:
+/// `CharCorpus::from_bytes` (UTF-8 and non-empty, or a typed error); for a corpus, the ids
+/// decode back to the bytes, `check_fits` for a window of 8 over 73 characters answers, and
+/// where it fits a batch of windows is drawn from both parts; and the shipped text's vocabulary
+/// encodes the bytes as a prompt, refusing a character it lacks with a typed error.
+pub fn text(bytes: &[u8]) -> String {
+    use nanotorch::data::{CharBatcher, CharCorpus, CharVocab};
+    thread_local! {
+        static SHIPPED: CharVocab = data::datasets::shakespeare()
+            .expect("the shipped text loads")
+            .vocab()
+            .clone();
+    }
+    let corpus = CharCorpus::from_bytes("fuzz.txt", bytes);
+    let mut outcomes = vec![outcome(&corpus.as_ref().map(drop))];
+    if let Ok(corpus) = &corpus {
+        let decoded = corpus
+            .vocab()
+            .decode(corpus.ids())
+            .expect("a corpus's ids decode");
+        assert_eq!(
+            decoded.as_bytes(),
+            bytes,
+            "decode(encode(text)) is the text"
+        );
+        let fits = corpus.check_fits::<U8, U73>();
+        outcomes.push(outcome(&fits));
+        if fits.is_ok() {
+            let mut batcher = CharBatcher::<U8, U73>::new(corpus).expect("it fits");
+            let (mut x, mut targets) = (Tokens::<U8, U73>::default(), Vec::new());
+            let mut rng = nanotorch::seeded_rng(bytes.len() as u64);
+            for part in [corpus.train(), corpus.validation()] {
+                let r = batcher.fill(part, 3, &mut rng, &mut x, &mut targets);
+                if r.is_ok() {
+                    assert_eq!(targets.len(), 3 * 8);
+                }
+                outcomes.push(outcome(&r));
+            }
+        }
+    }
+    if let Ok(prompt) = std::str::from_utf8(bytes) {
+        let encoded = SHIPPED.with(|vocab| vocab.encode(prompt).map(|ids| (ids, vocab.clone())));
+        if let Ok((ids, vocab)) = &encoded {
+            assert_eq!(vocab.decode(ids).expect("encoded ids decode"), prompt);
+        }
+        outcomes.push(outcome(&encoded.map(drop)));
+    }
+    outcomes.join(" ")
 }
