@@ -1861,11 +1861,7 @@ impl<E: ::nanotorch::Element> ::nanotorch::Module<E> for RnnCell<E> {
         ::nanotorch::Module::<E>::set_training(&mut self.wh, training);
     }
 }
-impl<E: ::nanotorch::Element> ::nanotorch::NetworkIo for RnnCell<E> {
-    type Inputs = (
-        ::nanotorch::Tensor<(::nanotorch::Dyn, ::nanotorch::Const<2>), E>,
-        ::nanotorch::Tensor<(::nanotorch::Dyn, ::nanotorch::Const<3>), E>,
-    );
+impl<E: ::nanotorch::Element, X0> ::nanotorch::NetworkIo<X0> for RnnCell<E> {
     type Outputs = (::nanotorch::Tensor<(::nanotorch::Dyn, ::nanotorch::Const<3>), E>,);
 }
 impl<
@@ -2487,14 +2483,7 @@ impl<E: ::nanotorch::Element> ::nanotorch::Module<E> for Rnn<E> {
         ::nanotorch::Module::<E>::set_training(&mut self.head, training);
     }
 }
-impl<E: ::nanotorch::Element> ::nanotorch::NetworkIo for Rnn<E> {
-    type Inputs = (
-        ::nanotorch::Tensor<
-            (::nanotorch::Dyn, ::nanotorch::Const<4>, ::nanotorch::Const<2>),
-            E,
-        >,
-        ::nanotorch::Tensor<(::nanotorch::Dyn, ::nanotorch::Const<3>), E>,
-    );
+impl<E: ::nanotorch::Element, X0> ::nanotorch::NetworkIo<X0> for Rnn<E> {
     type Outputs = (
         ::nanotorch::Tensor<
             (::nanotorch::Dyn, ::nanotorch::Const<4>, ::nanotorch::Const<1>),
