@@ -6,7 +6,8 @@ Setup (once, from the repository root):
 
     python3 -m venv .venv && .venv/bin/pip install torch numpy safetensors
 
-Run (from the repository root; rewrites the committed file):
+Run (from the repository root; rewrites the committed files, this and
+tests/golden/torch_lstm.safetensors):
 
     .venv/bin/python scripts/golden_recurrent.py
 
@@ -65,7 +66,22 @@ def case(kind, seed):
     return {"params": params, "inputs": inputs, "outputs": outputs, "loss": loss.item(), "grads": grads}
 
 
+def lstm_checkpoint():
+    """tests/golden/torch_lstm.safetensors: the state dict of a module holding the LSTM of the
+    "lstm" case under the name `lstm` (so `lstm.weight_ih_l0`, …), as safetensors.torch writes
+    it with the metadata NanoTorch writes; tests/parity_recurrent.rs loads it by name and
+    checks that NanoTorch's save of it is this file byte for byte."""
+    from safetensors.torch import save_file
+
+    torch.manual_seed(2)
+    holder = torch.nn.Module()
+    holder.lstm = torch.nn.LSTM(I, H, batch_first=True).double()
+    state = {k: v.detach().contiguous() for k, v in holder.state_dict().items()}
+    save_file(state, os.path.join(HERE, "..", "tests", "golden", "torch_lstm.safetensors"), metadata={"format": "pt"})
+
+
 def main():
+    lstm_checkpoint()
     doc = {"torch": torch.__version__, "rnn": case("rnn", 1), "lstm": case("lstm", 2), "gru": case("gru", 3)}
     with open(OUT, "w") as f:
         json.dump(doc, f, separators=(",", ":"))

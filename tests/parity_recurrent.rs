@@ -432,3 +432,31 @@ fn builtin_lstm_matches_torch_nn_lstm() {
     }
     assert_clean(&failures);
 }
+
+/// Checkpoints both ways: PyTorch's file of a module holding the LSTM as `lstm` loads into the
+/// network by state-dict name (then computes PyTorch's outputs), and NanoTorch's save of it is
+/// that file byte for byte (`scripts/golden_recurrent.py` wrote it with `safetensors.torch`).
+#[test]
+fn builtin_lstm_checkpoint_both_ways() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden/torch_lstm.safetensors");
+    let mut net = BuiltInLstm::<f64>::new(0);
+    nanotorch::checkpoint::load(&mut net, &path).expect("PyTorch's LSTM state dict fits exactly");
+    let doc = &golden()["lstm"];
+    let x: Seq = tensor(&doc["inputs"]["x"]);
+    let (h0, c0): (State, State) = (tensor(&doc["inputs"]["h0"]), tensor(&doc["inputs"]["c0"]));
+    let mut failures = Vec::new();
+    let (y, _, _) = net.forward(&x, &h0, &c0);
+    compare(
+        "loaded Lstm output",
+        y.as_slice(),
+        &data(&doc["outputs"]["y"]),
+        &mut failures,
+    );
+    assert_clean(&failures);
+    let saved = nanotorch::checkpoint::to_bytes(&mut net).expect("a model encodes");
+    assert!(
+        saved == std::fs::read(&path).unwrap(),
+        "NanoTorch's save differs from PyTorch's file"
+    );
+}
