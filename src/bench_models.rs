@@ -442,6 +442,23 @@ network! {
         wte -> wpe -> h -> ln_f -> head;
 }
 
+/// [`LABEL_SETS`] batches of `batch` random 64-character windows over 73 ids, each with a
+/// random target at every position (the character models' benchmark data).
+fn char_batches(batch: usize, rng: &mut SeededRng) -> Vec<(Tokens<U64, U73>, Vec<Option<usize>>)> {
+    (0..LABEL_SETS)
+        .map(|_| {
+            let ids: Vec<usize> = (0..batch * 64).map(|_| rng.random_range(0..73)).collect();
+            let targets = (0..batch * 64)
+                .map(|_| Some(rng.random_range(0..73)))
+                .collect();
+            (
+                Tokens::from_vec(batch, ids).expect("ids below 73, 64 per sequence"),
+                targets,
+            )
+        })
+        .collect()
+}
+
 /// The character GPT's training step at batch 12: random 64-character windows over 73 ids
 /// with a target at every position, cross-entropy, gradient clipping at 1, AdamW (lr 1e-3,
 /// betas 0.9/0.99, weight decay 0.1 on the matrices only), as `examples/char_gpt.rs`.
@@ -496,18 +513,7 @@ impl TrainStep for CharGptStep {
 
     fn set_batch(&mut self, batch: usize, seed: u64) {
         let mut rng = seeded_rng(seed);
-        self.batches = (0..LABEL_SETS)
-            .map(|_| {
-                let ids: Vec<usize> = (0..batch * 64).map(|_| rng.random_range(0..73)).collect();
-                let targets = (0..batch * 64)
-                    .map(|_| Some(rng.random_range(0..73)))
-                    .collect();
-                (
-                    Tokens::from_vec(batch, ids).expect("ids below 73, 64 per sequence"),
-                    targets,
-                )
-            })
-            .collect();
+        self.batches = char_batches(batch, &mut rng);
     }
 
     fn gemm_flops(&self) -> f64 {
@@ -587,18 +593,7 @@ impl TrainStep for LstmStep {
     fn set_batch(&mut self, batch: usize, seed: u64) {
         let mut rng = seeded_rng(seed);
         self.zeros = Tensor::zeros((Dyn(batch), U256::default()));
-        self.batches = (0..LABEL_SETS)
-            .map(|_| {
-                let ids: Vec<usize> = (0..batch * 64).map(|_| rng.random_range(0..73)).collect();
-                let targets = (0..batch * 64)
-                    .map(|_| Some(rng.random_range(0..73)))
-                    .collect();
-                (
-                    Tokens::from_vec(batch, ids).expect("ids below 73, 64 per sequence"),
-                    targets,
-                )
-            })
-            .collect();
+        self.batches = char_batches(batch, &mut rng);
     }
 
     fn gemm_flops(&self) -> f64 {

@@ -5,6 +5,7 @@ use rand::Rng;
 
 use crate::element::Element;
 use crate::layer::{Init, Module, Muts, Network, NetworkIo, Param, ParamMut, Refs};
+use crate::ops::sigmoid_fast as sigmoid;
 use crate::ops::{
     linear_backward_input_into, linear_into, linear_seq_backward_input_into,
     linear_seq_backward_params, linear_seq_into,
@@ -147,14 +148,6 @@ impl<I: StaticDim, H: StaticDim, E: Element> Module<E> for Lstm<I, H, E> {
     }
 
     fn set_training(&mut self, _training: bool) {}
-}
-
-/// The stable sigmoid with the vectorisable exponential of `ops::sigmoid_into`.
-#[inline]
-fn sigmoid<E: Element>(z: E) -> E {
-    let e = (-z.abs()).exp_nonpositive();
-    let r = E::one() / (E::one() + e);
-    if z >= E::zero() { r } else { e * r }
 }
 
 /// `tanh z = 2σ(2z) − 1`, through the same exponential.

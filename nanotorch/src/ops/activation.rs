@@ -132,11 +132,17 @@ pub fn sigmoid_scalar<E: Element>(x: E) -> E {
 /// [`Element::exp_nonpositive`]: for `f32` a vectorisable exponential instead of the C
 /// library's `expf`; the two differ by at most a few units in the last place.
 pub fn sigmoid_into<S: Shape, E: Element>(x: &Tensor<S, E>, y: &mut Tensor<S, E>) {
-    map_into(x, y, |v| {
-        let e = (-v.abs()).exp_nonpositive();
-        let r = E::one() / (E::one() + e);
-        if v >= E::zero() { r } else { e * r }
-    });
+    map_into(x, y, sigmoid_fast);
+}
+
+/// The scalar of [`sigmoid_into`]: [`sigmoid_scalar`]'s formula with
+/// [`Element::exp_nonpositive`], so a loop over it vectorises (layers with gates, such as
+/// [`Lstm`](crate::layers::Lstm), apply it element by element).
+#[inline]
+pub fn sigmoid_fast<E: Element>(v: E) -> E {
+    let e = (-v.abs()).exp_nonpositive();
+    let r = E::one() / (E::one() + e);
+    if v >= E::zero() { r } else { e * r }
 }
 
 /// `e^x` for `x ≤ 0` (or NaN) in `f32`, written so that a loop over it vectorises: no calls,
