@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
 """Generates tests/golden/recurrent.json: what torch.nn.RNN, LSTM and GRU compute, for
-tests/parity_recurrent.rs, which runs the same cells written in `network!` and scanned.
+tests/parity_recurrent.rs (the same cells written in `network!` and scanned, and the built-in
+layers `Rnn`, `Lstm`, `Gru`), and what torch.nn.RNNCell, LSTMCell and GRUCell compute for one
+step, for the built-in cells.
 
 Setup (once, from the repository root):
 
     python3 -m venv .venv && .venv/bin/pip install torch numpy safetensors
 
 Run (from the repository root; rewrites the committed files, this and
-tests/golden/torch_lstm.safetensors):
+tests/golden/torch_{rnn,lstm,gru}.safetensors):
 
     .venv/bin/python scripts/golden_recurrent.py
 
@@ -19,6 +21,13 @@ parameters by state-dict name (weight_ih_l0 [G·H, I], weight_hh_l0 [G·H, H], b
 bias_hh_l0; gates stacked in PyTorch's order: LSTM i, f, g, o; GRU r, z, n), the inputs,
 gy/gh/gc, the outputs and final states, and the gradient of every parameter, of the input
 and of the initial state(s).
+
+"steps" (per layer): from the same parameters, three Adam steps (lr 0.01, PyTorch's other
+defaults) on that loss, each step's loss and the parameters after the third.
+
+"cells" (per cell): one step of batch 2 from a given state, loss Σ gh ⊙ h' (+ Σ gc ⊙ c'); the
+parameters (names weight_ih, weight_hh, bias_ih, bias_hh), the new state(s), and the gradients
+of every parameter, of x and of the state(s).
 """
 
 import json
@@ -66,23 +75,91 @@ def case(kind, seed):
     return {"params": params, "inputs": inputs, "outputs": outputs, "loss": loss.item(), "grads": grads}
 
 
-def lstm_checkpoint():
-    """tests/golden/torch_lstm.safetensors: the state dict of a module holding the LSTM of the
-    "lstm" case under the name `lstm` (so `lstm.weight_ih_l0`, …), as safetensors.torch writes
-    it with the metadata NanoTorch writes; tests/parity_recurrent.rs loads it by name and
-    checks that NanoTorch's save of it is this file byte for byte."""
+def forward_loss(kind, layer, x, h0, c0, gy, gh, gc):
+    if kind == "lstm":
+        y, (hn, cn) = layer(x, (h0, c0))
+        return (gy * y).sum() + (gh * hn).sum() + (gc * cn).sum()
+    y, hn = layer(x, h0)
+    return (gy * y).sum() + (gh * hn).sum()
+
+
+def steps(kind, seed):
+    """Three Adam steps from the parameters of `case(kind, seed)`, on the same inputs."""
+    torch.manual_seed(seed)
+    layer = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[kind](
+        I, H, batch_first=True
+    ).double()
+    x = torch.randn(B, T, I, dtype=torch.float64)
+    h0 = torch.randn(1, B, H, dtype=torch.float64)
+    gy = torch.randn(B, T, H, dtype=torch.float64)
+    gh = torch.randn(1, B, H, dtype=torch.float64)
+    c0 = gc = None
+    if kind == "lstm":
+        c0 = torch.randn(1, B, H, dtype=torch.float64)
+        gc = torch.randn(1, B, H, dtype=torch.float64)
+    opt = torch.optim.Adam(layer.parameters(), lr=0.01)
+    losses = []
+    for _ in range(3):
+        opt.zero_grad()
+        loss = forward_loss(kind, layer, x, h0, c0, gy, gh, gc)
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    return {"losses": losses, "params": {name: tensor(p) for name, p in layer.named_parameters()}}
+
+
+def cell(kind, seed):
+    torch.manual_seed(seed)
+    module = {"rnn": torch.nn.RNNCell, "lstm": torch.nn.LSTMCell, "gru": torch.nn.GRUCell}[kind](I, H).double()
+    x = torch.randn(B, I, dtype=torch.float64, requires_grad=True)
+    h = torch.randn(B, H, dtype=torch.float64, requires_grad=True)
+    gh = torch.randn(B, H, dtype=torch.float64)
+    inputs = {"x": tensor(x), "h": tensor(h), "gh": tensor(gh)}
+    params = {name: tensor(p) for name, p in module.named_parameters()}
+    if kind == "lstm":
+        c = torch.randn(B, H, dtype=torch.float64, requires_grad=True)
+        gc = torch.randn(B, H, dtype=torch.float64)
+        h1, c1 = module(x, (h, c))
+        loss = (gh * h1).sum() + (gc * c1).sum()
+        inputs.update({"c": tensor(c), "gc": tensor(gc)})
+        outputs = {"h": tensor(h1), "c": tensor(c1)}
+    else:
+        h1 = module(x, h)
+        loss = (gh * h1).sum()
+        outputs = {"h": tensor(h1)}
+    loss.backward()
+    grads = {name: tensor(p.grad) for name, p in module.named_parameters()}
+    grads["x"] = tensor(x.grad)
+    grads["h"] = tensor(h.grad)
+    if kind == "lstm":
+        grads["c"] = tensor(c.grad)
+    return {"params": params, "inputs": inputs, "outputs": outputs, "grads": grads}
+
+
+def checkpoint(kind, seed):
+    """tests/golden/torch_<kind>.safetensors: the state dict of a module holding the layer of
+    the `kind` case under the name `kind` (so `lstm.weight_ih_l0`, …), as safetensors.torch
+    writes it with the metadata NanoTorch writes; tests/parity_recurrent.rs loads it by name
+    and checks that NanoTorch's save of it is this file byte for byte."""
     from safetensors.torch import save_file
 
-    torch.manual_seed(2)
+    torch.manual_seed(seed)
     holder = torch.nn.Module()
-    holder.lstm = torch.nn.LSTM(I, H, batch_first=True).double()
+    layer = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[kind]
+    setattr(holder, kind, layer(I, H, batch_first=True).double())
     state = {k: v.detach().contiguous() for k, v in holder.state_dict().items()}
-    save_file(state, os.path.join(HERE, "..", "tests", "golden", "torch_lstm.safetensors"), metadata={"format": "pt"})
+    path = os.path.join(HERE, "..", "tests", "golden", f"torch_{kind}.safetensors")
+    save_file(state, path, metadata={"format": "pt"})
 
 
 def main():
-    lstm_checkpoint()
-    doc = {"torch": torch.__version__, "rnn": case("rnn", 1), "lstm": case("lstm", 2), "gru": case("gru", 3)}
+    seeds = {"rnn": 1, "lstm": 2, "gru": 3}
+    for kind, seed in seeds.items():
+        checkpoint(kind, seed)
+    doc = {"torch": torch.__version__}
+    doc.update({kind: case(kind, seed) for kind, seed in seeds.items()})
+    doc["steps"] = {kind: steps(kind, seed) for kind, seed in seeds.items()}
+    doc["cells"] = {kind: cell(kind, seed + 10) for kind, seed in seeds.items()}
     with open(OUT, "w") as f:
         json.dump(doc, f, separators=(",", ":"))
         f.write("\n")

@@ -23,6 +23,10 @@ pub enum FieldKind {
     /// Any other layer (e.g. another `network!` struct), called through the `Layer` trait, or
     /// through the `Network` trait when it takes several inputs or gives several outputs.
     Opaque,
+    /// A built-in recurrent layer over a sequence (`Rnn`, `Lstm`, `Gru`): called like a nested
+    /// network with several outputs, of which the first (the sequence) has the input's rank and
+    /// the others (the last states) are `[B, H]`.
+    Sequence,
     /// `[Block; N]`: `N` blocks applied in order (`nanotorch::Stack`), each keeping its
     /// input's shape; `element` is the block type.
     Stack {
@@ -158,8 +162,8 @@ fn element_type(
     if ident == "Linear" {
         return linear_type(ty, &last.arguments, errors);
     }
-    if ident == "Lstm" {
-        return lstm_type(ty, &last.arguments, errors);
+    if let Some(sequence) = recurrent_kind(&ident, &last.arguments) {
+        return recurrent_type(&ident, sequence, ty, &last.arguments, errors);
     }
     // Types that are certainly not layers get one clear error here, instead of a trait error
     // at every place the generated code uses the field.
@@ -219,9 +223,26 @@ fn linear_type(
     )
 }
 
-/// `Lstm<I, H>`: PyTorch's LSTM layer, called with three values (`lstm(x, h0, c0)`) through
-/// the `Network` trait, as a nested network with several inputs is.
-fn lstm_type(
+/// Whether `ident` with `arguments` names a built-in recurrent layer (`Some(true)`: `Rnn`,
+/// `Lstm`, `Gru`) or cell (`Some(false)`: `RnnCell`, `LstmCell`, `GruCell`). Only with
+/// arguments: a bare `LstmCell` is the learner's own `network!` of that name.
+fn recurrent_kind(ident: &str, arguments: &syn::PathArguments) -> Option<bool> {
+    if matches!(arguments, syn::PathArguments::None) {
+        return None;
+    }
+    match ident {
+        "Rnn" | "Lstm" | "Gru" => Some(true),
+        "RnnCell" | "LstmCell" | "GruCell" => Some(false),
+        _ => None,
+    }
+}
+
+/// `Lstm<I, H>` and its kin: PyTorch's recurrent layers and cells, called with several values
+/// (`lstm(x, h0, c0)`, `gru(x)`, `cell(x_t, h)`) through the `Network` trait, as a nested
+/// network with several inputs is.
+fn recurrent_type(
+    ident: &str,
+    sequence: bool,
     ty: &syn::Type,
     arguments: &syn::PathArguments,
     errors: &mut Vec<syn::Error>,
@@ -233,14 +254,19 @@ fn lstm_type(
     let dims: Vec<Option<DimInfo>> = args.iter().map(|a| generic_dim(a)).collect();
     if let [Some(input), Some(hidden)] = dims.as_slice() {
         let (i, h) = (&input.ty, &hidden.ty);
-        return (
-            quote!(::nanotorch::layers::Lstm<#i, #h, E>),
-            FieldKind::Opaque,
-        );
+        let name = syn::Ident::new(ident, proc_macro2::Span::call_site());
+        let kind = if sequence {
+            FieldKind::Sequence
+        } else {
+            FieldKind::Opaque
+        };
+        return (quote!(::nanotorch::layers::#name<#i, #h, E>), kind);
     }
     errors.push(syn::Error::new_spanned(
         ty,
-        "`Lstm` takes two sizes, input features then hidden features: `Lstm<64, 256>`",
+        format!(
+            "`{ident}` takes two sizes, input features then hidden features: `{ident}<64, 256>`"
+        ),
     ));
     (quote!(()), FieldKind::Invalid)
 }

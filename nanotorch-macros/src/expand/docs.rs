@@ -38,6 +38,7 @@ pub fn struct_doc(plan: &Plan) -> TokenStream {
             }
             FieldKind::Known { layer, args } => (layer.describe)(args),
             FieldKind::Stack { count, .. } => format!("{} blocks applied in order", count.text),
+            FieldKind::Sequence => "a recurrent layer over the sequence".to_string(),
             FieldKind::Opaque | FieldKind::Invalid => "a nested layer".to_string(),
         };
         format!("- `{}`: `{}` ({kind})", f.name, f.written_tidy())

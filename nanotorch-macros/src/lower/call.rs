@@ -25,8 +25,11 @@ impl Lowering<'_> {
         count: usize,
         span: Span,
     ) -> Option<Vec<NodeId>> {
-        let network_call =
-            matches!(self.fields[field].kind, FieldKind::Opaque) && (args.len() != 1 || count != 1);
+        let network_call = match self.fields[field].kind {
+            FieldKind::Opaque => args.len() != 1 || count != 1,
+            FieldKind::Sequence => true,
+            _ => false,
+        };
         if network_call {
             let inputs: Vec<Option<NodeId>> = args.iter().map(|a| self.lower(a)).collect();
             let inputs: Vec<NodeId> = inputs.into_iter().collect::<Option<_>>()?;
@@ -70,7 +73,9 @@ impl Lowering<'_> {
                 self.push(name, Op::Layer { field }, vec![a], dims, span, true)
             }
             FieldKind::Known { .. } => self.lower_known(field, &fname, name, a, span, arg),
-            FieldKind::Opaque => self.lower_opaque(field, &fname, name, a, span),
+            FieldKind::Opaque | FieldKind::Sequence => {
+                self.lower_opaque(field, &fname, name, a, span)
+            }
             FieldKind::Stack { .. } => self.lower_stack(field, &fname, name, a, span),
         }
     }
@@ -298,9 +303,23 @@ impl Lowering<'_> {
                 let out_ty =
                     crate::plan::respan(&quote!(::nanotorch::codegen::Out<#f_ty, #x0, #k>), span);
                 // Output k is taken to have input k's rank (a cell's new state, its old one's;
-                // an LSTM layer's sequence, its input's), or the last input's.
-                let like = self.nodes[inputs[index.min(inputs.len() - 1)]].dims.clone();
-                let dims = same_rank_dims(&like, &out_ty, &format!("{fname}.{index}"));
+                // a recurrent layer's sequence, its input's), or the last input's; a recurrent
+                // layer's last states are [B, H].
+                let text = format!("{fname}.{index}");
+                let dims = if index > 0 && matches!(self.fields[field].kind, FieldKind::Sequence) {
+                    let batch = self.nodes[inputs[0]].dims[0].clone();
+                    vec![
+                        batch,
+                        DimInfo {
+                            ty: quote!(::nanotorch::codegen::Features<#out_ty>),
+                            lit: None,
+                            text,
+                        },
+                    ]
+                } else {
+                    let like = &self.nodes[inputs[index.min(inputs.len() - 1)]].dims;
+                    same_rank_dims(like, &out_ty, &text)
+                };
                 let name = self.fresh_name(&format!("{fname}_{index}"));
                 self.push(name, Op::Part { index }, vec![call], dims, span, poisoned)
             })
