@@ -7,6 +7,10 @@
 //! per-step products read and write the kept values in place, with no copy per step, and all
 //! the `h_{t−1}` of a sequence are one matrix `[T·B, H]` for `∂L/∂W_hh`.
 
+use std::marker::PhantomData;
+
+use pulp::{Simd, WithSimd};
+
 use super::kinds::CellKind;
 use crate::element::Element;
 use crate::gemm::{MatMut, MatRef, gemm};
@@ -87,6 +91,11 @@ fn swap_outer<E: Copy>(src: &[E], a: usize, b: usize, inner: usize, dst: &mut [E
             dst[to..to + inner].copy_from_slice(&src[from..from + inner]);
         }
     }
+}
+
+/// Block `k` of `v`, blocks of `len` values: one step's rows of a time-major buffer.
+fn block<E>(v: &[E], k: usize, len: usize) -> &[E] {
+    &v[k * len..(k + 1) * len]
 }
 
 /// `rows` copies of `bias` side by side.
@@ -190,19 +199,17 @@ pub(crate) fn forward<K: CellKind, E: Element>(
         };
         let gates_t = &mut trace.gates[step * b * gh_width..(step + 1) * b * gh_width];
         let extra_t = &mut extra[step * b * K::EXTRA * h..(step + 1) * b * K::EXTRA * h];
-        for r in 0..b {
-            let row = r * h..(r + 1) * h;
-            let c_row = if K::HAS_C { row.clone() } else { 0..0 };
-            K::forward(
-                &mut gates_t[r * gh_width..(r + 1) * gh_width],
-                &gh[r * gh_width..(r + 1) * gh_width],
-                &h_prev[row.clone()],
-                &c_prev[c_row.clone()],
-                &mut h_now[row],
-                &mut c_now[c_row],
-                &mut extra_t[r * K::EXTRA * h..(r + 1) * K::EXTRA * h],
-            );
-        }
+        pulp::Arch::new().dispatch(ForwardRows::<K, E> {
+            h,
+            gates: gates_t,
+            gh,
+            h_prev,
+            c_prev,
+            h_now: &mut h_now[..state],
+            c_now,
+            extra: extra_t,
+            kind: PhantomData,
+        });
     }
 }
 
@@ -235,7 +242,6 @@ pub(crate) fn backward<K: CellKind, E: Element>(
         &mut scratch.d_zh,
         if K::SPLIT { t * b * gh_width } else { 0 },
     );
-    let stride = K::EXTRA * h;
     for step in (0..t).rev() {
         let zs = step * b * gh_width..(step + 1) * b * gh_width;
         let (d_zx_t, d_zh_t) = (&mut scratch.d_zx[zs.clone()], &mut scratch.d_zh[..]);
@@ -244,37 +250,23 @@ pub(crate) fn backward<K: CellKind, E: Element>(
         } else {
             d_zh_t
         };
-        for r in 0..b {
-            let row = r * h..(r + 1) * h;
-            let d_h_row = &mut scratch.d_h[row.clone()];
-            if let Some(d_hs) = d_hs {
-                let from = (r * t + step) * h;
-                for (d, g) in d_h_row.iter_mut().zip(&d_hs[from..from + h]) {
-                    *d += *g;
-                }
-            }
-            let c_row = if K::HAS_C {
-                step * state + r * h..step * state + (r + 1) * h
+        pulp::Arch::new().dispatch(BackwardRows::<K, E> {
+            h,
+            d_hs: d_hs.map(|d| (d, t, step)),
+            d_h: &mut scratch.d_h,
+            d_c: &mut scratch.d_c,
+            gates: block(&trace.gates, step, b * gh_width),
+            h_prev: block(&trace.h, step, state),
+            c_prev: if K::HAS_C {
+                block(&trace.c, step, state)
             } else {
-                0..0
-            };
-            let gz = r * gh_width..(r + 1) * gh_width;
-            let d_c_row = if K::HAS_C { row.clone() } else { 0..0 };
-            K::backward(
-                d_h_row,
-                &mut scratch.d_c[d_c_row],
-                &trace.gates[zs.start + gz.start..zs.start + gz.end],
-                &trace.h[step * state + r * h..step * state + (r + 1) * h],
-                &trace.c[c_row],
-                &trace.extra[(step * b + r) * stride..(step * b + r + 1) * stride],
-                &mut d_zx_t[gz.clone()],
-                if K::SPLIT {
-                    &mut d_zh_t[gz]
-                } else {
-                    &mut [][..]
-                },
-            );
-        }
+                &[]
+            },
+            extra: block(&trace.extra, step, b * K::EXTRA * h),
+            d_zx: d_zx_t,
+            d_zh: d_zh_t,
+            kind: PhantomData,
+        });
         // ∂L/∂h_{t−1} += ∂zh·W_hh.
         let d_zh_rows = if K::SPLIT {
             &scratch.d_zh[zs.clone()]
@@ -317,5 +309,96 @@ pub(crate) fn backward<K: CellKind, E: Element>(
             false,
         );
         swap_outer(&scratch.d_x, t, b, i, d_x);
+    }
+}
+
+/// One step's rows forward: the kind's arithmetic for each of the batch's rows. Run through
+/// `pulp`, so the kind's loops are compiled for each instruction set and the widest the CPU
+/// has is chosen at run time (as the GEMM's kernels are): without it they would be 4-wide SSE.
+struct ForwardRows<'a, K, E> {
+    h: usize,
+    /// In: the input side `[B, G·H]`; out: the gates.
+    gates: &'a mut [E],
+    gh: &'a [E],
+    h_prev: &'a [E],
+    c_prev: &'a [E],
+    h_now: &'a mut [E],
+    c_now: &'a mut [E],
+    extra: &'a mut [E],
+    kind: PhantomData<K>,
+}
+
+impl<K: CellKind, E: Element> WithSimd for ForwardRows<'_, K, E> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: Simd>(self, _simd: S) {
+        let h = self.h;
+        let (gw, xw) = (K::GATES * h, K::EXTRA * h);
+        for r in 0..self.h_now.len() / h {
+            let row = r * h..(r + 1) * h;
+            let c_row = if K::HAS_C { row.clone() } else { 0..0 };
+            K::forward(
+                &mut self.gates[r * gw..(r + 1) * gw],
+                &self.gh[r * gw..(r + 1) * gw],
+                &self.h_prev[row.clone()],
+                &self.c_prev[c_row.clone()],
+                &mut self.h_now[row],
+                &mut self.c_now[c_row],
+                &mut self.extra[r * xw..(r + 1) * xw],
+            );
+        }
+    }
+}
+
+/// One step's rows backward, run through `pulp` as [`ForwardRows`] is.
+struct BackwardRows<'a, K, E> {
+    h: usize,
+    /// `∂L/∂hs` batch-major `[B, T, H]`, with `T` and this step.
+    d_hs: Option<(&'a [E], usize, usize)>,
+    d_h: &'a mut [E],
+    d_c: &'a mut [E],
+    gates: &'a [E],
+    h_prev: &'a [E],
+    c_prev: &'a [E],
+    extra: &'a [E],
+    d_zx: &'a mut [E],
+    d_zh: &'a mut [E],
+    kind: PhantomData<K>,
+}
+
+impl<K: CellKind, E: Element> WithSimd for BackwardRows<'_, K, E> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: Simd>(self, _simd: S) {
+        let h = self.h;
+        let (gw, xw) = (K::GATES * h, K::EXTRA * h);
+        for r in 0..self.d_h.len() / h {
+            let row = r * h..(r + 1) * h;
+            let d_h = &mut self.d_h[row.clone()];
+            if let Some((d_hs, t, step)) = self.d_hs {
+                let from = (r * t + step) * h;
+                for (d, g) in d_h.iter_mut().zip(&d_hs[from..from + h]) {
+                    *d += *g;
+                }
+            }
+            let c_row = if K::HAS_C { row.clone() } else { 0..0 };
+            let gz = r * gw..(r + 1) * gw;
+            K::backward(
+                d_h,
+                &mut self.d_c[c_row.clone()],
+                &self.gates[gz.clone()],
+                &self.h_prev[row],
+                &self.c_prev[c_row],
+                &self.extra[r * xw..(r + 1) * xw],
+                &mut self.d_zx[gz.clone()],
+                if K::SPLIT {
+                    &mut self.d_zh[gz]
+                } else {
+                    &mut []
+                },
+            );
+        }
     }
 }

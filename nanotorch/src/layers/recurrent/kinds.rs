@@ -10,7 +10,7 @@ use crate::element::Element;
 use crate::ops::sigmoid_fast as sigmoid;
 
 /// `tanh z = 2σ(2z) − 1`, through the same vectorisable exponential as the sigmoid.
-#[inline]
+#[inline(always)]
 pub(super) fn tanh<E: Element>(z: E) -> E {
     let two = E::one() + E::one();
     two * sigmoid(two * z) - E::one()
@@ -90,6 +90,7 @@ impl CellKind for RnnTanh {
     const EXTRA: usize = 0;
     const SPLIT: bool = false;
 
+    #[inline(always)]
     fn forward<E: Element>(
         gx: &mut [E],
         gh: &[E],
@@ -105,6 +106,7 @@ impl CellKind for RnnTanh {
         }
     }
 
+    #[inline(always)]
     fn backward<E: Element>(
         d_h: &mut [E],
         _d_c: &mut [E],
@@ -139,6 +141,7 @@ impl CellKind for LstmGates {
     const EXTRA: usize = 1;
     const SPLIT: bool = false;
 
+    #[inline(always)]
     fn forward<E: Element>(
         gx: &mut [E],
         gh: &[E],
@@ -155,13 +158,19 @@ impl CellKind for LstmGates {
         // One pass per kind of nonlinearity (loops the compiler vectorises), then the state.
         let (ifg, o) = gx.split_at_mut(3 * hh);
         let (i_f, g) = ifg.split_at_mut(2 * hh);
-        for v in i_f.iter_mut().chain(o.iter_mut()) {
+        for v in i_f.iter_mut() {
+            *v = sigmoid(*v);
+        }
+        for v in o.iter_mut() {
             *v = sigmoid(*v);
         }
         for v in g.iter_mut() {
             *v = tanh(*v);
         }
         let (i, f) = i_f.split_at(hh);
+        // Every slice re-cut to `hh`, so the loop has no bounds checks and vectorises.
+        let (c_prev, c, tanh_c, h) = (&c_prev[..hh], &mut c[..hh], &mut tanh_c[..hh], &mut h[..hh]);
+        let (g, o) = (&g[..hh], &o[..hh]);
         for j in 0..hh {
             let cj = f[j] * c_prev[j] + i[j] * g[j];
             c[j] = cj;
@@ -170,6 +179,7 @@ impl CellKind for LstmGates {
         }
     }
 
+    #[inline(always)]
     fn backward<E: Element>(
         d_h: &mut [E],
         d_c: &mut [E],
@@ -188,6 +198,8 @@ impl CellKind for LstmGates {
         let (di, rest) = d_zx.split_at_mut(hh);
         let (df, rest) = rest.split_at_mut(hh);
         let (dg, d_o) = rest.split_at_mut(hh);
+        let (d_o, go, tanh_c, c_prev) = (&mut d_o[..hh], &go[..hh], &tanh_c[..hh], &c_prev[..hh]);
+        let (d_c, d_h) = (&mut d_c[..hh], &mut d_h[..hh]);
         for j in 0..hh {
             let (i, f, g, o, tc) = (gi[j], gf[j], gg[j], go[j], tanh_c[j]);
             let dh = d_h[j];
@@ -221,6 +233,7 @@ impl CellKind for GruGates {
     const EXTRA: usize = 1;
     const SPLIT: bool = true;
 
+    #[inline(always)]
     fn forward<E: Element>(
         gx: &mut [E],
         gh: &[E],
@@ -237,6 +250,7 @@ impl CellKind for GruGates {
         }
         gh_n.copy_from_slice(&gh[2 * hh..]);
         let (r, z) = rz.split_at(hh);
+        let (n, gh_n, h, h_prev) = (&mut n[..hh], &gh_n[..hh], &mut h[..hh], &h_prev[..hh]);
         for j in 0..hh {
             let nj = tanh(n[j] + r[j] * gh_n[j]);
             n[j] = nj;
@@ -244,6 +258,7 @@ impl CellKind for GruGates {
         }
     }
 
+    #[inline(always)]
     fn backward<E: Element>(
         d_h: &mut [E],
         _d_c: &mut [E],
@@ -262,6 +277,8 @@ impl CellKind for GruGates {
         let (dxz, dxn) = rest.split_at_mut(hh);
         let (dhr, rest) = d_zh.split_at_mut(hh);
         let (dhz, dhn) = rest.split_at_mut(hh);
+        let (gn, dxn, dhn, gh_n) = (&gn[..hh], &mut dxn[..hh], &mut dhn[..hh], &gh_n[..hh]);
+        let (d_h, h_prev) = (&mut d_h[..hh], &h_prev[..hh]);
         for j in 0..hh {
             let (r, z, n) = (gr[j], gz[j], gn[j]);
             let dh = d_h[j];
