@@ -513,4 +513,59 @@ pub mod l22_recurrence {
             head(h)
         }
     }
+    network! {
+        /// A built-in GRU cell scanned over 12 steps from zeros.
+        pub struct Scanned {
+            cell: GruCell<8, 16>,
+        }
+        fn forward(x: [B, 12, 8]) -> ([B, 12, 16], [B, 16]) {
+            let (hs, h) = scan(cell, x);
+            (hs, h)
+        }
+    }
+
+    network! {
+        /// The built-in GRU layer.
+        pub struct Fused {
+            gru: Gru<8, 16>,
+        }
+        fn forward(x: [B, 12, 8]) -> ([B, 12, 16], [B, 16]) {
+            let (hs, h) = gru(x);
+            (hs, h)
+        }
+    }
+
+    /// ‖∂L/∂x_t‖ for each of the 40 steps relative to the last step's, for the RNN, the LSTM,
+    /// and the LSTM with its forget gates open (bias 3): the page's measurement, as a function
+    /// the page checks against and `tests/lesson_plots.rs` draws
+    /// (`lessons/plots/l22_gradient_norms.svg`).
+    pub fn gradient_norms() -> Result<[Vec<f64>; 3], ShapeError> {
+        let per_step = |dx: &Tensor<(Dyn, U40, U8), f64>| {
+            let mut sq = [0.0; 40];
+            for (k, v) in dx.as_slice().iter().enumerate() {
+                sq[(k / 8) % 40] += v * v;
+            }
+            sq.iter().map(|s| (s / sq[39]).sqrt()).collect::<Vec<f64>>()
+        };
+        let mut rng = seeded_rng(1);
+        let x = Tensor::<(Dyn, U40, U8), f64>::rand_uniform(
+            (Dyn(16), Const, Const),
+            -1.0,
+            1.0,
+            &mut rng,
+        );
+        let zeros = Tensor::<(Dyn, U16), f64>::zeros((Dyn(16), Const));
+        let d_out = Tensor::<(Dyn, U1), f64>::ones((Dyn(16), Const));
+        let mut rnn = Rnn::<f64>::new(0);
+        rnn.forward(&x, &zeros);
+        let rnn_norms = per_step(rnn.backward_with_input(&d_out)?.0);
+        let mut lstm = Lstm::<f64>::new(0);
+        lstm.forward(&x, &zeros, &zeros);
+        let lstm_norms = per_step(lstm.backward_with_input(&d_out)?.0);
+        let mut open = Lstm::<f64>::new(0);
+        open.cell.xf.bias.value.fill(3.0);
+        open.forward(&x, &zeros, &zeros);
+        let open_norms = per_step(open.backward_with_input(&d_out)?.0);
+        Ok([rnn_norms, lstm_norms, open_norms])
+    }
 }

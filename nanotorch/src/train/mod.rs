@@ -14,6 +14,6 @@ mod summary;
 
 pub use confusion::ConfusionMatrix;
 pub use metrics::{Meter, accuracy, argmax_rows, argmax_rows_into, count_correct};
-pub use plot::{History, PlotError};
+pub use plot::{History, PlotError, log_curves_svg};
 pub use progress::Progress;
 pub use summary::EpochSummary;

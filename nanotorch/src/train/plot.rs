@@ -101,10 +101,10 @@ impl History {
             root.fill(&WHITE).map_err(draw_err)?;
             if has_acc {
                 let (left, right) = root.split_horizontally(width / 2);
-                panel(&left, "Loss", "loss", &loss)?;
-                panel(&right, "Accuracy", "accuracy (%)", &acc)?;
+                panel(&left, "Loss", ("epoch", "loss"), &loss, None)?;
+                panel(&right, "Accuracy", ("epoch", "accuracy (%)"), &acc, None)?;
             } else {
-                panel(&root, "Loss", "loss", &loss)?;
+                panel(&root, "Loss", ("epoch", "loss"), &loss, None)?;
             }
             root.present().map_err(draw_err)?;
         }
@@ -122,6 +122,53 @@ impl History {
     }
 }
 
+/// Curves of positive values against their index (`0, 1, …`) on a logarithmic y axis, as an
+/// SVG document: for quantities that shrink or grow geometrically, such as a gradient's norm
+/// through the steps of a recurrent network (lesson 22). Values that are not finite and
+/// positive are left out.
+///
+/// # Errors
+/// [`PlotError::Empty`] when no curve has a point; [`PlotError::Draw`] if drawing fails.
+pub fn log_curves_svg(
+    title: &str,
+    (x_label, y_label): (&str, &str),
+    series: &[(&'static str, &[f64])],
+) -> Result<String, PlotError> {
+    const COLORS: [RGBColor; 4] = [TRAIN, TEST, RGBColor(44, 160, 44), RGBColor(214, 39, 40)];
+    let curves: Vec<Curve> = series
+        .iter()
+        .zip(COLORS.iter().cycle())
+        .map(|(&(name, values), &color)| Curve {
+            name,
+            color,
+            points: values
+                .iter()
+                .enumerate()
+                .filter(|(_, v)| v.is_finite() && **v > 0.0)
+                .map(|(t, v)| (t as f64, v.log10()))
+                .collect(),
+        })
+        .collect();
+    if curves.iter().all(|c| c.points.is_empty()) {
+        return Err(PlotError::Empty);
+    }
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (640, 400)).into_drawing_area();
+        root.fill(&WHITE).map_err(draw_err)?;
+        let power_of_ten = |v: &f64| format!("1e{v:.0}");
+        panel(
+            &root,
+            title,
+            (x_label, y_label),
+            &curves,
+            Some(&power_of_ten),
+        )?;
+        root.present().map_err(draw_err)?;
+    }
+    Ok(svg)
+}
+
 /// Range of the values with a 5 % margin (and a non-empty span for a flat curve).
 fn padded(values: impl Iterator<Item = f64>) -> std::ops::Range<f64> {
     let (lo, hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
@@ -131,11 +178,14 @@ fn padded(values: impl Iterator<Item = f64>) -> std::ops::Range<f64> {
     (lo - 0.05 * span)..(hi + 0.05 * span)
 }
 
+/// A chart of `curves` on `area`: the x and y axes' descriptions, and what writes the y
+/// axis' tick labels (`None`: the plain values).
 fn panel<DB: DrawingBackend>(
     area: &DrawingArea<DB, plotters::coord::Shift>,
     title: &str,
-    y_label: &str,
+    (x_label, y_label): (&str, &str),
     curves: &[Curve],
+    y_format: Option<&dyn Fn(&f64) -> String>,
 ) -> Result<(), PlotError> {
     let all = || curves.iter().flat_map(|c| c.points.iter().copied());
     let x_max = all().map(|(x, _)| x).fold(1.0, f64::max);
@@ -152,13 +202,14 @@ fn panel<DB: DrawingBackend>(
         .y_label_area_size(56)
         .build_cartesian_2d(x_min..x_max, y)
         .map_err(draw_err)?;
-    chart
-        .configure_mesh()
-        .x_desc("epoch")
+    let mut mesh = chart.configure_mesh();
+    mesh.x_desc(x_label)
         .y_desc(y_label)
-        .x_label_formatter(&|x| format!("{x:.0}"))
-        .draw()
-        .map_err(draw_err)?;
+        .x_label_formatter(&|x| format!("{x:.0}"));
+    if let Some(format) = y_format {
+        mesh.y_label_formatter(format);
+    }
+    mesh.draw().map_err(draw_err)?;
     for c in curves.iter().filter(|c| !c.points.is_empty()) {
         let color = c.color;
         chart

@@ -76,6 +76,9 @@ impl<K: CellKind, I: StaticDim, H: StaticDim, E: Element> StepState for Cell<K, 
     }
 }
 
+// `NetworkIo` is implemented for steps of any width `F` (the outputs do not depend on it), so a
+// call with the wrong width is one error, at the call, from `Network`.
+
 /// A value `[B, F]`.
 type Rows<B, F, E> = Tensor<(B, F), E>;
 
@@ -159,7 +162,7 @@ impl<K: CellKind, I: StaticDim, H: StaticDim, E: Element> Cell<K, I, H, E> {
 /// The `Network` impls of the one-state cells (RNN, GRU): `(x_t, h)` → `(h',)`.
 macro_rules! one_state_cell {
     ($kind:ty) => {
-        impl<B: Dim, I: StaticDim, H: StaticDim, E: Element> NetworkIo<Rows<B, I, E>>
+        impl<B: Dim, F: Dim, I: StaticDim, H: StaticDim, E: Element> NetworkIo<Rows<B, F, E>>
             for Cell<$kind, I, H, E>
         {
             type Outputs = (Rows<B, H, E>,);
@@ -217,7 +220,7 @@ type LstmIn<B, I, H, E> = (Rows<B, I, E>, Rows<B, H, E>, Rows<B, H, E>);
 /// `(h', c')`.
 type LstmState<B, H, E> = (Rows<B, H, E>, Rows<B, H, E>);
 
-impl<B: Dim, I: StaticDim, H: StaticDim, E: Element> NetworkIo<Rows<B, I, E>>
+impl<B: Dim, F: Dim, I: StaticDim, H: StaticDim, E: Element> NetworkIo<Rows<B, F, E>>
     for LstmCell<I, H, E>
 {
     type Outputs = LstmState<B, H, E>;

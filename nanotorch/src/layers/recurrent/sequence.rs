@@ -10,7 +10,7 @@ use super::engine::{self, Scratch, Sizes, Trace};
 use super::kinds::{CellKind, GruGates, LstmGates, RnnTanh};
 use crate::element::Element;
 use crate::layer::{Init, Module, Muts, Network, NetworkIo, ParamMut, Refs};
-use crate::shape::{Dyn, StaticDim};
+use crate::shape::{Dim, Dyn, StaticDim};
 use crate::tensor::Tensor;
 
 /// A recurrent layer of kind `K` over a batch-first sequence: `x: [B, T, I]` and, optionally,
@@ -69,6 +69,9 @@ impl<K: CellKind, I: StaticDim, H: StaticDim, E: Element> Module<E> for Recurren
 
     fn set_training(&mut self, _training: bool) {}
 }
+
+// `NetworkIo` is implemented for sequences of any width `F`: the outputs do not depend on it,
+// and a call with the wrong width is then one error, at the call, from `Network`.
 
 /// A sequence `[B, T, F]`.
 type Seq<T, F, E> = Tensor<(Dyn, T, F), E>;
@@ -191,7 +194,7 @@ impl<K: CellKind, I: StaticDim, H: StaticDim, E: Element> Recurrent<K, I, H, E> 
 /// The `Network` impls of the one-state kinds (RNN, GRU): `(x)` or `(x, h0)` → `(hs, h)`.
 macro_rules! one_state {
     ($kind:ty) => {
-        impl<T: StaticDim, I: StaticDim, H: StaticDim, E: Element> NetworkIo<Seq<T, I, E>>
+        impl<T: StaticDim, F: Dim, I: StaticDim, H: StaticDim, E: Element> NetworkIo<Seq<T, F, E>>
             for Recurrent<$kind, I, H, E>
         {
             type Outputs = (Seq<T, H, E>, State<H, E>);
@@ -280,7 +283,7 @@ one_state!(GruGates);
 
 type LstmOut<T, H, E> = (Seq<T, H, E>, State<H, E>, State<H, E>);
 
-impl<T: StaticDim, I: StaticDim, H: StaticDim, E: Element> NetworkIo<Seq<T, I, E>>
+impl<T: StaticDim, F: Dim, I: StaticDim, H: StaticDim, E: Element> NetworkIo<Seq<T, F, E>>
     for Lstm<I, H, E>
 {
     type Outputs = LstmOut<T, H, E>;
