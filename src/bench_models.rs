@@ -580,7 +580,10 @@ impl TrainStep for LstmStep {
         let (tokens, targets) = &self.batches[self.next];
         self.next = (self.next + 1) % self.batches.len();
         self.net.zero_grad();
-        let out = self.net.forward(tokens, &self.zeros, &self.zeros);
+        let out = self
+            .net
+            .forward(tokens, &self.zeros, &self.zeros)
+            .expect("the state has the batch's size");
         let loss = cross_entropy_seq_into(out, targets, &mut self.dy)
             .expect("one target per position, each below the vocabulary");
         self.net

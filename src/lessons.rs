@@ -557,14 +557,14 @@ pub mod l22_recurrence {
         let zeros = Tensor::<(Dyn, U16), f64>::zeros((Dyn(16), Const));
         let d_out = Tensor::<(Dyn, U1), f64>::ones((Dyn(16), Const));
         let mut rnn = Rnn::<f64>::new(0);
-        rnn.forward(&x, &zeros);
+        rnn.forward(&x, &zeros)?;
         let rnn_norms = per_step(rnn.backward_with_input(&d_out)?.0);
         let mut lstm = Lstm::<f64>::new(0);
-        lstm.forward(&x, &zeros, &zeros);
+        lstm.forward(&x, &zeros, &zeros)?;
         let lstm_norms = per_step(lstm.backward_with_input(&d_out)?.0);
         let mut open = Lstm::<f64>::new(0);
         open.cell.xf.bias.value.fill(3.0);
-        open.forward(&x, &zeros, &zeros);
+        open.forward(&x, &zeros, &zeros)?;
         let open_norms = per_step(open.backward_with_input(&d_out)?.0);
         Ok([rnn_norms, lstm_norms, open_norms])
     }

@@ -166,9 +166,9 @@ macro_rules! check_given {
         check(
             $name,
             || $net::<f64>::new(7),
-            |n, x, h0, _| n.predict(x, h0),
+            |n, x, h0, _| n.predict(x, h0).unwrap(),
             |n, c| {
-                n.forward(&c.x, &c.h0);
+                n.forward(&c.x, &c.h0).unwrap();
                 let (dx, dh0) = n.backward_with_input(&c.gy, &c.gh).unwrap();
                 (dx.clone(), Some(dh0.clone()), None)
             },
@@ -201,9 +201,9 @@ macro_rules! check_lstm {
         check(
             $name,
             || $net::<f64>::new(9),
-            |n, x, h0, c0| n.predict(x, h0, c0),
+            |n, x, h0, c0| n.predict(x, h0, c0).unwrap(),
             |n, c| {
-                n.forward(&c.x, &c.h0, &c.c0);
+                n.forward(&c.x, &c.h0, &c.c0).unwrap();
                 let (dx, dh0, dc0) = n.backward_with_input(&c.gy, &c.gh).unwrap();
                 (dx.clone(), Some(dh0.clone()), Some(dc0.clone()))
             },
@@ -248,9 +248,9 @@ fn a_scanned_cell_is_the_layer() {
     layer.visit_params(&mut |p| values.push(p.value.to_vec()));
     let mut from = values.into_iter();
     scanned.visit_params(&mut |p| p.value.copy_from_slice(&from.next().unwrap()));
-    let (y1, h1) = layer.forward(&case.x, &case.h0);
+    let (y1, h1) = layer.forward(&case.x, &case.h0).unwrap();
     let (y1, h1) = (y1.clone(), h1.clone());
-    let (y2, h2) = scanned.forward(&case.x, &case.h0);
+    let (y2, h2) = scanned.forward(&case.x, &case.h0).unwrap();
     assert_close("hs", y1.as_slice(), y2.as_slice());
     assert_close("h", h1.as_slice(), h2.as_slice());
     let (dx1, dh1) = layer.backward_with_input(&case.gy, &case.gh).unwrap();

@@ -142,18 +142,24 @@ fn rnn_through_the_sequence() {
             "rnn",
             &mut net,
             |n| {
-                n.forward(&x, &h0);
+                n.forward(&x, &h0).unwrap();
                 n.backward(&g).unwrap();
             },
-            |n| dot(&g, &n.predict(&x, &h0)),
+            |n| dot(&g, &n.predict(&x, &h0).unwrap()),
         );
         net.zero_grad();
-        let y = net.forward(&x, &h0).clone();
-        assert_eq!(y, net.predict(&x, &h0), "forward and predict agree");
+        let y = net.forward(&x, &h0).unwrap().clone();
+        assert_eq!(
+            y,
+            net.predict(&x, &h0).unwrap(),
+            "forward and predict agree"
+        );
         let (dx, dh0) = net.backward_with_input(&g).unwrap();
         let (dx, dh0) = (dx.clone(), dh0.clone());
-        assert_grad("rnn.x", &x, &dx, |x| dot(&g, &net.predict(x, &h0)));
-        assert_grad("rnn.h0", &h0, &dh0, |h| dot(&g, &net.predict(&x, h)));
+        assert_grad("rnn.x", &x, &dx, |x| dot(&g, &net.predict(x, &h0).unwrap()));
+        assert_grad("rnn.h0", &h0, &dh0, |h| {
+            dot(&g, &net.predict(&x, h).unwrap())
+        });
     }
 }
 
@@ -179,20 +185,20 @@ fn lstm_through_the_sequence_and_the_last_state() {
         let gh: T<(Dyn, U4)> = rand_tensor((Dyn(batch), U4::default()), -1.0, 1.0, &mut r);
         let gc: T<(Dyn, U4)> = rand_tensor((Dyn(batch), U4::default()), -1.0, 1.0, &mut r);
         let loss = |n: &Lstm<f64>, x: &T<(Dyn, U4, U3)>, h0: &T<(Dyn, U4)>, c0: &T<(Dyn, U4)>| {
-            let (y, h, c) = n.predict(x, h0, c0);
+            let (y, h, c) = n.predict(x, h0, c0).unwrap();
             dot(&gy, &y) + dot(&gh, &h) + dot(&gc, &c)
         };
         assert_model_grads(
             "lstm",
             &mut net,
             |n| {
-                n.forward(&x, &h0, &c0);
+                n.forward(&x, &h0, &c0).unwrap();
                 n.backward(&gy, &gh, &gc).unwrap();
             },
             |n| loss(n, &x, &h0, &c0),
         );
         net.zero_grad();
-        net.forward(&x, &h0, &c0);
+        net.forward(&x, &h0, &c0).unwrap();
         let (dx, dh0, dc0) = net.backward_with_input(&gy, &gh, &gc).unwrap();
         let (dx, dh0, dc0) = (dx.clone(), dh0.clone(), dc0.clone());
         assert_grad("lstm.x", &x, &dx, |x| loss(&net, x, &h0, &c0));
@@ -218,17 +224,21 @@ fn last_state_only() {
             "last only",
             &mut net,
             |n| {
-                n.forward(&x, &h0);
+                n.forward(&x, &h0).unwrap();
                 n.backward(&g).unwrap();
             },
-            |n| dot(&g, &n.predict(&x, &h0)),
+            |n| dot(&g, &n.predict(&x, &h0).unwrap()),
         );
         net.zero_grad();
-        net.forward(&x, &h0);
+        net.forward(&x, &h0).unwrap();
         let (dx, dh0) = net.backward_with_input(&g).unwrap();
         let (dx, dh0) = (dx.clone(), dh0.clone());
-        assert_grad("last only.x", &x, &dx, |x| dot(&g, &net.predict(x, &h0)));
-        assert_grad("last only.h0", &h0, &dh0, |h| dot(&g, &net.predict(&x, h)));
+        assert_grad("last only.x", &x, &dx, |x| {
+            dot(&g, &net.predict(x, &h0).unwrap())
+        });
+        assert_grad("last only.h0", &h0, &dh0, |h| {
+            dot(&g, &net.predict(&x, h).unwrap())
+        });
     }
 }
 
@@ -285,20 +295,20 @@ fn builtin_lstm_layer() {
         let gh: T<(Dyn, U4)> = rand_tensor((Dyn(batch), U4::default()), -1.0, 1.0, &mut r);
         let loss =
             |n: &BuiltIn<f64>, x: &T<(Dyn, U5, U2)>, h0: &T<(Dyn, U4)>, c0: &T<(Dyn, U4)>| {
-                let (y, hc) = n.predict(x, h0, c0);
+                let (y, hc) = n.predict(x, h0, c0).unwrap();
                 dot(&gy, &y) + dot(&gh, &hc)
             };
         assert_model_grads(
             "builtin lstm",
             &mut net,
             |n| {
-                n.forward(&x, &h0, &c0);
+                n.forward(&x, &h0, &c0).unwrap();
                 n.backward(&gy, &gh).unwrap();
             },
             |n| loss(n, &x, &h0, &c0),
         );
         net.zero_grad();
-        net.forward(&x, &h0, &c0);
+        net.forward(&x, &h0, &c0).unwrap();
         let (dx, dh0, dc0) = net.backward_with_input(&gy, &gh).unwrap();
         let (dx, dh0, dc0) = (dx.clone(), dh0.clone(), dc0.clone());
         assert_grad("builtin lstm.x", &x, &dx, |x| loss(&net, x, &h0, &c0));
@@ -323,7 +333,7 @@ fn carrying_the_state_into_the_next_batch_continues_the_sequence() {
         T::zeros((Dyn(2), U4::default())),
     );
     for x in [&x1, &x2] {
-        let (_, h_last, c_last) = net.forward(x, &h, &c);
+        let (_, h_last, c_last) = net.forward(x, &h, &c).unwrap();
         let (h_last, c_last) = (h_last.clone(), c_last.clone());
         h.assign(&h_last);
         c.assign(&c_last);
@@ -337,7 +347,7 @@ fn carrying_the_state_into_the_next_batch_continues_the_sequence() {
     for x in [&x1, &x2] {
         for t in 0..4 {
             time_step_into(x, t, &mut step);
-            (h8, c8) = net.cell.predict(&step, &h8, &c8);
+            (h8, c8) = net.cell.predict(&step, &h8, &c8).unwrap();
         }
     }
     assert_eq!((h, c), (h8, c8));

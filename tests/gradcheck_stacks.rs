@@ -212,23 +212,23 @@ fn two_inputs_two_outputs() {
         let gh = rand_tensor((Dyn(batch), U4::default()), -1.0, 1.0, &mut r);
         let gc = rand_tensor((Dyn(batch), U4::default()), -1.0, 1.0, &mut r);
         let loss = |n: &Cell<f64>, x: &Tensor<(Dyn, U3), f64>, h: &Tensor<(Dyn, U4), f64>| {
-            let (a, b) = n.predict(x, h);
+            let (a, b) = n.predict(x, h).unwrap();
             dot(&gh, &a) + dot(&gc, &b)
         };
         assert_model_grads(
             "cell",
             &mut net,
             |n| {
-                n.forward(&x, &h);
+                n.forward(&x, &h).unwrap();
                 n.backward(&gh, &gc).unwrap();
             },
             |n| loss(n, &x, &h),
         );
         net.zero_grad();
-        let (a, b) = net.forward(&x, &h);
+        let (a, b) = net.forward(&x, &h).unwrap();
         let (a, b) = (a.clone(), b.clone());
-        assert_eq!(net.predict(&x, &h).0.as_slice(), a.as_slice());
-        assert_eq!(net.predict(&x, &h).1.as_slice(), b.as_slice());
+        assert_eq!(net.predict(&x, &h).unwrap().0.as_slice(), a.as_slice());
+        assert_eq!(net.predict(&x, &h).unwrap().1.as_slice(), b.as_slice());
         let (dx, dh) = net.backward_with_input(&gh, &gc).unwrap();
         let (dx, dh) = (dx.clone(), dh.clone());
         assert_grad("cell.x", &x, &dx, |x| loss(&net, x, &h));
@@ -287,10 +287,10 @@ fn a_two_input_network_as_a_field() {
         TwoSteps::<f64>::new(17),
         17,
         |n, x, h| {
-            n.forward(x, h);
+            n.forward(x, h).unwrap();
         },
         |n, g| owned(n.backward_with_input(g).unwrap()),
-        |n, x, h| n.predict(x, h),
+        |n, x, h| n.predict(x, h).unwrap(),
     );
 }
 
@@ -301,10 +301,10 @@ fn tuple_outputs_summed_then_a_stack() {
         CellThenStack::<f64>::new(18),
         18,
         |n, x, h| {
-            n.forward(x, h);
+            n.forward(x, h).unwrap();
         },
         |n, g| owned(n.backward_with_input(g).unwrap()),
-        |n, x, h| n.predict(x, h),
+        |n, x, h| n.predict(x, h).unwrap(),
     );
 }
 
@@ -313,7 +313,7 @@ fn backward_rejects_a_wrong_gradient_for_any_output() {
     let mut net = Cell::<f64>::new(0);
     let x = Tensor::<(Dyn, U3), f64>::zeros((Dyn(2), U3::default()));
     let h = Tensor::<(Dyn, U4), f64>::zeros((Dyn(2), U4::default()));
-    net.forward(&x, &h);
+    net.forward(&x, &h).unwrap();
     let good = Tensor::<(Dyn, U4), f64>::zeros((Dyn(2), U4::default()));
     let bad = Tensor::<(Dyn, U4), f64>::zeros((Dyn(3), U4::default()));
     assert!(net.backward(&good, &good).is_ok());

@@ -238,7 +238,7 @@ fn rnn_matches_torch_nn_rnn() {
     let (x, h0): (Seq, State) = (tensor(&doc["inputs"]["x"]), tensor(&doc["inputs"]["h0"]));
     let (gy, gh): (Out, State) = (tensor(&doc["inputs"]["gy"]), tensor(&doc["inputs"]["gh"]));
     let mut failures = Vec::new();
-    let (y, h) = net.forward(&x, &h0);
+    let (y, h) = net.forward(&x, &h0).unwrap();
     compare(
         "rnn output",
         y.as_slice(),
@@ -276,7 +276,7 @@ fn lstm_matches_torch_nn_lstm() {
     let gy: Out = tensor(&doc["inputs"]["gy"]);
     let (gh, gc): (State, State) = (tensor(&doc["inputs"]["gh"]), tensor(&doc["inputs"]["gc"]));
     let mut failures = Vec::new();
-    let (y, h, c) = net.forward(&x, &h0, &c0);
+    let (y, h, c) = net.forward(&x, &h0, &c0).unwrap();
     compare(
         "lstm output",
         y.as_slice(),
@@ -315,7 +315,7 @@ fn gru_matches_torch_nn_gru() {
     let (x, h0): (Seq, State) = (tensor(&doc["inputs"]["x"]), tensor(&doc["inputs"]["h0"]));
     let (gy, gh): (Out, State) = (tensor(&doc["inputs"]["gy"]), tensor(&doc["inputs"]["gh"]));
     let mut failures = Vec::new();
-    let (y, h) = net.forward(&x, &h0);
+    let (y, h) = net.forward(&x, &h0).unwrap();
     compare(
         "gru output",
         y.as_slice(),

@@ -220,10 +220,10 @@ fn rnn_matches_torch_nn_rnn() {
             let i = &doc["inputs"];
             let (x, h0): (Seq, State) = (tensor(&i["x"]), tensor(&i["h0"]));
             let (gy, gh): (Out, State) = (tensor(&i["gy"]), tensor(&i["gh"]));
-            let (y, h) = n.forward(&x, &h0);
+            let (y, h) = n.forward(&x, &h0).unwrap();
             let (y, h) = (y.clone(), h.clone());
             assert_eq!(
-                n.predict(&x, &h0),
+                n.predict(&x, &h0).unwrap(),
                 (y.clone(), h.clone()),
                 "predict is forward"
             );
@@ -249,10 +249,10 @@ fn gru_matches_torch_nn_gru() {
             let i = &doc["inputs"];
             let (x, h0): (Seq, State) = (tensor(&i["x"]), tensor(&i["h0"]));
             let (gy, gh): (Out, State) = (tensor(&i["gy"]), tensor(&i["gh"]));
-            let (y, h) = n.forward(&x, &h0);
+            let (y, h) = n.forward(&x, &h0).unwrap();
             let (y, h) = (y.clone(), h.clone());
             assert_eq!(
-                n.predict(&x, &h0),
+                n.predict(&x, &h0).unwrap(),
                 (y.clone(), h.clone()),
                 "predict is forward"
             );
@@ -280,9 +280,9 @@ fn lstm_matches_torch_nn_lstm() {
                 (tensor(&i["x"]), tensor(&i["h0"]), tensor(&i["c0"]));
             let (gy, gh, gc): (Out, State, State) =
                 (tensor(&i["gy"]), tensor(&i["gh"]), tensor(&i["gc"]));
-            let (y, h, c) = n.forward(&x, &h0, &c0);
+            let (y, h, c) = n.forward(&x, &h0, &c0).unwrap();
             let (y, h, c) = (y.clone(), h.clone(), c.clone());
-            let predicted = n.predict(&x, &h0, &c0);
+            let predicted = n.predict(&x, &h0, &c0).unwrap();
             assert_eq!(
                 predicted,
                 (y.clone(), h.clone(), c.clone()),
@@ -335,7 +335,7 @@ fn cells_match_torch_cells() {
     cell_parity("rnn", RnnStep::<f64>::new(0), |n, i| {
         one_state(
             &mut |x, h, gh| {
-                let h1 = n.forward(x, h).clone();
+                let h1 = n.forward(x, h).unwrap().clone();
                 let (dx, dh) = n.backward_with_input(gh).unwrap();
                 (
                     h1.as_slice().to_vec(),
@@ -349,7 +349,7 @@ fn cells_match_torch_cells() {
     cell_parity("gru", GruStep::<f64>::new(0), |n, i| {
         one_state(
             &mut |x, h, gh| {
-                let h1 = n.forward(x, h).clone();
+                let h1 = n.forward(x, h).unwrap().clone();
                 let (dx, dh) = n.backward_with_input(gh).unwrap();
                 (
                     h1.as_slice().to_vec(),
@@ -363,7 +363,7 @@ fn cells_match_torch_cells() {
     cell_parity("lstm", LstmStep::<f64>::new(0), |n, i| {
         let (x, h, c): (Step, State, State) = (tensor(&i["x"]), tensor(&i["h"]), tensor(&i["c"]));
         let (gh, gc): (State, State) = (tensor(&i["gh"]), tensor(&i["gc"]));
-        let (h1, c1) = n.forward(&x, &h, &c);
+        let (h1, c1) = n.forward(&x, &h, &c).unwrap();
         let (h1, c1) = (h1.as_slice().to_vec(), c1.as_slice().to_vec());
         let (dx, dh, dc) = n.backward_with_input(&gh, &gc).unwrap();
         vec![
@@ -398,18 +398,18 @@ fn checkpoints_both_ways() {
     let i = &golden()["lstm"]["inputs"];
     let (x, h0, c0): (Seq, State, State) = (tensor(&i["x"]), tensor(&i["h0"]), tensor(&i["c0"]));
     both_ways("lstm", &mut LstmLayer::<f64>::new(0), |n| {
-        n.predict(&x, &h0, &c0).0.as_slice().to_vec()
+        n.predict(&x, &h0, &c0).unwrap().0.as_slice().to_vec()
     });
     for kind in ["rnn", "gru"] {
         let i = &golden()[kind]["inputs"];
         let (x, h0): (Seq, State) = (tensor(&i["x"]), tensor(&i["h0"]));
         if kind == "rnn" {
             both_ways(kind, &mut RnnLayer::<f64>::new(0), |n| {
-                n.predict(&x, &h0).0.as_slice().to_vec()
+                n.predict(&x, &h0).unwrap().0.as_slice().to_vec()
             });
         } else {
             both_ways(kind, &mut GruLayer::<f64>::new(0), |n| {
-                n.predict(&x, &h0).0.as_slice().to_vec()
+                n.predict(&x, &h0).unwrap().0.as_slice().to_vec()
             });
         }
     }

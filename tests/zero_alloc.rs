@@ -287,7 +287,7 @@ impl CellStep {
 impl TrainStep for CellStep {
     fn step(&mut self) -> f32 {
         self.net.zero_grad();
-        let out = self.net.forward(&self.x, &self.h);
+        let out = self.net.forward(&self.x, &self.h).unwrap();
         let loss = mse_loss_into(out, &self.y, Reduction::Mean, &mut self.dy)
             .expect("targets have the batch size");
         self.net
@@ -371,7 +371,7 @@ impl LstmStep {
 impl TrainStep for LstmStep {
     fn step(&mut self) -> f32 {
         self.net.zero_grad();
-        let out = self.net.forward(&self.x, &self.h, &self.h);
+        let out = self.net.forward(&self.x, &self.h, &self.h).unwrap();
         let loss = mse_loss_into(out, &self.y, Reduction::Mean, &mut self.dy)
             .expect("targets have the batch size");
         self.net

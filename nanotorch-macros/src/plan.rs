@@ -152,6 +152,11 @@ pub fn constant(c: &TokenStream) -> TokenStream {
 /// For calls whose batch sizes agree by construction.
 pub const SAME_BATCH: &str = "every value in forward has the input's batch size";
 
+/// A network with several inputs called inside another: the enclosing network's values all
+/// have the batch of its inputs, which its own `forward` checked agree.
+pub const SAME_BATCH_CONTRACT: &str =
+    "a nested network's inputs are values of the enclosing network, which share its batch";
+
 /// For a backward call, whose gradient has the forward value's sizes.
 pub const SAME_BATCH_GRAD: &str = "the gradient has the batch size of the forward pass";
 

@@ -2,6 +2,7 @@
 //! expansion; each is a small, ordinary function.
 
 use crate::element::Element;
+use crate::error::ShapeError;
 use crate::layer::{Layer, Muts, Network, Refs, Tuple};
 use crate::shape::{Dim, DimsAgree, Shape, StaticDim};
 use crate::tensor::Tensor;
@@ -176,6 +177,43 @@ pub fn step_links<'a, T>(initial: &'a T, states: &'a mut [T], t: usize) -> (&'a 
 /// The state after the last step of a scan (the initial state if there were no steps).
 pub fn last_state<'a, T>(initial: &'a T, states: &'a [T]) -> &'a T {
     states.last().unwrap_or(initial)
+}
+
+/// The check at the top of the `forward` and `predict` of a network with several inputs:
+/// `other`'s batch size (its first dim) is `first`'s. Every value the network computes then
+/// has that batch, so no later step can meet two batches.
+///
+/// # Errors
+/// [`ShapeError::RuntimeDim`] naming the two inputs (`what`) and both sizes.
+pub fn same_batch(
+    first: &impl Batched,
+    other: &impl Batched,
+    what: &'static str,
+) -> Result<(), ShapeError> {
+    let (left, right) = (first.batch(), other.batch());
+    if left == right {
+        Ok(())
+    } else {
+        Err(ShapeError::RuntimeDim { what, left, right })
+    }
+}
+
+/// A network input: a tensor or token ids, whose first dim is the batch.
+pub trait Batched {
+    /// The batch size.
+    fn batch(&self) -> usize;
+}
+
+impl<S: Shape, E: Element> Batched for Tensor<S, E> {
+    fn batch(&self) -> usize {
+        self.dims().first().copied().unwrap_or(1)
+    }
+}
+
+impl<T: StaticDim, V: StaticDim> Batched for crate::tokens::Tokens<T, V> {
+    fn batch(&self) -> usize {
+        self.batch()
+    }
 }
 
 /// `dst = 0` with `like`'s sizes: the gradient of a value nothing reads (the last state of a

@@ -1628,12 +1628,23 @@ wx_plus_wh = wx_out + wh_out   [B, 3]
 tanh_wx_plus_wh = tanh(wx_plus_wh)   [B, 3]
 ```
 
- Saved for backward: `x`, `h`, `tanh_wx_plus_wh`.*/
+ Saved for backward: `x`, `h`, `tanh_wx_plus_wh`.
+
+ # Errors
+ A [`ShapeError`](::nanotorch::ShapeError) when the inputs' batch sizes differ (checked before anything runs).*/
     pub fn forward(
         &mut self,
         x: &::nanotorch::Tensor<(::nanotorch::Dyn, ::nanotorch::Const<2>), E>,
         h: &::nanotorch::Tensor<(::nanotorch::Dyn, ::nanotorch::Const<3>), E>,
-    ) -> &::nanotorch::Tensor<(::nanotorch::Dyn, ::nanotorch::Const<3>), E> {
+    ) -> ::core::result::Result<
+        &::nanotorch::Tensor<(::nanotorch::Dyn, ::nanotorch::Const<3>), E>,
+        ::nanotorch::ShapeError,
+    > {
+        ::nanotorch::codegen::same_batch(
+            x,
+            h,
+            "the batch sizes of the inputs `x` and `h`",
+        )?;
         self.saved.x.assign(x);
         self.saved.h.assign(h);
         ::nanotorch::ops::linear_into(
@@ -1660,7 +1671,7 @@ tanh_wx_plus_wh = tanh(wx_plus_wh)   [B, 3]
             &self.work.wx_plus_wh,
             &mut self.saved.tanh_wx_plus_wh,
         );
-        &self.saved.tanh_wx_plus_wh
+        Ok(&self.saved.tanh_wx_plus_wh)
     }
     /** Backpropagates `d_tanh_wx_plus_wh` = ∂L/∂tanh_wx_plus_wh through the network: **adds** every parameter's gradient into its `grad` (call `zero_grad` between steps) and computes no gradient for the input.
 
@@ -1760,12 +1771,23 @@ tanh_wx_plus_wh = tanh(wx_plus_wh)   [B, 3]
             );
         }
     }
-    /// Inference: the output for `x`, saving nothing (dropout is the identity here).
+    /** Inference: the outputs, saving nothing (dropout is the identity here).
+
+ # Errors
+ A [`ShapeError`](::nanotorch::ShapeError) when the inputs' batch sizes differ.*/
     pub fn predict(
         &self,
         x: &::nanotorch::Tensor<(::nanotorch::Dyn, ::nanotorch::Const<2>), E>,
         h: &::nanotorch::Tensor<(::nanotorch::Dyn, ::nanotorch::Const<3>), E>,
-    ) -> ::nanotorch::Tensor<(::nanotorch::Dyn, ::nanotorch::Const<3>), E> {
+    ) -> ::core::result::Result<
+        ::nanotorch::Tensor<(::nanotorch::Dyn, ::nanotorch::Const<3>), E>,
+        ::nanotorch::ShapeError,
+    > {
+        ::nanotorch::codegen::same_batch(
+            x,
+            h,
+            "the batch sizes of the inputs `x` and `h`",
+        )?;
         let wx_out: ::nanotorch::Tensor<(::nanotorch::Dyn, ::nanotorch::Const<3>), E> = ::nanotorch::ops::linear(
                 x,
                 &self.wx.weight.value,
@@ -1787,7 +1809,7 @@ tanh_wx_plus_wh = tanh(wx_plus_wh)   [B, 3]
             (::nanotorch::Dyn, ::nanotorch::Const<3>),
             E,
         > = ::nanotorch::ops::tanh(&wx_plus_wh);
-        tanh_wx_plus_wh
+        Ok(tanh_wx_plus_wh)
     }
 }
 impl<E: ::nanotorch::Element> ::nanotorch::Init for RnnCell<E> {
@@ -1890,7 +1912,10 @@ impl<
             (::nanotorch::Tensor<(::nanotorch::Dyn, ::nanotorch::Const<3>), E>,),
         >,
     ) {
-        let y0 = Self::forward(self, x, h);
+        let y0 = Self::forward(self, x, h)
+            .expect(
+                "a nested network's inputs are values of the enclosing network, which share its batch",
+            );
         outputs.0.assign(y0);
     }
     fn backward_into(
@@ -1944,7 +1969,12 @@ impl<
             ),
         >,
     ) -> (::nanotorch::Tensor<(::nanotorch::Dyn, ::nanotorch::Const<3>), E>,) {
-        (Self::predict(self, x, h),)
+        (
+            Self::predict(self, x, h)
+                .expect(
+                    "a nested network's inputs are values of the enclosing network, which share its batch",
+                ),
+        )
     }
 }
 impl<E: ::nanotorch::Element> ::nanotorch::StepState for RnnCell<E> {
@@ -2181,7 +2211,10 @@ impl<E: ::nanotorch::Element> Rnn<E> {
 head_out = hs·W_headᵀ + b_head   [B, 4, 1]
 ```
 
- Saved for backward: `hs`.*/
+ Saved for backward: `hs`.
+
+ # Errors
+ A [`ShapeError`](::nanotorch::ShapeError) when the inputs' batch sizes differ (checked before anything runs).*/
     pub fn forward(
         &mut self,
         x: &::nanotorch::Tensor<
@@ -2189,10 +2222,18 @@ head_out = hs·W_headᵀ + b_head   [B, 4, 1]
             E,
         >,
         h0: &::nanotorch::Tensor<(::nanotorch::Dyn, ::nanotorch::Const<3>), E>,
-    ) -> &::nanotorch::Tensor<
-        (::nanotorch::Dyn, ::nanotorch::Const<4>, ::nanotorch::Const<1>),
-        E,
+    ) -> ::core::result::Result<
+        &::nanotorch::Tensor<
+            (::nanotorch::Dyn, ::nanotorch::Const<4>, ::nanotorch::Const<1>),
+            E,
+        >,
+        ::nanotorch::ShapeError,
     > {
+        ::nanotorch::codegen::same_batch(
+            x,
+            h0,
+            "the batch sizes of the inputs `x` and `h0`",
+        )?;
         ::nanotorch::codegen::ensure_len(&mut self.saved.cell_scan_steps, 4);
         ::nanotorch::codegen::ensure_len(&mut self.work.cell_scan_states_0, 4);
         for t in 0..4 {
@@ -2241,7 +2282,7 @@ head_out = hs·W_headᵀ + b_head   [B, 4, 1]
                 &mut self.work.head_out,
             )
             .expect("every value in forward has the input's batch size");
-        &self.work.head_out
+        Ok(&self.work.head_out)
     }
     /** Backpropagates `d_head_out` = ∂L/∂head_out through the network: **adds** every parameter's gradient into its `grad` (call `zero_grad` between steps) and computes no gradient for the input.
 
@@ -2363,7 +2404,10 @@ head_out = hs·W_headᵀ + b_head   [B, 4, 1]
             );
         }
     }
-    /// Inference: the output for `x`, saving nothing (dropout is the identity here).
+    /** Inference: the outputs, saving nothing (dropout is the identity here).
+
+ # Errors
+ A [`ShapeError`](::nanotorch::ShapeError) when the inputs' batch sizes differ.*/
     pub fn predict(
         &self,
         x: &::nanotorch::Tensor<
@@ -2371,10 +2415,18 @@ head_out = hs·W_headᵀ + b_head   [B, 4, 1]
             E,
         >,
         h0: &::nanotorch::Tensor<(::nanotorch::Dyn, ::nanotorch::Const<3>), E>,
-    ) -> ::nanotorch::Tensor<
-        (::nanotorch::Dyn, ::nanotorch::Const<4>, ::nanotorch::Const<1>),
-        E,
+    ) -> ::core::result::Result<
+        ::nanotorch::Tensor<
+            (::nanotorch::Dyn, ::nanotorch::Const<4>, ::nanotorch::Const<1>),
+            E,
+        >,
+        ::nanotorch::ShapeError,
     > {
+        ::nanotorch::codegen::same_batch(
+            x,
+            h0,
+            "the batch sizes of the inputs `x` and `h0`",
+        )?;
         let mut hs: ::nanotorch::Tensor<
             (::nanotorch::Dyn, ::nanotorch::Const<4>, ::nanotorch::Const<3>),
             E,
@@ -2409,7 +2461,7 @@ head_out = hs·W_headᵀ + b_head   [B, 4, 1]
                 Some(&self.head.bias.value),
             )
             .expect("every value in forward has the input's batch size");
-        head_out
+        Ok(head_out)
     }
 }
 impl<E: ::nanotorch::Element> ::nanotorch::Init for Rnn<E> {
@@ -2533,7 +2585,10 @@ impl<
             ),
         >,
     ) {
-        let y0 = Self::forward(self, x, h0);
+        let y0 = Self::forward(self, x, h0)
+            .expect(
+                "a nested network's inputs are values of the enclosing network, which share its batch",
+            );
         outputs.0.assign(y0);
     }
     fn backward_into(
@@ -2608,7 +2663,12 @@ impl<
             E,
         >,
     ) {
-        (Self::predict(self, x, h0),)
+        (
+            Self::predict(self, x, h0)
+                .expect(
+                    "a nested network's inputs are values of the enclosing network, which share its batch",
+                ),
+        )
     }
 }
 impl<E: ::nanotorch::Element> ::nanotorch::StepState for Rnn<E>

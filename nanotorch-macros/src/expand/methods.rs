@@ -58,6 +58,43 @@ impl Signature {
         quote!(#(#ps),*)
     }
 
+    /// Whether `forward` and `predict` return a `Result`: with several inputs, whose batch
+    /// sizes are runtime values that can disagree.
+    pub fn fallible(&self) -> bool {
+        self.inputs.len() > 1
+    }
+
+    /// The checks at the top of a fallible `forward` or `predict`: every input's batch is the
+    /// first input's (every value the network computes then has that batch).
+    pub fn batch_checks(&self) -> TokenStream {
+        let Some(((first, _), rest)) = self.inputs.split_first() else {
+            return quote!();
+        };
+        let checks = rest.iter().map(|(n, _)| {
+            let what = format!("the batch sizes of the inputs `{first}` and `{n}`");
+            quote!(::nanotorch::codegen::same_batch(#first, #n, #what)?;)
+        });
+        quote!(#(#checks)*)
+    }
+
+    /// `ty`, or `Result<ty, ShapeError>` when [`Signature::fallible`].
+    pub fn result_ty(&self, ty: TokenStream) -> TokenStream {
+        if self.fallible() {
+            quote!(::core::result::Result<#ty, ::nanotorch::ShapeError>)
+        } else {
+            ty
+        }
+    }
+
+    /// `value`, or `Ok(value)` when [`Signature::fallible`].
+    pub fn result(&self, value: TokenStream) -> TokenStream {
+        if self.fallible() {
+            quote!(Ok(#value))
+        } else {
+            value
+        }
+    }
+
     /// `d_y: &Y, d_c: &C`
     pub fn d_output_params(&self) -> TokenStream {
         let ps = self.d_outputs.iter().map(|(n, t)| quote!(#n: &#t));
@@ -105,7 +142,10 @@ fn forward(plan: &Plan, sig: &Signature) -> TokenStream {
     let steps: Vec<nodes::Step> = (0..g.nodes.len())
         .map(|id| nodes::forward(plan, id))
         .collect();
-    let doc = forward_doc(plan, &steps);
+    let mut doc = forward_doc(plan, &steps);
+    if sig.fallible() {
+        doc.push_str("\n\n # Errors\n A [`ShapeError`](::nanotorch::ShapeError) when the inputs' batch sizes differ (checked before anything runs).");
+    }
     let copies = g
         .inputs
         .iter()
@@ -126,10 +166,12 @@ fn forward(plan: &Plan, sig: &Signature) -> TokenStream {
             quote!(&#stored)
         })
         .collect();
-    let ret = one_or_tuple(&rets);
+    let (ret_ty, ret) = (sig.result_ty(ret_ty), sig.result(one_or_tuple(&rets)));
+    let checks = sig.batch_checks();
     quote! {
         #[doc = #doc]
         pub fn forward(&mut self, #params) -> #ret_ty {
+            #checks
             #(#copies)*
             #(#stmts)*
             #ret
@@ -210,10 +252,17 @@ fn predict(plan: &Plan, sig: &Signature) -> TokenStream {
             quote!(#n)
         })
         .collect();
-    let ret = one_or_tuple(&rets);
+    let (ret_ty, ret) = (sig.result_ty(ret_ty), sig.result(one_or_tuple(&rets)));
+    let checks = sig.batch_checks();
+    let doc = if sig.fallible() {
+        " Inference: the outputs, saving nothing (dropout is the identity here).\n\n # Errors\n A [`ShapeError`](::nanotorch::ShapeError) when the inputs' batch sizes differ."
+    } else {
+        " Inference: the output for `x`, saving nothing (dropout is the identity here)."
+    };
     quote! {
-        /// Inference: the output for `x`, saving nothing (dropout is the identity here).
+        #[doc = #doc]
         pub fn predict(&self, #params) -> #ret_ty {
+            #checks
             #(#stmts)*
             #ret
         }

@@ -8,7 +8,7 @@ use quote::quote;
 use super::Names;
 use super::methods::{Signature, one_or_tuple};
 use crate::fields::FieldKind;
-use crate::plan::{LAYER_CONTRACT, Plan};
+use crate::plan::{LAYER_CONTRACT, Plan, SAME_BATCH_CONTRACT};
 
 pub fn impls(names: &Names, plan: &Plan) -> TokenStream {
     let sig = Signature::new(plan);
@@ -147,10 +147,23 @@ fn network(names: &Names, sig: &Signature) -> TokenStream {
         })
         .collect();
     let dx_pattern = one_or_tuple(&dxs);
-    let predicted = if out_tys.len() == 1 {
-        quote!((Self::predict(self, #x_names),))
+    // A network called inside another gets inputs of one batch (the enclosing network checked
+    // its own), so the batch check of a fallible `forward` cannot fail here.
+    let (forwarded, predicted) = if sig.fallible() {
+        (
+            quote!(Self::forward(self, #x_names).expect(#SAME_BATCH_CONTRACT)),
+            quote!(Self::predict(self, #x_names).expect(#SAME_BATCH_CONTRACT)),
+        )
     } else {
-        quote!(Self::predict(self, #x_names))
+        (
+            quote!(Self::forward(self, #x_names)),
+            quote!(Self::predict(self, #x_names)),
+        )
+    };
+    let predicted = if out_tys.len() == 1 {
+        quote!((#predicted,))
+    } else {
+        predicted
     };
     let ks = (0..out_tys.len()).map(syn::Index::from);
     let ks2 = (0..sig.inputs.len()).map(syn::Index::from);
@@ -167,7 +180,7 @@ fn network(names: &Names, sig: &Signature) -> TokenStream {
                 (#x_names,): ::nanotorch::layer::Refs<'_, #inputs>,
                 outputs: ::nanotorch::layer::Muts<'_, #outputs>,
             ) {
-                let #y_pattern = Self::forward(self, #x_names);
+                let #y_pattern = #forwarded;
                 #(outputs.#ks.assign(#ys);)*
             }
 
