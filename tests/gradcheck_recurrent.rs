@@ -96,6 +96,23 @@ network! {
     }
 }
 
+network! {
+    /// One GRU layer from zeros as a block: sequence in, sequence out.
+    pub struct GruBlock { gru: Gru<2, 2> }
+    fn forward(x: [B, 5, 2]) -> [B, 5, 2] {
+        let (hs, _h) = gru(x);
+        hs
+    }
+}
+
+network! {
+    /// Two GRU layers through a stack, PyTorch's `num_layers = 2` (each layer from zeros).
+    pub struct StackedGru { blocks: [GruBlock; 2], head: Linear<2, 2> }
+    fn forward(x: [B, 5, 2]) -> [B, 5, 2] {
+        head(blocks(x))
+    }
+}
+
 /// Random inputs and output gradients for one batch size.
 struct Case {
     x: X,
@@ -268,5 +285,31 @@ fn assert_close(what: &str, a: &[f64], b: &[f64]) {
     assert_eq!(a.len(), b.len(), "{what}: lengths");
     for (k, (x, y)) in a.iter().zip(b).enumerate() {
         assert!((x - y).abs() < 1e-12, "{what}[{k}]: {x} vs {y}");
+    }
+}
+
+/// Several layers through a stack: each block a recurrent layer over the previous one's
+/// sequence.
+#[test]
+fn stacked_layers() {
+    let mut r = rng(43);
+    for batch in [1usize, 3] {
+        let case = Case::new(batch, &mut r);
+        let mut net = StackedGru::<f64>::new(10);
+        assert_model_grads(
+            "stacked gru",
+            &mut net,
+            |n| {
+                n.forward(&case.x);
+                n.backward(&case.gy).unwrap();
+            },
+            |n| dot(&case.gy, &n.predict(&case.x)),
+        );
+        net.zero_grad();
+        net.forward(&case.x);
+        let dx = net.backward_with_input(&case.gy).unwrap().clone();
+        assert_grad("stacked gru.x", &case.x, &dx, |x| {
+            dot(&case.gy, &net.predict(x))
+        });
     }
 }
