@@ -8,8 +8,7 @@ use std::fs;
 use std::path::PathBuf;
 
 use nanotorch_suite::lessons::{
-    l03_chain_rule, l07_fan_out, l11_generated_code, l15_convolution, l20_attention,
-    l22_recurrence,
+    l03_chain_rule, l07_fan_out, l11_generated_code, l15_convolution, l20_attention, l22_recurrence,
 };
 
 /// Each picture: its file under `lessons/graphs/`, the lesson page that shows it, and the SVG
@@ -105,15 +104,25 @@ fn no_picture_is_left_over() {
 #[test]
 fn pictures_are_well_formed_and_show_what_backward_reads() {
     for (file, _, svg) in pictures() {
-        assert!(svg.starts_with("<svg ") && svg.ends_with("</svg>"), "{file}");
+        assert!(
+            svg.starts_with("<svg ") && svg.ends_with("</svg>"),
+            "{file}"
+        );
         // Balanced elements (every open tag closed or self-closed).
         let opens = svg.matches('<').count();
         let closes = svg.matches("</").count() + svg.matches("/>").count();
-        assert_eq!(opens, 2 * svg.matches("</").count() + svg.matches("/>").count(), "{file}");
+        assert_eq!(
+            opens,
+            2 * svg.matches("</").count() + svg.matches("/>").count(),
+            "{file}"
+        );
         assert!(closes > 0, "{file}");
         // No blank line: rustdoc's markdown would end the raw HTML block there.
         assert!(!svg.contains("\n\n"), "{file}");
-        assert!(svg.contains("backward ↑") && svg.contains("forward ↓"), "{file}");
+        assert!(
+            svg.contains("backward ↑") && svg.contains("forward ↓"),
+            "{file}"
+        );
     }
     // The RNN's scan is drawn once, with its loop over time forward and reversed.
     let rnn = l22_recurrence::Rnn::graph_svg();

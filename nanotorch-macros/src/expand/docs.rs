@@ -64,7 +64,7 @@ pub fn struct_doc(plan: &Plan, picture: &str) -> TokenStream {
     let mut docs = doc_lines(&lines);
     // Raw HTML after a blank line, with no blank line inside: rustdoc shows it inline.
     let picture = format!(
-        " The graph it differentiated ([`Self::graph_svg`] returns this picture):\n\n{picture}\n"
+        "\n The graph it differentiated ([`Self::graph_svg`] returns this picture):\n\n{picture}\n"
     );
     docs.extend(quote!(#[doc = #picture]));
     docs

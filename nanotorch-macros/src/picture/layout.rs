@@ -89,7 +89,11 @@ fn slots(scene: &Scene) -> (Vec<usize>, [usize; 4]) {
             for (s, &(_, i)) in here.iter().enumerate() {
                 slot[i] = s;
             }
-            let wide = if side == Side::Forward { here.len() } else { here.len().min(1) };
+            let wide = if side == Side::Forward {
+                here.len()
+            } else {
+                here.len().min(1)
+            };
             count[column(side)] = count[column(side)].max(wide);
         }
     }
@@ -97,7 +101,8 @@ fn slots(scene: &Scene) -> (Vec<usize>, [usize; 4]) {
     for i in 0..n {
         if scene.items[i].side == Side::Backward {
             let node = scene.items[i].node;
-            let twin = (0..n).find(|&j| scene.items[j].side == Side::Forward && scene.items[j].node == node);
+            let twin = (0..n)
+                .find(|&j| scene.items[j].side == Side::Forward && scene.items[j].node == node);
             slot[i] = twin.map_or(0, |j| slot[j]);
         }
     }
@@ -117,7 +122,8 @@ fn order_key(scene: &Scene, slot: &[usize], i: usize) -> f64 {
     if from.is_empty() {
         scene.items[i].node.map_or(0.0, |n| n as f64 * 1e-3)
     } else {
-        from.iter().sum::<f64>() / from.len() as f64 + scene.items[i].node.unwrap_or(0) as f64 * 1e-6
+        from.iter().sum::<f64>() / from.len() as f64
+            + scene.items[i].node.unwrap_or(0) as f64 * 1e-6
     }
 }
 
@@ -155,8 +161,13 @@ pub fn place(scene: &Scene) -> Placed {
     let loop_space = loop_room(scene);
     let (slot, count) = slots(scene);
     let tops = row_tops(scene, &slot);
-    let widths = [Side::Params, Side::Forward, Side::Backward, Side::ParamGrads]
-        .map(|side| box_width(scene, side));
+    let widths = [
+        Side::Params,
+        Side::Forward,
+        Side::Backward,
+        Side::ParamGrads,
+    ]
+    .map(|side| box_width(scene, side));
     let span = |c: usize| {
         if count[c] == 0 {
             0.0

@@ -249,7 +249,9 @@ fn back_edge(plan: &Plan, id: NodeId, reverse: bool) -> Option<String> {
         Op::Scan { .. } => {
             let steps = plan.node(node.inputs[0]).dims.get(1);
             let last = match steps {
-                Some(d) => d.lit.map_or(format!("{}−1", d.text), |n| n.saturating_sub(1).to_string()),
+                Some(d) => d.lit.map_or(format!("{}−1", d.text), |n| {
+                    n.saturating_sub(1).to_string()
+                }),
                 None => "T−1".into(),
             };
             Some(if reverse {
@@ -316,7 +318,9 @@ fn parameters(
         let users: Vec<NodeId> = (0..plan.graph.nodes.len())
             .filter(|&id| field_of(&plan.node(id).op) == Some(f))
             .collect();
-        let Some(&first) = users.first() else { continue };
+        let Some(&first) = users.first() else {
+            continue;
+        };
         let name = &field.name;
         let (value, grad) = match &field.kind {
             FieldKind::Linear { input, output } => (
@@ -328,7 +332,10 @@ fn parameters(
             ),
             FieldKind::Known { layer, .. } if !layer.has_params => continue,
             _ => (
-                [format!("{name}: {}", field.written_tidy()), "parameters".into()],
+                [
+                    format!("{name}: {}", field.written_tidy()),
+                    "parameters".into(),
+                ],
                 [format!("∂L/∂{name}.*"), "added into .grad".into()],
             ),
         };

@@ -5,7 +5,7 @@
 
 use std::fmt::Write;
 
-use super::layout::{BOX_H, LEGEND_H, Placed, Rect};
+use super::layout::{LEGEND_H, Placed, Rect};
 use super::model::{Item, Link, Look, Scene, Side};
 
 /// Fill and stroke of a box.
@@ -54,7 +54,10 @@ pub fn render(scene: &Scene, placed: &Placed, name: &str) -> String {
         let path = if edge.link == Link::Param && blocked(&placed.boxes, edge.from, edge.to) {
             around(a, b, scene.items[edge.to].side == Side::ParamGrads)
         } else {
-            route(edge.link, a, b, &scene.items[edge.to])
+            let rows = scene.items[edge.from]
+                .row
+                .abs_diff(scene.items[edge.to].row);
+            route(edge.link, a, b, &scene.items[edge.to], rows > 1)
         };
         let (colour, m) = edge_colour(edge.link);
         let dash = if edge.link == Link::Saved {
@@ -101,14 +104,21 @@ fn sum_anchor(item: &Item, r: &Rect) -> Option<(f64, f64)> {
     })
 }
 
-/// The path of an edge from box `a` to box `b` (`to` is `b`'s item).
-fn route(link: Link, a: &Rect, b: &Rect, to: &Item) -> String {
+/// The path of an edge from box `a` to box `b` (`to` is `b`'s item; `skips`: rows lie
+/// between them).
+fn route(link: Link, a: &Rect, b: &Rect, to: &Item, skips: bool) -> String {
     let sum = sum_anchor(to, b);
     match link {
-        Link::Flow => vertical(a.center_x(), a.bottom(), b.center_x(), b.y, -1.0, a.w),
+        Link::Flow => vertical(
+            (a.center_x(), a.bottom()),
+            (b.center_x(), b.y),
+            -1.0,
+            a.w,
+            skips,
+        ),
         Link::Grad => {
             let (x2, y2) = sum.map_or((b.center_x(), b.bottom()), |(x, y)| (x, y + 7.0));
-            vertical(a.center_x(), a.y, x2, y2, 1.0, a.w)
+            vertical((a.center_x(), a.y), (x2, y2), 1.0, a.w, skips)
         }
         Link::Saved | Link::Param => {
             // A saved value goes to the box (the backward step), not into its sum.
@@ -134,7 +144,12 @@ fn blocked(boxes: &[Rect], from: usize, to: usize) -> bool {
     let (left, right) = (a.right().min(b.right()), a.x.max(b.x));
     let (top, bottom) = (a.mid_y().min(b.mid_y()), a.mid_y().max(b.mid_y()));
     boxes.iter().enumerate().any(|(k, c)| {
-        k != from && k != to && c.x < right && c.right() > left && c.y <= bottom && c.bottom() >= top
+        k != from
+            && k != to
+            && c.x < right
+            && c.right() > left
+            && c.y <= bottom
+            && c.bottom() >= top
     })
 }
 
@@ -155,12 +170,13 @@ fn around(a: &Rect, b: &Rect, out_of_bottom: bool) -> String {
 
 /// A curve between rows. An edge that skips rows in one column bulges to the `side` (−1
 /// left, +1 right) so it passes beside the boxes between, not through them.
-fn vertical(x1: f64, y1: f64, x2: f64, y2: f64, side: f64, w: f64) -> String {
-    let dy = (y2 - y1).abs();
-    let skips = dy > BOX_H + 40.0 && (x1 - x2).abs() < w;
-    let (c1, c2) = if skips {
+fn vertical((x1, y1): (f64, f64), (x2, y2): (f64, f64), side: f64, w: f64, skips: bool) -> String {
+    let (c1, c2) = if skips && (x1 - x2).abs() < w {
         let off = side * (w / 2.0 + 14.0) * 4.0 / 3.0;
-        ((x1 + off, (y1 * 2.0 + y2) / 3.0), (x2 + off, (y1 + y2 * 2.0) / 3.0))
+        (
+            (x1 + off, (y1 * 2.0 + y2) / 3.0),
+            (x2 + off, (y1 + y2 * 2.0) / 3.0),
+        )
     } else {
         let bend = (y2 - y1) * 0.45;
         ((x1, y1 + bend), (x2, y2 - bend))
@@ -224,7 +240,11 @@ fn back_edge(out: &mut String, item: &Item, r: &Rect, label: &str, colour: &str,
     } else {
         (r.y, r.bottom())
     };
-    let lead = if item.side == Side::Forward { 8.0 } else { -8.0 };
+    let lead = if item.side == Side::Forward {
+        8.0
+    } else {
+        -8.0
+    };
     let _ = writeln!(
         out,
         "<path d=\"M{x:.1},{start_y:.1}C{out_x:.1},{:.1} {out_x:.1},{:.1} {x:.1},{end_y:.1}\" fill=\"none\" stroke=\"{colour}\" stroke-width=\"1.5\" marker-end=\"url(#ntg-{name}-{m})\"/>",
@@ -262,5 +282,4 @@ fn headings_and_legend(out: &mut String, placed: &Placed) {
 }
 
 /// The legend line.
-pub const LEGEND: &str =
-    "amber: saved for backward (dashed: where it is read) · (+): a fan-out sum · ↺: a loop, drawn once";
+pub const LEGEND: &str = "amber: saved for backward (dashed: where it is read) · (+): a fan-out sum · ↺: a loop, drawn once";
