@@ -1,7 +1,8 @@
 //! The SVG text of a placed scene. Colours are attributes, not a `<style>` (a stylesheet in an
 //! inline SVG would apply to the whole documentation page), and every box has a light fill so
 //! the text reads on rustdoc's light and dark themes alike. One element per line, no blank
-//! line: rustdoc's markdown passes the block through as raw HTML.
+//! line: rustdoc's markdown passes the block through as raw HTML. Attributes are in single
+//! quotes, so the string literal in the generated `graph_svg()` needs no escapes.
 
 use std::fmt::Write;
 
@@ -42,7 +43,7 @@ pub fn render(scene: &Scene, placed: &Placed, name: &str) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"nanotorch-graph\" width=\"{w:.0}\" height=\"{h:.0}\" viewBox=\"0 0 {w:.0} {h:.0}\" style=\"max-width:100%;height:auto\" font-family=\"monospace\" font-size=\"11\">"
+        "<svg xmlns='http://www.w3.org/2000/svg' class='nanotorch-graph' width='{w:.0}' height='{h:.0}' viewBox='0 0 {w:.0} {h:.0}' style='max-width:100%;height:auto' font-family='monospace' font-size='11'>"
     );
     let _ = writeln!(
         out,
@@ -61,13 +62,13 @@ pub fn render(scene: &Scene, placed: &Placed, name: &str) -> String {
         };
         let (colour, m) = edge_colour(edge.link);
         let dash = if edge.link == Link::Saved {
-            " stroke-dasharray=\"4 3\""
+            " stroke-dasharray='4 3'"
         } else {
             ""
         };
         let _ = writeln!(
             out,
-            "<path d=\"{path}\" fill=\"none\" stroke=\"{colour}\"{dash} marker-end=\"url(#ntg-{name}-{m})\"/>"
+            "<path d='{path}' fill='none' stroke='{colour}'{dash} marker-end='url(#ntg-{name}-{m})'/>"
         );
     }
     for (item, rect) in scene.items.iter().zip(&placed.boxes) {
@@ -86,7 +87,7 @@ fn markers(out: &mut String, name: &str) {
         let (colour, m) = edge_colour(link);
         let _ = writeln!(
             out,
-            "<marker id=\"ntg-{name}-{m}\" viewBox=\"0 0 8 8\" refX=\"8\" refY=\"4\" markerWidth=\"7\" markerHeight=\"7\" orient=\"auto\"><path d=\"M0,0L8,4L0,8z\" fill=\"{colour}\"/></marker>"
+            "<marker id='ntg-{name}-{m}' viewBox='0 0 8 8' refX='8' refY='4' markerWidth='7' markerHeight='7' orient='auto'><path d='M0,0L8,4L0,8z' fill='{colour}'/></marker>"
         );
     }
     out.push_str("</defs>\n");
@@ -191,26 +192,26 @@ fn vertical((x1, y1): (f64, f64), (x2, y2): (f64, f64), side: f64, w: f64, skips
 fn draw_box(out: &mut String, item: &Item, r: &Rect, name: &str) {
     let (fill, stroke) = colours(item.look);
     let dash = if item.look == Look::InputOnly {
-        " stroke-dasharray=\"3 2\""
+        " stroke-dasharray='3 2'"
     } else {
         ""
     };
     let _ = writeln!(
         out,
-        "<rect x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{:.1}\" rx=\"4\" fill=\"{fill}\" stroke=\"{stroke}\"{dash}/>",
+        "<rect x='{:.1}' y='{:.1}' width='{:.1}' height='{:.1}' rx='4' fill='{fill}' stroke='{stroke}'{dash}/>",
         r.x, r.y, r.w, r.h
     );
     let x = r.center_x();
     let _ = writeln!(
         out,
-        "<text x=\"{x:.1}\" y=\"{:.1}\" text-anchor=\"middle\" fill=\"#1a1a1a\">{}</text>",
+        "<text x='{x:.1}' y='{:.1}' text-anchor='middle' fill='#1a1a1a'>{}</text>",
         r.y + 14.0,
         escape(&item.lines[0])
     );
     if !item.lines[1].is_empty() {
         let _ = writeln!(
             out,
-            "<text x=\"{x:.1}\" y=\"{:.1}\" text-anchor=\"middle\" fill=\"#555\" font-size=\"10\">{}</text>",
+            "<text x='{x:.1}' y='{:.1}' text-anchor='middle' fill='#555' font-size='10'>{}</text>",
             r.y + 28.0,
             escape(&item.lines[1])
         );
@@ -218,7 +219,7 @@ fn draw_box(out: &mut String, item: &Item, r: &Rect, name: &str) {
     if let Some((cx, cy)) = sum_anchor(item, r) {
         let _ = writeln!(
             out,
-            "<circle cx=\"{cx:.1}\" cy=\"{cy:.1}\" r=\"7\" fill=\"#fff\" stroke=\"{stroke}\"/>\n<text x=\"{cx:.1}\" y=\"{:.1}\" text-anchor=\"middle\" fill=\"{stroke}\" font-weight=\"bold\">+</text>",
+            "<circle cx='{cx:.1}' cy='{cy:.1}' r='7' fill='#fff' stroke='{stroke}'/>\n<text x='{cx:.1}' y='{:.1}' text-anchor='middle' fill='{stroke}' font-weight='bold'>+</text>",
             cy + 4.0
         );
     }
@@ -247,7 +248,7 @@ fn back_edge(out: &mut String, item: &Item, r: &Rect, label: &str, colour: &str,
     };
     let _ = writeln!(
         out,
-        "<path d=\"M{x:.1},{start_y:.1}C{out_x:.1},{:.1} {out_x:.1},{:.1} {x:.1},{end_y:.1}\" fill=\"none\" stroke=\"{colour}\" stroke-width=\"1.5\" marker-end=\"url(#ntg-{name}-{m})\"/>",
+        "<path d='M{x:.1},{start_y:.1}C{out_x:.1},{:.1} {out_x:.1},{:.1} {x:.1},{end_y:.1}' fill='none' stroke='{colour}' stroke-width='1.5' marker-end='url(#ntg-{name}-{m})'/>",
         start_y + lead,
         end_y - lead
     );
@@ -259,7 +260,7 @@ fn back_edge(out: &mut String, item: &Item, r: &Rect, label: &str, colour: &str,
     };
     let _ = writeln!(
         out,
-        "<text x=\"{lx:.1}\" y=\"{:.1}\" text-anchor=\"{anchor}\" fill=\"{colour}\" font-size=\"10\">↺ {}</text>",
+        "<text x='{lx:.1}' y='{:.1}' text-anchor='{anchor}' fill='{colour}' font-size='10'>↺ {}</text>",
         r.y + 7.0,
         escape(label)
     );
@@ -270,12 +271,12 @@ fn headings_and_legend(out: &mut String, placed: &Placed) {
     for (x, text) in &placed.headings {
         let _ = writeln!(
             out,
-            "<text x=\"{x:.1}\" y=\"16\" text-anchor=\"middle\" fill=\"#777\" font-weight=\"bold\">{text}</text>"
+            "<text x='{x:.1}' y='16' text-anchor='middle' fill='#777' font-weight='bold'>{text}</text>"
         );
     }
     let _ = writeln!(
         out,
-        "<text x=\"6\" y=\"{:.1}\" fill=\"#777\" font-size=\"10\">{}</text>",
+        "<text x='6' y='{:.1}' fill='#777' font-size='10'>{}</text>",
         placed.height - LEGEND_H / 2.0 + 2.0,
         escape(LEGEND)
     );
