@@ -126,7 +126,7 @@ fn pictures_are_well_formed_and_show_what_backward_reads() {
     }
     // The RNN's scan is drawn once, with its loop over time forward and reversed.
     let rnn = l22_recurrence::Rnn::graph_svg();
-    assert!(rnn.contains("↺ t=0…39") && rnn.contains("↺ t=39…0"));
+    assert!(rnn.contains(">t=0…39<") && rnn.contains(">t=39…0<"));
     // Lesson 7's h feeds three values: its gradient is a sum of three.
     assert!(l07_fan_out::ResidualGate::graph_svg().contains("∂L/∂h = Σ of 3"));
 }

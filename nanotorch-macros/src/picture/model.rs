@@ -201,7 +201,7 @@ fn forward_text(plan: &Plan, id: NodeId) -> String {
         Op::Linear { field: f } | Op::Layer { field: f } | Op::Call { field: f } => {
             format!("{}({a})", field(*f))
         }
-        Op::Stack { field: f } => format!("{}({a}), block by block", field(*f)),
+        Op::Stack { field: f } => format!("{}({a})", field(*f)),
         Op::Scan { field: f } => format!("scan({}, {a})", field(*f)),
         Op::Zeros => "zeros (initial state)".into(),
         Op::Part { index } => format!("output {index} of {a}"),
@@ -225,7 +225,7 @@ fn backward_text(plan: &Plan, id: NodeId) -> String {
         Op::Input => "the input's gradient".into(),
         Op::Linear { field: f } => format!("{}: ·W, ∂W, ∂b", field(*f)),
         Op::Layer { field: f } | Op::Call { field: f } => format!("{}'s backward", field(*f)),
-        Op::Stack { field: f } => format!("{}'s blocks in reverse", field(*f)),
+        Op::Stack { field: f } => format!("{}: blocks in reverse", field(*f)),
         Op::Scan { field: f } => format!("{} backward through time", field(*f)),
         Op::Part { .. } => format!("into {}'s backward", args(plan, id, ", ")),
         Op::Zeros => String::new(),
@@ -243,7 +243,16 @@ fn back_edge(plan: &Plan, id: NodeId, reverse: bool) -> Option<String> {
     let node = plan.node(id);
     match node.op {
         Op::Stack { field } => match &plan.graph.fields[field].kind {
-            FieldKind::Stack { count, .. } => Some(format!("×{}", count.text)),
+            FieldKind::Stack { count, .. } => {
+                let last = count.lit.map_or(format!("{}−1", count.text), |n| {
+                    n.saturating_sub(1).to_string()
+                });
+                Some(if reverse {
+                    format!("k={last}…0")
+                } else {
+                    format!("k=0…{last}")
+                })
+            }
             _ => None,
         },
         Op::Scan { .. } => {

@@ -260,7 +260,7 @@ fn back_edge(out: &mut String, item: &Item, r: &Rect, label: &str, colour: &str,
     };
     let _ = writeln!(
         out,
-        "<text x='{lx:.1}' y='{:.1}' text-anchor='{anchor}' fill='{colour}' font-size='10'>↺ {}</text>",
+        "<text x='{lx:.1}' y='{:.1}' text-anchor='{anchor}' fill='{colour}' font-size='10'>{}</text>",
         r.y + 7.0,
         escape(label)
     );
@@ -283,4 +283,4 @@ fn headings_and_legend(out: &mut String, placed: &Placed) {
 }
 
 /// The legend line.
-pub const LEGEND: &str = "amber: saved for backward (dashed: where it is read) · (+): a fan-out sum · ↺: a loop, drawn once";
+pub const LEGEND: &str = "amber: saved for backward (dashed: where it is read) · (+): a fan-out sum · an arc beside a box: a loop, drawn once";
