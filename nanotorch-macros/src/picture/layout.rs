@@ -29,22 +29,30 @@ pub const LEGEND_H: f64 = 26.0;
 /// A box's position and size.
 #[derive(Clone, Copy, Debug)]
 pub struct Rect {
+    /// Left edge.
     pub x: f64,
+    /// Top edge.
     pub y: f64,
+    /// Width.
     pub w: f64,
+    /// Height.
     pub h: f64,
 }
 
 impl Rect {
+    /// The horizontal centre.
     pub fn center_x(&self) -> f64 {
         self.x + self.w / 2.0
     }
+    /// The vertical middle.
     pub fn mid_y(&self) -> f64 {
         self.y + self.h / 2.0
     }
+    /// The bottom edge.
     pub fn bottom(&self) -> f64 {
         self.y + self.h
     }
+    /// The right edge.
     pub fn right(&self) -> f64 {
         self.x + self.w
     }
@@ -52,8 +60,11 @@ impl Rect {
 
 /// The placed scene: one rectangle per item, the canvas size and the column headings.
 pub struct Placed {
+    /// The rectangle of each item, in the scene's order.
     pub boxes: Vec<Rect>,
+    /// The canvas width.
     pub width: f64,
+    /// The canvas height.
     pub height: f64,
     /// `(x of the centre, text)` of each column's heading.
     pub headings: Vec<(f64, &'static str)>,

@@ -42,9 +42,13 @@ pub enum Look {
 
 /// One box: two lines of text in a column and a row.
 pub struct Item {
+    /// Its column.
     pub side: Side,
+    /// Its row (the forward value's depth).
     pub row: usize,
+    /// The name and shape, then what computes it.
     pub lines: [String; 2],
+    /// How it is drawn.
     pub look: Look,
     /// How many contributions are summed into it (a `Σ` is drawn from 2 on).
     pub sum: usize,
@@ -69,14 +73,19 @@ pub enum Link {
 
 /// An edge between two items (indices into [`Scene::items`]).
 pub struct Edge {
+    /// The item the edge leaves.
     pub from: usize,
+    /// The item the edge points at.
     pub to: usize,
+    /// What it means (its colour and style).
     pub link: Link,
 }
 
 /// Everything to draw.
 pub struct Scene {
+    /// The boxes.
     pub items: Vec<Item>,
+    /// The edges between them.
     pub edges: Vec<Edge>,
     /// The number of rows (the forward graph's depth + 1).
     pub rows: usize,
