@@ -50,8 +50,8 @@ for page in "$doc"/nanotorch_suite/lessons/index.html "$doc"/nanotorch_suite/les
     md="$(markdown_of "$page")"
     linked=0
     [ -f "$md" ] && linked=$(count '](graphs/' "$(cat "$md")")
-    drawn=$(count 'nanotorch-picture-shown' "$dom")
-    missing=$(count 'nanotorch-picture-missing' "$dom")
+    drawn=$(count 'class="nanotorch-picture-shown"' "$dom")
+    missing=$(count 'class="nanotorch-picture-missing"' "$dom")
     pictures=$((pictures + drawn))
     echo "$page: $shown display formulas rendered, $left left as source, $inline inline left, $errors errors; $drawn of $linked pictures shown"
     if [ "$left" -ne 0 ] || [ "$inline" -ne 0 ] || [ "$errors" -ne 0 ] \
@@ -61,9 +61,9 @@ for page in "$doc"/nanotorch_suite/lessons/index.html "$doc"/nanotorch_suite/les
 done
 echo "$pages pages, $pictures graph pictures shown"
 if [ $# -ge 1 ]; then
-    # Lesson 11, scrolled to its "Where to see it", which shows the network's picture.
-    browse --hide-scrollbars --window-size=1100,1250 --screenshot="$1" \
-        "file://$doc/nanotorch_suite/lessons/l11_generated_code/index.html#where-to-see-it"
+    # The top of lesson 11: its network, its formula, and the network's picture.
+    browse --hide-scrollbars --window-size=1100,1750 --screenshot="$1" \
+        "file://$doc/nanotorch_suite/lessons/l11_generated_code/index.html"
     echo "screenshot: $1"
 fi
 exit $bad
