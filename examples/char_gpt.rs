@@ -363,6 +363,7 @@ fn train(corpus: &CharCorpus, args: &Args) -> Result<CharGpt<f32>, Box<dyn Error
         start.elapsed().as_secs_f64()
     );
     checkpoint::save(&mut net, format!("{RUN_DIR}/model.safetensors"))?;
+    std::fs::write(format!("{RUN_DIR}/graph.svg"), CharGpt::graph_svg())?;
     if first == steps {
         println!("saved {RUN_DIR}/model.safetensors (no step taken: curves.svg left as it was)");
     } else {

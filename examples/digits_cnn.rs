@@ -13,7 +13,8 @@
 //! as in `examples/digits.rs`; training uses SGD with momentum and a cosine learning-rate
 //! schedule. It prints one summary line per epoch, the test confusion matrix, and writes
 //! `runs/digits_cnn/model.safetensors` (PyTorch state-dict names, BatchNorm running
-//! statistics included) and `runs/digits_cnn/curves.svg`.
+//! statistics included), `runs/digits_cnn/curves.svg` and `runs/digits_cnn/graph.svg` (the graph
+//! `network!` differentiated).
 
 use std::error::Error;
 use std::time::Instant;
@@ -139,6 +140,8 @@ fn main() -> Result<(), Box<dyn Error>> {
     std::fs::create_dir_all("runs/digits_cnn")?;
     checkpoint::save(&mut net, "runs/digits_cnn/model.safetensors")?;
     history.write_svg("runs/digits_cnn/curves.svg")?;
-    println!("saved runs/digits_cnn/model.safetensors and runs/digits_cnn/curves.svg");
+    // The graph network! differentiated, drawn at compile time.
+    std::fs::write("runs/digits_cnn/graph.svg", DigitsCnn::graph_svg())?;
+    println!("saved runs/digits_cnn/model.safetensors, curves.svg and graph.svg");
     Ok(())
 }

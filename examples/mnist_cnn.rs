@@ -11,7 +11,8 @@
 //! cosine learning-rate schedule, and random shifts of up to 2 pixels (data augmentation).
 //! It prints one summary line per epoch,
 //! the test confusion matrix, and writes `runs/mnist_cnn/model.safetensors` (PyTorch
-//! state-dict names, BatchNorm running statistics included) and `runs/mnist_cnn/curves.svg`.
+//! state-dict names, BatchNorm running statistics included), `runs/mnist_cnn/curves.svg` and
+//! `runs/mnist_cnn/graph.svg` (the graph `network!` differentiated).
 
 use std::error::Error;
 use std::time::Instant;
@@ -173,6 +174,8 @@ fn main() -> Result<(), Box<dyn Error>> {
     std::fs::create_dir_all("runs/mnist_cnn")?;
     checkpoint::save(&mut net, "runs/mnist_cnn/model.safetensors")?;
     history.write_svg("runs/mnist_cnn/curves.svg")?;
-    println!("saved runs/mnist_cnn/model.safetensors and runs/mnist_cnn/curves.svg");
+    // The graph network! differentiated, drawn at compile time.
+    std::fs::write("runs/mnist_cnn/graph.svg", LeNet::graph_svg())?;
+    println!("saved runs/mnist_cnn/model.safetensors, curves.svg and graph.svg");
     Ok(())
 }

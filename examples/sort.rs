@@ -16,7 +16,8 @@
 //! The model: a 2-layer, 4-head, 48-wide GPT (token and position embeddings, two pre-norm
 //! transformer blocks, a final LayerNorm and a linear head), trained with AdamW (lr 5e-4,
 //! betas 0.9/0.95) and gradient clipping at 1, batch 64, as minGPT's demo of this task.
-//! It writes `runs/sort/model.safetensors` and `runs/sort/curves.svg`.
+//! It writes `runs/sort/model.safetensors`, `runs/sort/curves.svg` and `runs/sort/graph.svg` (the
+//! graph `network!` differentiated).
 
 use std::error::Error;
 use std::time::Instant;
@@ -230,7 +231,9 @@ fn main() -> Result<(), Box<dyn Error>> {
     std::fs::create_dir_all("runs/sort")?;
     checkpoint::save(&mut net, "runs/sort/model.safetensors")?;
     history.write_svg("runs/sort/curves.svg")?;
-    println!("saved runs/sort/model.safetensors and runs/sort/curves.svg");
+    // The graph network! differentiated, drawn at compile time.
+    std::fs::write("runs/sort/graph.svg", Gpt::graph_svg())?;
+    println!("saved runs/sort/model.safetensors, curves.svg and graph.svg");
 
     if let Some(digits) = query {
         let sorted = sort_with(&net, &digits)?;

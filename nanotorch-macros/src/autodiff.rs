@@ -29,6 +29,13 @@ pub struct Backward {
     pub buffers: Vec<(Ident, TokenStream, String)>,
     /// The derivation, one line per gradient, for the docs.
     pub derivation: Vec<String>,
+    /// For each value, the nodes whose backward contributed to its gradient, in the order
+    /// backward runs them (two or more: a fan-out sum). For the picture (`picture/`).
+    pub sources: Vec<Vec<NodeId>>,
+    /// For each value, whether its gradient is computed only by `backward_with_input`.
+    pub input_only: Vec<bool>,
+    /// For each value, whether its gradient starts as `backward`'s argument (a returned value).
+    pub given: Vec<bool>,
 }
 
 struct Walk<'p> {
@@ -46,6 +53,8 @@ struct Walk<'p> {
     statements: Vec<(bool, TokenStream)>,
     /// Parameter-gradient lines for the derivation.
     param_terms: Vec<(String, String)>,
+    /// The nodes whose backward contributed to each value's gradient.
+    sources: Vec<Vec<NodeId>>,
     /// `Some(n)` when a value's only gradient contribution is the identity from `n` (it is an
     /// operand of `+`, or the left one of `-`): its gradient *is* `n`'s, with no buffer or copy.
     alias: Vec<Option<NodeId>>,
@@ -92,6 +101,7 @@ impl<'p> Gradients<'p> for Walk<'p> {
 
     fn target(&mut self, a: NodeId, via: NodeId, term: String) -> Target {
         self.terms[a].push(term);
+        self.sources[a].push(via);
         self.received[a] += 1;
         let d = d_name(self.plan.node(a));
         if self.received[a] == 1 {
@@ -120,12 +130,14 @@ impl<'p> Gradients<'p> for Walk<'p> {
         // The right operand's gradient may need viewing with the left's type (see `retag`).
         let view = |dst: TokenStream| if k == 1 { retag(node, dst, true) } else { dst };
         if negate {
+            // `target` records `n` as a source.
             let t = self.target(a, n, format!("−{}", self.d_text(n)));
             let (dst, then) = (view(t.dst), t.then);
             return quote!(::nanotorch::ops::neg_into(#dn, #dst); #then);
         }
         let text = self.d_text(n);
         self.terms[a].push(text);
+        self.sources[a].push(n);
         if self.alias[a] == Some(n) {
             self.received[a] += 1;
             return quote!();
@@ -302,6 +314,7 @@ pub fn plan_backward<'p>(plan: &'p Plan<'p>) -> Backward {
         terms: vec![Vec::new(); n],
         statements: Vec::new(),
         param_terms: Vec::new(),
+        sources: vec![Vec::new(); n],
     };
     // Gradient buffers for every value that can receive one (a returned value's is the
     // argument, unless other values read it too).
@@ -328,10 +341,17 @@ pub fn plan_backward<'p>(plan: &'p Plan<'p>) -> Backward {
         nodes::backward(&mut walk, id);
     }
     let derivation = walk.derivation();
+    let given = (0..n).map(|id| g.outputs.contains(&id)).collect();
+    let input_only = (0..n)
+        .map(|id| walk.for_input[id] && !walk.for_params[id])
+        .collect();
     Backward {
         statements: group_input_only(walk.statements),
         buffers: walk.buffers,
         derivation,
+        sources: walk.sources,
+        input_only,
+        given,
     }
 }
 

@@ -5,7 +5,8 @@
 //!
 //! ```text
 //! ast (parse) → fields (what each field's type is) → lower (SSA graph, literal shapes checked)
-//!   → plan (where each value lives) → autodiff (reverse walk) → expand (code generation)
+//!   → plan (where each value lives) → autodiff (reverse walk) → picture (the graph as SVG)
+//!   → expand (code generation)
 //! ```
 //!
 //! `graph` is the data the stages share; `nodes/` holds, one file per kind of node, what its
@@ -25,6 +26,7 @@ mod graph;
 mod layers;
 mod lower;
 mod nodes;
+mod picture;
 mod plan;
 mod prims;
 

@@ -83,6 +83,10 @@
 //!   (accumulates parameter gradients; computes no input gradient; a gradient whose sizes differ
 //!   from the last output's is an error, not a panic), `backward_with_input` (also returns ∂L/∂x),
 //!   `predict(&self, x) -> Output` (saves nothing);
+//! - `Net::graph_svg() -> &'static str`: the graph the macro differentiated, drawn at compile
+//!   time as an SVG picture — forward values with their shapes, the values backward reads,
+//!   the gradients in reverse with their fan-out sums, the parameters and their gradients; a
+//!   stack or a scan is one box with a back edge. The struct's docs show the same picture;
 //! - impls of [`Init`](crate::Init), [`Module`](crate::Module) (parameter visitor with
 //!   PyTorch state-dict names such as `fc1.weight`, `zero_grad`, train/eval) and
 //!   [`Layer`](crate::Layer), so networks nest.

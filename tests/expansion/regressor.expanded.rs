@@ -18,6 +18,99 @@ use nanotorch::prelude::*;
 /// - `fc3`: `Linear<5, 1>` (5 → 1 features)
 ///
 /// See [`Self::forward`] for the computation and [`Self::backward`] for its derivative, derived at compile time by the chain rule.
+/**
+ The graph it differentiated ([`Self::graph_svg`] returns this picture):
+
+<svg xmlns='http://www.w3.org/2000/svg' class='nanotorch-graph' width='725' height='386' viewBox='0 0 725 386' style='max-width:100%;height:auto' font-family='monospace' font-size='11'>
+<title>Regressor: the graph network! differentiated</title>
+<defs>
+<marker id='ntg-Regressor-f' viewBox='0 0 8 8' refX='8' refY='4' markerWidth='7' markerHeight='7' orient='auto'><path d='M0,0L8,4L0,8z' fill='#4a6fa5'/></marker>
+<marker id='ntg-Regressor-g' viewBox='0 0 8 8' refX='8' refY='4' markerWidth='7' markerHeight='7' orient='auto'><path d='M0,0L8,4L0,8z' fill='#b04a4a'/></marker>
+<marker id='ntg-Regressor-s' viewBox='0 0 8 8' refX='8' refY='4' markerWidth='7' markerHeight='7' orient='auto'><path d='M0,0L8,4L0,8z' fill='#b8860b'/></marker>
+<marker id='ntg-Regressor-p' viewBox='0 0 8 8' refX='8' refY='4' markerWidth='7' markerHeight='7' orient='auto'><path d='M0,0L8,4L0,8z' fill='#3a7d44'/></marker>
+</defs>
+<path d='M427.5,88.0C427.5,77.2 427.5,74.8 427.5,64.0' fill='none' stroke='#b04a4a' marker-end='url(#ntg-Regressor-g)'/>
+<path d='M240.2,64.0C240.2,74.8 240.2,77.2 240.2,88.0' fill='none' stroke='#4a6fa5' marker-end='url(#ntg-Regressor-f)'/>
+<path d='M427.5,146.0C427.5,135.2 427.5,132.8 427.5,122.0' fill='none' stroke='#b04a4a' marker-end='url(#ntg-Regressor-g)'/>
+<path d='M308.5,47.0C330.5,47.0 330.5,105.0 352.5,105.0' fill='none' stroke='#b8860b' stroke-dasharray='4 3' marker-end='url(#ntg-Regressor-s)'/>
+<path d='M240.2,122.0C240.2,132.8 240.2,135.2 240.2,146.0' fill='none' stroke='#4a6fa5' marker-end='url(#ntg-Regressor-f)'/>
+<path d='M427.5,204.0C427.5,193.2 427.5,190.8 427.5,180.0' fill='none' stroke='#b04a4a' marker-end='url(#ntg-Regressor-g)'/>
+<path d='M308.5,163.0C330.5,163.0 330.5,163.0 352.5,163.0' fill='none' stroke='#b8860b' stroke-dasharray='4 3' marker-end='url(#ntg-Regressor-s)'/>
+<path d='M240.2,180.0C240.2,190.8 240.2,193.2 240.2,204.0' fill='none' stroke='#4a6fa5' marker-end='url(#ntg-Regressor-f)'/>
+<path d='M427.5,262.0C427.5,251.2 427.5,248.8 427.5,238.0' fill='none' stroke='#b04a4a' marker-end='url(#ntg-Regressor-g)'/>
+<path d='M308.5,163.0C330.5,163.0 330.5,221.0 352.5,221.0' fill='none' stroke='#b8860b' stroke-dasharray='4 3' marker-end='url(#ntg-Regressor-s)'/>
+<path d='M240.2,238.0C240.2,248.8 240.2,251.2 240.2,262.0' fill='none' stroke='#4a6fa5' marker-end='url(#ntg-Regressor-f)'/>
+<path d='M427.5,320.0C427.5,309.2 427.5,306.8 427.5,296.0' fill='none' stroke='#b04a4a' marker-end='url(#ntg-Regressor-g)'/>
+<path d='M308.5,279.0C330.5,279.0 330.5,279.0 352.5,279.0' fill='none' stroke='#b8860b' stroke-dasharray='4 3' marker-end='url(#ntg-Regressor-s)'/>
+<path d='M240.2,296.0C240.2,306.8 240.2,309.2 240.2,320.0' fill='none' stroke='#4a6fa5' marker-end='url(#ntg-Regressor-f)'/>
+<path d='M308.5,279.0C330.5,279.0 330.5,337.0 352.5,337.0' fill='none' stroke='#b8860b' stroke-dasharray='4 3' marker-end='url(#ntg-Regressor-s)'/>
+<path d='M135.9,105.0C155.9,105.0 151.9,105.0 171.9,105.0' fill='none' stroke='#3a7d44' marker-end='url(#ntg-Regressor-p)'/>
+<path d='M502.5,105.0C522.5,105.0 518.5,105.0 538.5,105.0' fill='none' stroke='#3a7d44' marker-end='url(#ntg-Regressor-p)'/>
+<path d='M135.9,221.0C155.9,221.0 151.9,221.0 171.9,221.0' fill='none' stroke='#3a7d44' marker-end='url(#ntg-Regressor-p)'/>
+<path d='M502.5,221.0C522.5,221.0 518.5,221.0 538.5,221.0' fill='none' stroke='#3a7d44' marker-end='url(#ntg-Regressor-p)'/>
+<path d='M135.9,337.0C155.9,337.0 151.9,337.0 171.9,337.0' fill='none' stroke='#3a7d44' marker-end='url(#ntg-Regressor-p)'/>
+<path d='M502.5,337.0C522.5,337.0 518.5,337.0 538.5,337.0' fill='none' stroke='#3a7d44' marker-end='url(#ntg-Regressor-p)'/>
+<rect x='171.9' y='30.0' width='136.6' height='34.0' rx='4' fill='#fff1c9' stroke='#b8860b'/>
+<text x='240.2' y='44.0' text-anchor='middle' fill='#1a1a1a'>x [B, 3]</text>
+<text x='240.2' y='58.0' text-anchor='middle' fill='#555' font-size='10'>input</text>
+<rect x='171.9' y='88.0' width='136.6' height='34.0' rx='4' fill='#eef3fb' stroke='#4a6fa5'/>
+<text x='240.2' y='102.0' text-anchor='middle' fill='#1a1a1a'>fc1_out [B, 3]</text>
+<text x='240.2' y='116.0' text-anchor='middle' fill='#555' font-size='10'>fc1(x)</text>
+<rect x='171.9' y='146.0' width='136.6' height='34.0' rx='4' fill='#fff1c9' stroke='#b8860b'/>
+<text x='240.2' y='160.0' text-anchor='middle' fill='#1a1a1a'>h [B, 3]</text>
+<text x='240.2' y='174.0' text-anchor='middle' fill='#555' font-size='10'>sigmoid(fc1_out)</text>
+<rect x='171.9' y='204.0' width='136.6' height='34.0' rx='4' fill='#eef3fb' stroke='#4a6fa5'/>
+<text x='240.2' y='218.0' text-anchor='middle' fill='#1a1a1a'>fc2_out [B, 5]</text>
+<text x='240.2' y='232.0' text-anchor='middle' fill='#555' font-size='10'>fc2(h)</text>
+<rect x='171.9' y='262.0' width='136.6' height='34.0' rx='4' fill='#fff1c9' stroke='#b8860b'/>
+<text x='240.2' y='276.0' text-anchor='middle' fill='#1a1a1a'>sigmoid_fc2 [B, 5]</text>
+<text x='240.2' y='290.0' text-anchor='middle' fill='#555' font-size='10'>sigmoid(fc2_out)</text>
+<rect x='171.9' y='320.0' width='136.6' height='34.0' rx='4' fill='#eef3fb' stroke='#4a6fa5'/>
+<text x='240.2' y='334.0' text-anchor='middle' fill='#1a1a1a'>fc3_out [B, 1]</text>
+<text x='240.2' y='348.0' text-anchor='middle' fill='#555' font-size='10'>fc3(sigmoid_fc2)</text>
+<rect x='352.5' y='30.0' width='150.0' height='34.0' rx='4' fill='#fbeaea' stroke='#b04a4a' stroke-dasharray='3 2'/>
+<text x='427.5' y='44.0' text-anchor='middle' fill='#1a1a1a'>∂L/∂x</text>
+<text x='427.5' y='58.0' text-anchor='middle' fill='#555' font-size='10'>the input's gradient</text>
+<rect x='352.5' y='88.0' width='150.0' height='34.0' rx='4' fill='#fbeaea' stroke='#b04a4a'/>
+<text x='427.5' y='102.0' text-anchor='middle' fill='#1a1a1a'>∂L/∂fc1_out</text>
+<text x='427.5' y='116.0' text-anchor='middle' fill='#555' font-size='10'>fc1: ·W, ∂W, ∂b</text>
+<rect x='352.5' y='146.0' width='150.0' height='34.0' rx='4' fill='#fbeaea' stroke='#b04a4a'/>
+<text x='427.5' y='160.0' text-anchor='middle' fill='#1a1a1a'>∂L/∂h</text>
+<text x='427.5' y='174.0' text-anchor='middle' fill='#555' font-size='10'>sigmoid′</text>
+<rect x='352.5' y='204.0' width='150.0' height='34.0' rx='4' fill='#fbeaea' stroke='#b04a4a'/>
+<text x='427.5' y='218.0' text-anchor='middle' fill='#1a1a1a'>∂L/∂fc2_out</text>
+<text x='427.5' y='232.0' text-anchor='middle' fill='#555' font-size='10'>fc2: ·W, ∂W, ∂b</text>
+<rect x='352.5' y='262.0' width='150.0' height='34.0' rx='4' fill='#fbeaea' stroke='#b04a4a'/>
+<text x='427.5' y='276.0' text-anchor='middle' fill='#1a1a1a'>∂L/∂sigmoid_fc2</text>
+<text x='427.5' y='290.0' text-anchor='middle' fill='#555' font-size='10'>sigmoid′</text>
+<rect x='352.5' y='320.0' width='150.0' height='34.0' rx='4' fill='#fbeaea' stroke='#b04a4a'/>
+<text x='427.5' y='334.0' text-anchor='middle' fill='#1a1a1a'>∂L/∂fc3_out (given)</text>
+<text x='427.5' y='348.0' text-anchor='middle' fill='#555' font-size='10'>fc3: ·W, ∂W, ∂b</text>
+<rect x='6.0' y='88.0' width='129.9' height='34.0' rx='4' fill='#e8f4ea' stroke='#3a7d44'/>
+<text x='71.0' y='102.0' text-anchor='middle' fill='#1a1a1a'>fc1.weight [3, 3]</text>
+<text x='71.0' y='116.0' text-anchor='middle' fill='#555' font-size='10'>fc1.bias [3]</text>
+<rect x='538.5' y='88.0' width='109.8' height='34.0' rx='4' fill='#e8f4ea' stroke='#3a7d44'/>
+<text x='593.4' y='102.0' text-anchor='middle' fill='#1a1a1a'>∂L/∂fc1.weight</text>
+<text x='593.4' y='116.0' text-anchor='middle' fill='#555' font-size='10'>∂L/∂fc1.bias</text>
+<rect x='6.0' y='204.0' width='129.9' height='34.0' rx='4' fill='#e8f4ea' stroke='#3a7d44'/>
+<text x='71.0' y='218.0' text-anchor='middle' fill='#1a1a1a'>fc2.weight [5, 3]</text>
+<text x='71.0' y='232.0' text-anchor='middle' fill='#555' font-size='10'>fc2.bias [5]</text>
+<rect x='538.5' y='204.0' width='109.8' height='34.0' rx='4' fill='#e8f4ea' stroke='#3a7d44'/>
+<text x='593.4' y='218.0' text-anchor='middle' fill='#1a1a1a'>∂L/∂fc2.weight</text>
+<text x='593.4' y='232.0' text-anchor='middle' fill='#555' font-size='10'>∂L/∂fc2.bias</text>
+<rect x='6.0' y='320.0' width='129.9' height='34.0' rx='4' fill='#e8f4ea' stroke='#3a7d44'/>
+<text x='71.0' y='334.0' text-anchor='middle' fill='#1a1a1a'>fc3.weight [1, 5]</text>
+<text x='71.0' y='348.0' text-anchor='middle' fill='#555' font-size='10'>fc3.bias [1]</text>
+<rect x='538.5' y='320.0' width='109.8' height='34.0' rx='4' fill='#e8f4ea' stroke='#3a7d44'/>
+<text x='593.4' y='334.0' text-anchor='middle' fill='#1a1a1a'>∂L/∂fc3.weight</text>
+<text x='593.4' y='348.0' text-anchor='middle' fill='#555' font-size='10'>∂L/∂fc3.bias</text>
+<text x='71.0' y='16' text-anchor='middle' fill='#777' font-weight='bold'>parameters</text>
+<text x='240.2' y='16' text-anchor='middle' fill='#777' font-weight='bold'>forward ↓</text>
+<text x='427.5' y='16' text-anchor='middle' fill='#777' font-weight='bold'>backward ↑</text>
+<text x='593.4' y='16' text-anchor='middle' fill='#777' font-weight='bold'>their gradients</text>
+<text x='6' y='375.0' fill='#777' font-size='10'>amber: saved for backward (dashed: where it is read) · (+): a fan-out sum · an arc beside a box: a loop, drawn once</text>
+</svg>
+*/
 pub struct Regressor<E: ::nanotorch::Element = f32> {
     /// The layer `fc1: Linear<3, 3>`.
     pub fc1: ::nanotorch::Linear<::nanotorch::Const<3>, ::nanotorch::Const<3>, E>,
@@ -371,6 +464,12 @@ fc3_out = sigmoid_fc2·W_fc3ᵀ + b_fc3   [B, 1]
         fc3_out
     }
 }
+impl Regressor<f32> {
+    /// The graph `network!` differentiated for [`Regressor`], as an SVG picture drawn at compile time (the one in the struct's docs): the forward values and their shapes, the values `backward` reads, the gradients in reverse with their fan-out sums, the parameters and their gradients. Write it to a `.svg` file to view it.
+    pub fn graph_svg() -> &'static str {
+        "<svg xmlns='http://www.w3.org/2000/svg' class='nanotorch-graph' width='725' height='386' viewBox='0 0 725 386' style='max-width:100%;height:auto' font-family='monospace' font-size='11'>\n<title>Regressor: the graph network! differentiated</title>\n<defs>\n<marker id='ntg-Regressor-f' viewBox='0 0 8 8' refX='8' refY='4' markerWidth='7' markerHeight='7' orient='auto'><path d='M0,0L8,4L0,8z' fill='#4a6fa5'/></marker>\n<marker id='ntg-Regressor-g' viewBox='0 0 8 8' refX='8' refY='4' markerWidth='7' markerHeight='7' orient='auto'><path d='M0,0L8,4L0,8z' fill='#b04a4a'/></marker>\n<marker id='ntg-Regressor-s' viewBox='0 0 8 8' refX='8' refY='4' markerWidth='7' markerHeight='7' orient='auto'><path d='M0,0L8,4L0,8z' fill='#b8860b'/></marker>\n<marker id='ntg-Regressor-p' viewBox='0 0 8 8' refX='8' refY='4' markerWidth='7' markerHeight='7' orient='auto'><path d='M0,0L8,4L0,8z' fill='#3a7d44'/></marker>\n</defs>\n<path d='M427.5,88.0C427.5,77.2 427.5,74.8 427.5,64.0' fill='none' stroke='#b04a4a' marker-end='url(#ntg-Regressor-g)'/>\n<path d='M240.2,64.0C240.2,74.8 240.2,77.2 240.2,88.0' fill='none' stroke='#4a6fa5' marker-end='url(#ntg-Regressor-f)'/>\n<path d='M427.5,146.0C427.5,135.2 427.5,132.8 427.5,122.0' fill='none' stroke='#b04a4a' marker-end='url(#ntg-Regressor-g)'/>\n<path d='M308.5,47.0C330.5,47.0 330.5,105.0 352.5,105.0' fill='none' stroke='#b8860b' stroke-dasharray='4 3' marker-end='url(#ntg-Regressor-s)'/>\n<path d='M240.2,122.0C240.2,132.8 240.2,135.2 240.2,146.0' fill='none' stroke='#4a6fa5' marker-end='url(#ntg-Regressor-f)'/>\n<path d='M427.5,204.0C427.5,193.2 427.5,190.8 427.5,180.0' fill='none' stroke='#b04a4a' marker-end='url(#ntg-Regressor-g)'/>\n<path d='M308.5,163.0C330.5,163.0 330.5,163.0 352.5,163.0' fill='none' stroke='#b8860b' stroke-dasharray='4 3' marker-end='url(#ntg-Regressor-s)'/>\n<path d='M240.2,180.0C240.2,190.8 240.2,193.2 240.2,204.0' fill='none' stroke='#4a6fa5' marker-end='url(#ntg-Regressor-f)'/>\n<path d='M427.5,262.0C427.5,251.2 427.5,248.8 427.5,238.0' fill='none' stroke='#b04a4a' marker-end='url(#ntg-Regressor-g)'/>\n<path d='M308.5,163.0C330.5,163.0 330.5,221.0 352.5,221.0' fill='none' stroke='#b8860b' stroke-dasharray='4 3' marker-end='url(#ntg-Regressor-s)'/>\n<path d='M240.2,238.0C240.2,248.8 240.2,251.2 240.2,262.0' fill='none' stroke='#4a6fa5' marker-end='url(#ntg-Regressor-f)'/>\n<path d='M427.5,320.0C427.5,309.2 427.5,306.8 427.5,296.0' fill='none' stroke='#b04a4a' marker-end='url(#ntg-Regressor-g)'/>\n<path d='M308.5,279.0C330.5,279.0 330.5,279.0 352.5,279.0' fill='none' stroke='#b8860b' stroke-dasharray='4 3' marker-end='url(#ntg-Regressor-s)'/>\n<path d='M240.2,296.0C240.2,306.8 240.2,309.2 240.2,320.0' fill='none' stroke='#4a6fa5' marker-end='url(#ntg-Regressor-f)'/>\n<path d='M308.5,279.0C330.5,279.0 330.5,337.0 352.5,337.0' fill='none' stroke='#b8860b' stroke-dasharray='4 3' marker-end='url(#ntg-Regressor-s)'/>\n<path d='M135.9,105.0C155.9,105.0 151.9,105.0 171.9,105.0' fill='none' stroke='#3a7d44' marker-end='url(#ntg-Regressor-p)'/>\n<path d='M502.5,105.0C522.5,105.0 518.5,105.0 538.5,105.0' fill='none' stroke='#3a7d44' marker-end='url(#ntg-Regressor-p)'/>\n<path d='M135.9,221.0C155.9,221.0 151.9,221.0 171.9,221.0' fill='none' stroke='#3a7d44' marker-end='url(#ntg-Regressor-p)'/>\n<path d='M502.5,221.0C522.5,221.0 518.5,221.0 538.5,221.0' fill='none' stroke='#3a7d44' marker-end='url(#ntg-Regressor-p)'/>\n<path d='M135.9,337.0C155.9,337.0 151.9,337.0 171.9,337.0' fill='none' stroke='#3a7d44' marker-end='url(#ntg-Regressor-p)'/>\n<path d='M502.5,337.0C522.5,337.0 518.5,337.0 538.5,337.0' fill='none' stroke='#3a7d44' marker-end='url(#ntg-Regressor-p)'/>\n<rect x='171.9' y='30.0' width='136.6' height='34.0' rx='4' fill='#fff1c9' stroke='#b8860b'/>\n<text x='240.2' y='44.0' text-anchor='middle' fill='#1a1a1a'>x [B, 3]</text>\n<text x='240.2' y='58.0' text-anchor='middle' fill='#555' font-size='10'>input</text>\n<rect x='171.9' y='88.0' width='136.6' height='34.0' rx='4' fill='#eef3fb' stroke='#4a6fa5'/>\n<text x='240.2' y='102.0' text-anchor='middle' fill='#1a1a1a'>fc1_out [B, 3]</text>\n<text x='240.2' y='116.0' text-anchor='middle' fill='#555' font-size='10'>fc1(x)</text>\n<rect x='171.9' y='146.0' width='136.6' height='34.0' rx='4' fill='#fff1c9' stroke='#b8860b'/>\n<text x='240.2' y='160.0' text-anchor='middle' fill='#1a1a1a'>h [B, 3]</text>\n<text x='240.2' y='174.0' text-anchor='middle' fill='#555' font-size='10'>sigmoid(fc1_out)</text>\n<rect x='171.9' y='204.0' width='136.6' height='34.0' rx='4' fill='#eef3fb' stroke='#4a6fa5'/>\n<text x='240.2' y='218.0' text-anchor='middle' fill='#1a1a1a'>fc2_out [B, 5]</text>\n<text x='240.2' y='232.0' text-anchor='middle' fill='#555' font-size='10'>fc2(h)</text>\n<rect x='171.9' y='262.0' width='136.6' height='34.0' rx='4' fill='#fff1c9' stroke='#b8860b'/>\n<text x='240.2' y='276.0' text-anchor='middle' fill='#1a1a1a'>sigmoid_fc2 [B, 5]</text>\n<text x='240.2' y='290.0' text-anchor='middle' fill='#555' font-size='10'>sigmoid(fc2_out)</text>\n<rect x='171.9' y='320.0' width='136.6' height='34.0' rx='4' fill='#eef3fb' stroke='#4a6fa5'/>\n<text x='240.2' y='334.0' text-anchor='middle' fill='#1a1a1a'>fc3_out [B, 1]</text>\n<text x='240.2' y='348.0' text-anchor='middle' fill='#555' font-size='10'>fc3(sigmoid_fc2)</text>\n<rect x='352.5' y='30.0' width='150.0' height='34.0' rx='4' fill='#fbeaea' stroke='#b04a4a' stroke-dasharray='3 2'/>\n<text x='427.5' y='44.0' text-anchor='middle' fill='#1a1a1a'>∂L/∂x</text>\n<text x='427.5' y='58.0' text-anchor='middle' fill='#555' font-size='10'>the input's gradient</text>\n<rect x='352.5' y='88.0' width='150.0' height='34.0' rx='4' fill='#fbeaea' stroke='#b04a4a'/>\n<text x='427.5' y='102.0' text-anchor='middle' fill='#1a1a1a'>∂L/∂fc1_out</text>\n<text x='427.5' y='116.0' text-anchor='middle' fill='#555' font-size='10'>fc1: ·W, ∂W, ∂b</text>\n<rect x='352.5' y='146.0' width='150.0' height='34.0' rx='4' fill='#fbeaea' stroke='#b04a4a'/>\n<text x='427.5' y='160.0' text-anchor='middle' fill='#1a1a1a'>∂L/∂h</text>\n<text x='427.5' y='174.0' text-anchor='middle' fill='#555' font-size='10'>sigmoid′</text>\n<rect x='352.5' y='204.0' width='150.0' height='34.0' rx='4' fill='#fbeaea' stroke='#b04a4a'/>\n<text x='427.5' y='218.0' text-anchor='middle' fill='#1a1a1a'>∂L/∂fc2_out</text>\n<text x='427.5' y='232.0' text-anchor='middle' fill='#555' font-size='10'>fc2: ·W, ∂W, ∂b</text>\n<rect x='352.5' y='262.0' width='150.0' height='34.0' rx='4' fill='#fbeaea' stroke='#b04a4a'/>\n<text x='427.5' y='276.0' text-anchor='middle' fill='#1a1a1a'>∂L/∂sigmoid_fc2</text>\n<text x='427.5' y='290.0' text-anchor='middle' fill='#555' font-size='10'>sigmoid′</text>\n<rect x='352.5' y='320.0' width='150.0' height='34.0' rx='4' fill='#fbeaea' stroke='#b04a4a'/>\n<text x='427.5' y='334.0' text-anchor='middle' fill='#1a1a1a'>∂L/∂fc3_out (given)</text>\n<text x='427.5' y='348.0' text-anchor='middle' fill='#555' font-size='10'>fc3: ·W, ∂W, ∂b</text>\n<rect x='6.0' y='88.0' width='129.9' height='34.0' rx='4' fill='#e8f4ea' stroke='#3a7d44'/>\n<text x='71.0' y='102.0' text-anchor='middle' fill='#1a1a1a'>fc1.weight [3, 3]</text>\n<text x='71.0' y='116.0' text-anchor='middle' fill='#555' font-size='10'>fc1.bias [3]</text>\n<rect x='538.5' y='88.0' width='109.8' height='34.0' rx='4' fill='#e8f4ea' stroke='#3a7d44'/>\n<text x='593.4' y='102.0' text-anchor='middle' fill='#1a1a1a'>∂L/∂fc1.weight</text>\n<text x='593.4' y='116.0' text-anchor='middle' fill='#555' font-size='10'>∂L/∂fc1.bias</text>\n<rect x='6.0' y='204.0' width='129.9' height='34.0' rx='4' fill='#e8f4ea' stroke='#3a7d44'/>\n<text x='71.0' y='218.0' text-anchor='middle' fill='#1a1a1a'>fc2.weight [5, 3]</text>\n<text x='71.0' y='232.0' text-anchor='middle' fill='#555' font-size='10'>fc2.bias [5]</text>\n<rect x='538.5' y='204.0' width='109.8' height='34.0' rx='4' fill='#e8f4ea' stroke='#3a7d44'/>\n<text x='593.4' y='218.0' text-anchor='middle' fill='#1a1a1a'>∂L/∂fc2.weight</text>\n<text x='593.4' y='232.0' text-anchor='middle' fill='#555' font-size='10'>∂L/∂fc2.bias</text>\n<rect x='6.0' y='320.0' width='129.9' height='34.0' rx='4' fill='#e8f4ea' stroke='#3a7d44'/>\n<text x='71.0' y='334.0' text-anchor='middle' fill='#1a1a1a'>fc3.weight [1, 5]</text>\n<text x='71.0' y='348.0' text-anchor='middle' fill='#555' font-size='10'>fc3.bias [1]</text>\n<rect x='538.5' y='320.0' width='109.8' height='34.0' rx='4' fill='#e8f4ea' stroke='#3a7d44'/>\n<text x='593.4' y='334.0' text-anchor='middle' fill='#1a1a1a'>∂L/∂fc3.weight</text>\n<text x='593.4' y='348.0' text-anchor='middle' fill='#555' font-size='10'>∂L/∂fc3.bias</text>\n<text x='71.0' y='16' text-anchor='middle' fill='#777' font-weight='bold'>parameters</text>\n<text x='240.2' y='16' text-anchor='middle' fill='#777' font-weight='bold'>forward ↓</text>\n<text x='427.5' y='16' text-anchor='middle' fill='#777' font-weight='bold'>backward ↑</text>\n<text x='593.4' y='16' text-anchor='middle' fill='#777' font-weight='bold'>their gradients</text>\n<text x='6' y='375.0' fill='#777' font-size='10'>amber: saved for backward (dashed: where it is read) · (+): a fan-out sum · an arc beside a box: a loop, drawn once</text>\n</svg>"
+    }
+}
 impl<E: ::nanotorch::Element> ::nanotorch::Init for Regressor<E> {
     fn init<R: ::nanotorch::rand::Rng + ?Sized>(rng: &mut R) -> Self {
         Self {
@@ -542,6 +641,68 @@ impl<E: ::nanotorch::Element> ::nanotorch::StepState for Regressor<E> {
 /// - `fc`: `Linear<4, 4>` (4 → 4 features)
 ///
 /// See [`Self::forward`] for the computation and [`Self::backward`] for its derivative, derived at compile time by the chain rule.
+/**
+ The graph it differentiated ([`Self::graph_svg`] returns this picture):
+
+<svg xmlns='http://www.w3.org/2000/svg' class='nanotorch-graph' width='725' height='270' viewBox='0 0 725 270' style='max-width:100%;height:auto' font-family='monospace' font-size='11'>
+<title>Block: the graph network! differentiated</title>
+<defs>
+<marker id='ntg-Block-f' viewBox='0 0 8 8' refX='8' refY='4' markerWidth='7' markerHeight='7' orient='auto'><path d='M0,0L8,4L0,8z' fill='#4a6fa5'/></marker>
+<marker id='ntg-Block-g' viewBox='0 0 8 8' refX='8' refY='4' markerWidth='7' markerHeight='7' orient='auto'><path d='M0,0L8,4L0,8z' fill='#b04a4a'/></marker>
+<marker id='ntg-Block-s' viewBox='0 0 8 8' refX='8' refY='4' markerWidth='7' markerHeight='7' orient='auto'><path d='M0,0L8,4L0,8z' fill='#b8860b'/></marker>
+<marker id='ntg-Block-p' viewBox='0 0 8 8' refX='8' refY='4' markerWidth='7' markerHeight='7' orient='auto'><path d='M0,0L8,4L0,8z' fill='#3a7d44'/></marker>
+</defs>
+<path d='M461.0,204.0C606.5,162.7 606.5,121.3 461.0,80.0' fill='none' stroke='#b04a4a' marker-end='url(#ntg-Block-g)'/>
+<path d='M461.0,88.0C461.0,84.4 461.0,83.6 461.0,80.0' fill='none' stroke='#b04a4a' marker-end='url(#ntg-Block-g)'/>
+<path d='M243.6,64.0C243.6,74.8 243.6,77.2 243.6,88.0' fill='none' stroke='#4a6fa5' marker-end='url(#ntg-Block-f)'/>
+<path d='M461.0,146.0C461.0,135.2 461.0,132.8 461.0,122.0' fill='none' stroke='#b04a4a' marker-end='url(#ntg-Block-g)'/>
+<path d='M321.9,47.0C343.9,47.0 343.9,105.0 365.9,105.0' fill='none' stroke='#b8860b' stroke-dasharray='4 3' marker-end='url(#ntg-Block-s)'/>
+<path d='M243.6,122.0C243.6,132.8 243.6,135.2 243.6,146.0' fill='none' stroke='#4a6fa5' marker-end='url(#ntg-Block-f)'/>
+<path d='M461.0,204.0C461.0,193.2 461.0,190.8 461.0,180.0' fill='none' stroke='#b04a4a' marker-end='url(#ntg-Block-g)'/>
+<path d='M321.9,163.0C343.9,163.0 343.9,163.0 365.9,163.0' fill='none' stroke='#b8860b' stroke-dasharray='4 3' marker-end='url(#ntg-Block-s)'/>
+<path d='M243.6,64.0C120.4,110.7 120.4,157.3 243.6,204.0' fill='none' stroke='#4a6fa5' marker-end='url(#ntg-Block-f)'/>
+<path d='M243.6,180.0C243.6,190.8 243.6,193.2 243.6,204.0' fill='none' stroke='#4a6fa5' marker-end='url(#ntg-Block-f)'/>
+<path d='M129.2,105.0C149.2,105.0 145.2,105.0 165.2,105.0' fill='none' stroke='#3a7d44' marker-end='url(#ntg-Block-p)'/>
+<path d='M556.1,105.0C576.1,105.0 572.1,105.0 592.1,105.0' fill='none' stroke='#3a7d44' marker-end='url(#ntg-Block-p)'/>
+<rect x='165.2' y='30.0' width='156.7' height='34.0' rx='4' fill='#fff1c9' stroke='#b8860b'/>
+<text x='243.6' y='44.0' text-anchor='middle' fill='#1a1a1a'>x [B, 4]</text>
+<text x='243.6' y='58.0' text-anchor='middle' fill='#555' font-size='10'>input</text>
+<rect x='165.2' y='88.0' width='156.7' height='34.0' rx='4' fill='#eef3fb' stroke='#4a6fa5'/>
+<text x='243.6' y='102.0' text-anchor='middle' fill='#1a1a1a'>fc_out [B, 4]</text>
+<text x='243.6' y='116.0' text-anchor='middle' fill='#555' font-size='10'>fc(x)</text>
+<rect x='165.2' y='146.0' width='156.7' height='34.0' rx='4' fill='#fff1c9' stroke='#b8860b'/>
+<text x='243.6' y='160.0' text-anchor='middle' fill='#1a1a1a'>relu_fc [B, 4]</text>
+<text x='243.6' y='174.0' text-anchor='middle' fill='#555' font-size='10'>relu(fc_out)</text>
+<rect x='165.2' y='204.0' width='156.7' height='34.0' rx='4' fill='#eef3fb' stroke='#4a6fa5'/>
+<text x='243.6' y='218.0' text-anchor='middle' fill='#1a1a1a'>x_plus_relu_fc [B, 4]</text>
+<text x='243.6' y='232.0' text-anchor='middle' fill='#555' font-size='10'>x + relu_fc</text>
+<rect x='365.9' y='30.0' width='190.2' height='34.0' rx='4' fill='#fbeaea' stroke='#b04a4a' stroke-dasharray='3 2'/>
+<text x='461.0' y='44.0' text-anchor='middle' fill='#1a1a1a'>∂L/∂x = Σ of 2</text>
+<text x='461.0' y='58.0' text-anchor='middle' fill='#555' font-size='10'>the input's gradient</text>
+<circle cx='461.0' cy='73.0' r='7' fill='#fff' stroke='#b04a4a'/>
+<text x='461.0' y='77.0' text-anchor='middle' fill='#b04a4a' font-weight='bold'>+</text>
+<rect x='365.9' y='88.0' width='190.2' height='34.0' rx='4' fill='#fbeaea' stroke='#b04a4a'/>
+<text x='461.0' y='102.0' text-anchor='middle' fill='#1a1a1a'>∂L/∂fc_out</text>
+<text x='461.0' y='116.0' text-anchor='middle' fill='#555' font-size='10'>fc: ·W, ∂W, ∂b</text>
+<rect x='365.9' y='146.0' width='190.2' height='34.0' rx='4' fill='#fbeaea' stroke='#b04a4a'/>
+<text x='461.0' y='160.0' text-anchor='middle' fill='#1a1a1a'>∂L/∂relu_fc</text>
+<text x='461.0' y='174.0' text-anchor='middle' fill='#555' font-size='10'>relu′</text>
+<rect x='365.9' y='204.0' width='190.2' height='34.0' rx='4' fill='#fbeaea' stroke='#b04a4a'/>
+<text x='461.0' y='218.0' text-anchor='middle' fill='#1a1a1a'>∂L/∂x_plus_relu_fc (given)</text>
+<text x='461.0' y='232.0' text-anchor='middle' fill='#555' font-size='10'>passes to both</text>
+<rect x='6.0' y='88.0' width='123.2' height='34.0' rx='4' fill='#e8f4ea' stroke='#3a7d44'/>
+<text x='67.6' y='102.0' text-anchor='middle' fill='#1a1a1a'>fc.weight [4, 4]</text>
+<text x='67.6' y='116.0' text-anchor='middle' fill='#555' font-size='10'>fc.bias [4]</text>
+<rect x='592.1' y='88.0' width='103.1' height='34.0' rx='4' fill='#e8f4ea' stroke='#3a7d44'/>
+<text x='643.6' y='102.0' text-anchor='middle' fill='#1a1a1a'>∂L/∂fc.weight</text>
+<text x='643.6' y='116.0' text-anchor='middle' fill='#555' font-size='10'>∂L/∂fc.bias</text>
+<text x='67.6' y='16' text-anchor='middle' fill='#777' font-weight='bold'>parameters</text>
+<text x='243.6' y='16' text-anchor='middle' fill='#777' font-weight='bold'>forward ↓</text>
+<text x='461.0' y='16' text-anchor='middle' fill='#777' font-weight='bold'>backward ↑</text>
+<text x='643.6' y='16' text-anchor='middle' fill='#777' font-weight='bold'>their gradients</text>
+<text x='6' y='259.0' fill='#777' font-size='10'>amber: saved for backward (dashed: where it is read) · (+): a fan-out sum · an arc beside a box: a loop, drawn once</text>
+</svg>
+*/
 pub struct Block<E: ::nanotorch::Element = f32> {
     /// The layer `fc: Linear<4, 4>`.
     pub fc: ::nanotorch::Linear<::nanotorch::Const<4>, ::nanotorch::Const<4>, E>,
@@ -813,6 +974,12 @@ x_plus_relu_fc = x + relu_fc   [B, 4]
         x_plus_relu_fc
     }
 }
+impl Block<f32> {
+    /// The graph `network!` differentiated for [`Block`], as an SVG picture drawn at compile time (the one in the struct's docs): the forward values and their shapes, the values `backward` reads, the gradients in reverse with their fan-out sums, the parameters and their gradients. Write it to a `.svg` file to view it.
+    pub fn graph_svg() -> &'static str {
+        "<svg xmlns='http://www.w3.org/2000/svg' class='nanotorch-graph' width='725' height='270' viewBox='0 0 725 270' style='max-width:100%;height:auto' font-family='monospace' font-size='11'>\n<title>Block: the graph network! differentiated</title>\n<defs>\n<marker id='ntg-Block-f' viewBox='0 0 8 8' refX='8' refY='4' markerWidth='7' markerHeight='7' orient='auto'><path d='M0,0L8,4L0,8z' fill='#4a6fa5'/></marker>\n<marker id='ntg-Block-g' viewBox='0 0 8 8' refX='8' refY='4' markerWidth='7' markerHeight='7' orient='auto'><path d='M0,0L8,4L0,8z' fill='#b04a4a'/></marker>\n<marker id='ntg-Block-s' viewBox='0 0 8 8' refX='8' refY='4' markerWidth='7' markerHeight='7' orient='auto'><path d='M0,0L8,4L0,8z' fill='#b8860b'/></marker>\n<marker id='ntg-Block-p' viewBox='0 0 8 8' refX='8' refY='4' markerWidth='7' markerHeight='7' orient='auto'><path d='M0,0L8,4L0,8z' fill='#3a7d44'/></marker>\n</defs>\n<path d='M461.0,204.0C606.5,162.7 606.5,121.3 461.0,80.0' fill='none' stroke='#b04a4a' marker-end='url(#ntg-Block-g)'/>\n<path d='M461.0,88.0C461.0,84.4 461.0,83.6 461.0,80.0' fill='none' stroke='#b04a4a' marker-end='url(#ntg-Block-g)'/>\n<path d='M243.6,64.0C243.6,74.8 243.6,77.2 243.6,88.0' fill='none' stroke='#4a6fa5' marker-end='url(#ntg-Block-f)'/>\n<path d='M461.0,146.0C461.0,135.2 461.0,132.8 461.0,122.0' fill='none' stroke='#b04a4a' marker-end='url(#ntg-Block-g)'/>\n<path d='M321.9,47.0C343.9,47.0 343.9,105.0 365.9,105.0' fill='none' stroke='#b8860b' stroke-dasharray='4 3' marker-end='url(#ntg-Block-s)'/>\n<path d='M243.6,122.0C243.6,132.8 243.6,135.2 243.6,146.0' fill='none' stroke='#4a6fa5' marker-end='url(#ntg-Block-f)'/>\n<path d='M461.0,204.0C461.0,193.2 461.0,190.8 461.0,180.0' fill='none' stroke='#b04a4a' marker-end='url(#ntg-Block-g)'/>\n<path d='M321.9,163.0C343.9,163.0 343.9,163.0 365.9,163.0' fill='none' stroke='#b8860b' stroke-dasharray='4 3' marker-end='url(#ntg-Block-s)'/>\n<path d='M243.6,64.0C120.4,110.7 120.4,157.3 243.6,204.0' fill='none' stroke='#4a6fa5' marker-end='url(#ntg-Block-f)'/>\n<path d='M243.6,180.0C243.6,190.8 243.6,193.2 243.6,204.0' fill='none' stroke='#4a6fa5' marker-end='url(#ntg-Block-f)'/>\n<path d='M129.2,105.0C149.2,105.0 145.2,105.0 165.2,105.0' fill='none' stroke='#3a7d44' marker-end='url(#ntg-Block-p)'/>\n<path d='M556.1,105.0C576.1,105.0 572.1,105.0 592.1,105.0' fill='none' stroke='#3a7d44' marker-end='url(#ntg-Block-p)'/>\n<rect x='165.2' y='30.0' width='156.7' height='34.0' rx='4' fill='#fff1c9' stroke='#b8860b'/>\n<text x='243.6' y='44.0' text-anchor='middle' fill='#1a1a1a'>x [B, 4]</text>\n<text x='243.6' y='58.0' text-anchor='middle' fill='#555' font-size='10'>input</text>\n<rect x='165.2' y='88.0' width='156.7' height='34.0' rx='4' fill='#eef3fb' stroke='#4a6fa5'/>\n<text x='243.6' y='102.0' text-anchor='middle' fill='#1a1a1a'>fc_out [B, 4]</text>\n<text x='243.6' y='116.0' text-anchor='middle' fill='#555' font-size='10'>fc(x)</text>\n<rect x='165.2' y='146.0' width='156.7' height='34.0' rx='4' fill='#fff1c9' stroke='#b8860b'/>\n<text x='243.6' y='160.0' text-anchor='middle' fill='#1a1a1a'>relu_fc [B, 4]</text>\n<text x='243.6' y='174.0' text-anchor='middle' fill='#555' font-size='10'>relu(fc_out)</text>\n<rect x='165.2' y='204.0' width='156.7' height='34.0' rx='4' fill='#eef3fb' stroke='#4a6fa5'/>\n<text x='243.6' y='218.0' text-anchor='middle' fill='#1a1a1a'>x_plus_relu_fc [B, 4]</text>\n<text x='243.6' y='232.0' text-anchor='middle' fill='#555' font-size='10'>x + relu_fc</text>\n<rect x='365.9' y='30.0' width='190.2' height='34.0' rx='4' fill='#fbeaea' stroke='#b04a4a' stroke-dasharray='3 2'/>\n<text x='461.0' y='44.0' text-anchor='middle' fill='#1a1a1a'>∂L/∂x = Σ of 2</text>\n<text x='461.0' y='58.0' text-anchor='middle' fill='#555' font-size='10'>the input's gradient</text>\n<circle cx='461.0' cy='73.0' r='7' fill='#fff' stroke='#b04a4a'/>\n<text x='461.0' y='77.0' text-anchor='middle' fill='#b04a4a' font-weight='bold'>+</text>\n<rect x='365.9' y='88.0' width='190.2' height='34.0' rx='4' fill='#fbeaea' stroke='#b04a4a'/>\n<text x='461.0' y='102.0' text-anchor='middle' fill='#1a1a1a'>∂L/∂fc_out</text>\n<text x='461.0' y='116.0' text-anchor='middle' fill='#555' font-size='10'>fc: ·W, ∂W, ∂b</text>\n<rect x='365.9' y='146.0' width='190.2' height='34.0' rx='4' fill='#fbeaea' stroke='#b04a4a'/>\n<text x='461.0' y='160.0' text-anchor='middle' fill='#1a1a1a'>∂L/∂relu_fc</text>\n<text x='461.0' y='174.0' text-anchor='middle' fill='#555' font-size='10'>relu′</text>\n<rect x='365.9' y='204.0' width='190.2' height='34.0' rx='4' fill='#fbeaea' stroke='#b04a4a'/>\n<text x='461.0' y='218.0' text-anchor='middle' fill='#1a1a1a'>∂L/∂x_plus_relu_fc (given)</text>\n<text x='461.0' y='232.0' text-anchor='middle' fill='#555' font-size='10'>passes to both</text>\n<rect x='6.0' y='88.0' width='123.2' height='34.0' rx='4' fill='#e8f4ea' stroke='#3a7d44'/>\n<text x='67.6' y='102.0' text-anchor='middle' fill='#1a1a1a'>fc.weight [4, 4]</text>\n<text x='67.6' y='116.0' text-anchor='middle' fill='#555' font-size='10'>fc.bias [4]</text>\n<rect x='592.1' y='88.0' width='103.1' height='34.0' rx='4' fill='#e8f4ea' stroke='#3a7d44'/>\n<text x='643.6' y='102.0' text-anchor='middle' fill='#1a1a1a'>∂L/∂fc.weight</text>\n<text x='643.6' y='116.0' text-anchor='middle' fill='#555' font-size='10'>∂L/∂fc.bias</text>\n<text x='67.6' y='16' text-anchor='middle' fill='#777' font-weight='bold'>parameters</text>\n<text x='243.6' y='16' text-anchor='middle' fill='#777' font-weight='bold'>forward ↓</text>\n<text x='461.0' y='16' text-anchor='middle' fill='#777' font-weight='bold'>backward ↑</text>\n<text x='643.6' y='16' text-anchor='middle' fill='#777' font-weight='bold'>their gradients</text>\n<text x='6' y='259.0' fill='#777' font-size='10'>amber: saved for backward (dashed: where it is read) · (+): a fan-out sum · an arc beside a box: a loop, drawn once</text>\n</svg>"
+    }
+}
 impl<E: ::nanotorch::Element> ::nanotorch::Init for Block<E> {
     fn init<R: ::nanotorch::rand::Rng + ?Sized>(rng: &mut R) -> Self {
         Self {
@@ -944,6 +1111,84 @@ impl<E: ::nanotorch::Element> ::nanotorch::StepState for Block<E> {
 /// - `head`: `Linear<4, 1>` (4 → 1 features)
 ///
 /// See [`Self::forward`] for the computation and [`Self::backward`] for its derivative, derived at compile time by the chain rule.
+/**
+ The graph it differentiated ([`Self::graph_svg`] returns this picture):
+
+<svg xmlns='http://www.w3.org/2000/svg' class='nanotorch-graph' width='828' height='270' viewBox='0 0 828 270' style='max-width:100%;height:auto' font-family='monospace' font-size='11'>
+<title>Stacked: the graph network! differentiated</title>
+<defs>
+<marker id='ntg-Stacked-f' viewBox='0 0 8 8' refX='8' refY='4' markerWidth='7' markerHeight='7' orient='auto'><path d='M0,0L8,4L0,8z' fill='#4a6fa5'/></marker>
+<marker id='ntg-Stacked-g' viewBox='0 0 8 8' refX='8' refY='4' markerWidth='7' markerHeight='7' orient='auto'><path d='M0,0L8,4L0,8z' fill='#b04a4a'/></marker>
+<marker id='ntg-Stacked-s' viewBox='0 0 8 8' refX='8' refY='4' markerWidth='7' markerHeight='7' orient='auto'><path d='M0,0L8,4L0,8z' fill='#b8860b'/></marker>
+<marker id='ntg-Stacked-p' viewBox='0 0 8 8' refX='8' refY='4' markerWidth='7' markerHeight='7' orient='auto'><path d='M0,0L8,4L0,8z' fill='#3a7d44'/></marker>
+</defs>
+<path d='M507.7,88.0C507.7,77.2 507.7,74.8 507.7,64.0' fill='none' stroke='#b04a4a' marker-end='url(#ntg-Stacked-g)'/>
+<path d='M307.0,64.0C307.0,74.8 307.0,77.2 307.0,88.0' fill='none' stroke='#4a6fa5' marker-end='url(#ntg-Stacked-f)'/>
+<path d='M507.7,146.0C507.7,135.2 507.7,132.8 507.7,122.0' fill='none' stroke='#b04a4a' marker-end='url(#ntg-Stacked-g)'/>
+<path d='M371.9,47.0C393.9,47.0 393.9,105.0 415.9,105.0' fill='none' stroke='#b8860b' stroke-dasharray='4 3' marker-end='url(#ntg-Stacked-s)'/>
+<path d='M307.0,122.0C307.0,132.8 307.0,135.2 307.0,146.0' fill='none' stroke='#4a6fa5' marker-end='url(#ntg-Stacked-f)'/>
+<path d='M507.7,204.0C507.7,193.2 507.7,190.8 507.7,180.0' fill='none' stroke='#b04a4a' marker-end='url(#ntg-Stacked-g)'/>
+<path d='M307.0,180.0C307.0,190.8 307.0,193.2 307.0,204.0' fill='none' stroke='#4a6fa5' marker-end='url(#ntg-Stacked-f)'/>
+<path d='M371.9,163.0C393.9,163.0 393.9,221.0 415.9,221.0' fill='none' stroke='#b8860b' stroke-dasharray='4 3' marker-end='url(#ntg-Stacked-s)'/>
+<path d='M142.6,105.0C192.3,105.0 192.3,105.0 242.0,105.0' fill='none' stroke='#3a7d44' marker-end='url(#ntg-Stacked-p)'/>
+<path d='M599.4,105.0C649.1,105.0 649.1,105.0 698.8,105.0' fill='none' stroke='#3a7d44' marker-end='url(#ntg-Stacked-p)'/>
+<path d='M142.6,163.0C192.3,163.0 192.3,163.0 242.0,163.0' fill='none' stroke='#3a7d44' marker-end='url(#ntg-Stacked-p)'/>
+<path d='M599.4,163.0C649.1,163.0 649.1,163.0 698.8,163.0' fill='none' stroke='#3a7d44' marker-end='url(#ntg-Stacked-p)'/>
+<path d='M142.6,221.0C192.3,221.0 192.3,221.0 242.0,221.0' fill='none' stroke='#3a7d44' marker-end='url(#ntg-Stacked-p)'/>
+<path d='M599.4,221.0C649.1,221.0 649.1,221.0 698.8,221.0' fill='none' stroke='#3a7d44' marker-end='url(#ntg-Stacked-p)'/>
+<rect x='242.0' y='30.0' width='129.9' height='34.0' rx='4' fill='#fff1c9' stroke='#b8860b'/>
+<text x='307.0' y='44.0' text-anchor='middle' fill='#1a1a1a'>x [B, 3]</text>
+<text x='307.0' y='58.0' text-anchor='middle' fill='#555' font-size='10'>input</text>
+<rect x='242.0' y='88.0' width='129.9' height='34.0' rx='4' fill='#eef3fb' stroke='#4a6fa5'/>
+<text x='307.0' y='102.0' text-anchor='middle' fill='#1a1a1a'>inp_out [B, 4]</text>
+<text x='307.0' y='116.0' text-anchor='middle' fill='#555' font-size='10'>inp(x)</text>
+<rect x='242.0' y='146.0' width='129.9' height='34.0' rx='4' fill='#fff1c9' stroke='#b8860b'/>
+<text x='307.0' y='160.0' text-anchor='middle' fill='#1a1a1a'>blocks_out [B, 4]</text>
+<text x='307.0' y='174.0' text-anchor='middle' fill='#555' font-size='10'>blocks(inp_out)</text>
+<path d='M250.0,180.0C216.0,188.0 216.0,138.0 250.0,146.0' fill='none' stroke='#b8860b' stroke-width='1.5' marker-end='url(#ntg-Stacked-f)'/>
+<text x='214.0' y='153.0' text-anchor='end' fill='#b8860b' font-size='10'>k=0…1</text>
+<rect x='242.0' y='204.0' width='129.9' height='34.0' rx='4' fill='#eef3fb' stroke='#4a6fa5'/>
+<text x='307.0' y='218.0' text-anchor='middle' fill='#1a1a1a'>head_out [B, 1]</text>
+<text x='307.0' y='232.0' text-anchor='middle' fill='#555' font-size='10'>head(blocks_out)</text>
+<rect x='415.9' y='30.0' width='183.5' height='34.0' rx='4' fill='#fbeaea' stroke='#b04a4a' stroke-dasharray='3 2'/>
+<text x='507.7' y='44.0' text-anchor='middle' fill='#1a1a1a'>∂L/∂x</text>
+<text x='507.7' y='58.0' text-anchor='middle' fill='#555' font-size='10'>the input's gradient</text>
+<rect x='415.9' y='88.0' width='183.5' height='34.0' rx='4' fill='#fbeaea' stroke='#b04a4a'/>
+<text x='507.7' y='102.0' text-anchor='middle' fill='#1a1a1a'>∂L/∂inp_out</text>
+<text x='507.7' y='116.0' text-anchor='middle' fill='#555' font-size='10'>inp: ·W, ∂W, ∂b</text>
+<rect x='415.9' y='146.0' width='183.5' height='34.0' rx='4' fill='#fbeaea' stroke='#b04a4a'/>
+<text x='507.7' y='160.0' text-anchor='middle' fill='#1a1a1a'>∂L/∂blocks_out</text>
+<text x='507.7' y='174.0' text-anchor='middle' fill='#555' font-size='10'>blocks: blocks in reverse</text>
+<path d='M591.4,146.0C625.4,138.0 625.4,188.0 591.4,180.0' fill='none' stroke='#b04a4a' stroke-width='1.5' marker-end='url(#ntg-Stacked-g)'/>
+<text x='627.4' y='153.0' text-anchor='start' fill='#b04a4a' font-size='10'>k=1…0</text>
+<rect x='415.9' y='204.0' width='183.5' height='34.0' rx='4' fill='#fbeaea' stroke='#b04a4a'/>
+<text x='507.7' y='218.0' text-anchor='middle' fill='#1a1a1a'>∂L/∂head_out (given)</text>
+<text x='507.7' y='232.0' text-anchor='middle' fill='#555' font-size='10'>head: ·W, ∂W, ∂b</text>
+<rect x='6.0' y='88.0' width='136.6' height='34.0' rx='4' fill='#e8f4ea' stroke='#3a7d44'/>
+<text x='74.3' y='102.0' text-anchor='middle' fill='#1a1a1a'>inp.weight [4, 3]</text>
+<text x='74.3' y='116.0' text-anchor='middle' fill='#555' font-size='10'>inp.bias [4]</text>
+<rect x='698.8' y='88.0' width='123.2' height='34.0' rx='4' fill='#e8f4ea' stroke='#3a7d44'/>
+<text x='760.4' y='102.0' text-anchor='middle' fill='#1a1a1a'>∂L/∂inp.weight</text>
+<text x='760.4' y='116.0' text-anchor='middle' fill='#555' font-size='10'>∂L/∂inp.bias</text>
+<rect x='6.0' y='146.0' width='136.6' height='34.0' rx='4' fill='#e8f4ea' stroke='#3a7d44'/>
+<text x='74.3' y='160.0' text-anchor='middle' fill='#1a1a1a'>blocks: [Block; 2]</text>
+<text x='74.3' y='174.0' text-anchor='middle' fill='#555' font-size='10'>parameters</text>
+<rect x='698.8' y='146.0' width='123.2' height='34.0' rx='4' fill='#e8f4ea' stroke='#3a7d44'/>
+<text x='760.4' y='160.0' text-anchor='middle' fill='#1a1a1a'>∂L/∂blocks.*</text>
+<text x='760.4' y='174.0' text-anchor='middle' fill='#555' font-size='10'>added into .grad</text>
+<rect x='6.0' y='204.0' width='136.6' height='34.0' rx='4' fill='#e8f4ea' stroke='#3a7d44'/>
+<text x='74.3' y='218.0' text-anchor='middle' fill='#1a1a1a'>head.weight [1, 4]</text>
+<text x='74.3' y='232.0' text-anchor='middle' fill='#555' font-size='10'>head.bias [1]</text>
+<rect x='698.8' y='204.0' width='123.2' height='34.0' rx='4' fill='#e8f4ea' stroke='#3a7d44'/>
+<text x='760.4' y='218.0' text-anchor='middle' fill='#1a1a1a'>∂L/∂head.weight</text>
+<text x='760.4' y='232.0' text-anchor='middle' fill='#555' font-size='10'>∂L/∂head.bias</text>
+<text x='74.3' y='16' text-anchor='middle' fill='#777' font-weight='bold'>parameters</text>
+<text x='307.0' y='16' text-anchor='middle' fill='#777' font-weight='bold'>forward ↓</text>
+<text x='507.7' y='16' text-anchor='middle' fill='#777' font-weight='bold'>backward ↑</text>
+<text x='760.4' y='16' text-anchor='middle' fill='#777' font-weight='bold'>their gradients</text>
+<text x='6' y='259.0' fill='#777' font-size='10'>amber: saved for backward (dashed: where it is read) · (+): a fan-out sum · an arc beside a box: a loop, drawn once</text>
+</svg>
+*/
 pub struct Stacked<E: ::nanotorch::Element = f32> {
     /// The layer `inp: Linear<3, 4>`.
     pub inp: ::nanotorch::Linear<::nanotorch::Const<3>, ::nanotorch::Const<4>, E>,
@@ -1285,6 +1530,12 @@ head_out = blocks_out·W_headᵀ + b_head   [B, 1]
         head_out
     }
 }
+impl Stacked<f32> {
+    /// The graph `network!` differentiated for [`Stacked`], as an SVG picture drawn at compile time (the one in the struct's docs): the forward values and their shapes, the values `backward` reads, the gradients in reverse with their fan-out sums, the parameters and their gradients. Write it to a `.svg` file to view it.
+    pub fn graph_svg() -> &'static str {
+        "<svg xmlns='http://www.w3.org/2000/svg' class='nanotorch-graph' width='828' height='270' viewBox='0 0 828 270' style='max-width:100%;height:auto' font-family='monospace' font-size='11'>\n<title>Stacked: the graph network! differentiated</title>\n<defs>\n<marker id='ntg-Stacked-f' viewBox='0 0 8 8' refX='8' refY='4' markerWidth='7' markerHeight='7' orient='auto'><path d='M0,0L8,4L0,8z' fill='#4a6fa5'/></marker>\n<marker id='ntg-Stacked-g' viewBox='0 0 8 8' refX='8' refY='4' markerWidth='7' markerHeight='7' orient='auto'><path d='M0,0L8,4L0,8z' fill='#b04a4a'/></marker>\n<marker id='ntg-Stacked-s' viewBox='0 0 8 8' refX='8' refY='4' markerWidth='7' markerHeight='7' orient='auto'><path d='M0,0L8,4L0,8z' fill='#b8860b'/></marker>\n<marker id='ntg-Stacked-p' viewBox='0 0 8 8' refX='8' refY='4' markerWidth='7' markerHeight='7' orient='auto'><path d='M0,0L8,4L0,8z' fill='#3a7d44'/></marker>\n</defs>\n<path d='M507.7,88.0C507.7,77.2 507.7,74.8 507.7,64.0' fill='none' stroke='#b04a4a' marker-end='url(#ntg-Stacked-g)'/>\n<path d='M307.0,64.0C307.0,74.8 307.0,77.2 307.0,88.0' fill='none' stroke='#4a6fa5' marker-end='url(#ntg-Stacked-f)'/>\n<path d='M507.7,146.0C507.7,135.2 507.7,132.8 507.7,122.0' fill='none' stroke='#b04a4a' marker-end='url(#ntg-Stacked-g)'/>\n<path d='M371.9,47.0C393.9,47.0 393.9,105.0 415.9,105.0' fill='none' stroke='#b8860b' stroke-dasharray='4 3' marker-end='url(#ntg-Stacked-s)'/>\n<path d='M307.0,122.0C307.0,132.8 307.0,135.2 307.0,146.0' fill='none' stroke='#4a6fa5' marker-end='url(#ntg-Stacked-f)'/>\n<path d='M507.7,204.0C507.7,193.2 507.7,190.8 507.7,180.0' fill='none' stroke='#b04a4a' marker-end='url(#ntg-Stacked-g)'/>\n<path d='M307.0,180.0C307.0,190.8 307.0,193.2 307.0,204.0' fill='none' stroke='#4a6fa5' marker-end='url(#ntg-Stacked-f)'/>\n<path d='M371.9,163.0C393.9,163.0 393.9,221.0 415.9,221.0' fill='none' stroke='#b8860b' stroke-dasharray='4 3' marker-end='url(#ntg-Stacked-s)'/>\n<path d='M142.6,105.0C192.3,105.0 192.3,105.0 242.0,105.0' fill='none' stroke='#3a7d44' marker-end='url(#ntg-Stacked-p)'/>\n<path d='M599.4,105.0C649.1,105.0 649.1,105.0 698.8,105.0' fill='none' stroke='#3a7d44' marker-end='url(#ntg-Stacked-p)'/>\n<path d='M142.6,163.0C192.3,163.0 192.3,163.0 242.0,163.0' fill='none' stroke='#3a7d44' marker-end='url(#ntg-Stacked-p)'/>\n<path d='M599.4,163.0C649.1,163.0 649.1,163.0 698.8,163.0' fill='none' stroke='#3a7d44' marker-end='url(#ntg-Stacked-p)'/>\n<path d='M142.6,221.0C192.3,221.0 192.3,221.0 242.0,221.0' fill='none' stroke='#3a7d44' marker-end='url(#ntg-Stacked-p)'/>\n<path d='M599.4,221.0C649.1,221.0 649.1,221.0 698.8,221.0' fill='none' stroke='#3a7d44' marker-end='url(#ntg-Stacked-p)'/>\n<rect x='242.0' y='30.0' width='129.9' height='34.0' rx='4' fill='#fff1c9' stroke='#b8860b'/>\n<text x='307.0' y='44.0' text-anchor='middle' fill='#1a1a1a'>x [B, 3]</text>\n<text x='307.0' y='58.0' text-anchor='middle' fill='#555' font-size='10'>input</text>\n<rect x='242.0' y='88.0' width='129.9' height='34.0' rx='4' fill='#eef3fb' stroke='#4a6fa5'/>\n<text x='307.0' y='102.0' text-anchor='middle' fill='#1a1a1a'>inp_out [B, 4]</text>\n<text x='307.0' y='116.0' text-anchor='middle' fill='#555' font-size='10'>inp(x)</text>\n<rect x='242.0' y='146.0' width='129.9' height='34.0' rx='4' fill='#fff1c9' stroke='#b8860b'/>\n<text x='307.0' y='160.0' text-anchor='middle' fill='#1a1a1a'>blocks_out [B, 4]</text>\n<text x='307.0' y='174.0' text-anchor='middle' fill='#555' font-size='10'>blocks(inp_out)</text>\n<path d='M250.0,180.0C216.0,188.0 216.0,138.0 250.0,146.0' fill='none' stroke='#b8860b' stroke-width='1.5' marker-end='url(#ntg-Stacked-f)'/>\n<text x='214.0' y='153.0' text-anchor='end' fill='#b8860b' font-size='10'>k=0…1</text>\n<rect x='242.0' y='204.0' width='129.9' height='34.0' rx='4' fill='#eef3fb' stroke='#4a6fa5'/>\n<text x='307.0' y='218.0' text-anchor='middle' fill='#1a1a1a'>head_out [B, 1]</text>\n<text x='307.0' y='232.0' text-anchor='middle' fill='#555' font-size='10'>head(blocks_out)</text>\n<rect x='415.9' y='30.0' width='183.5' height='34.0' rx='4' fill='#fbeaea' stroke='#b04a4a' stroke-dasharray='3 2'/>\n<text x='507.7' y='44.0' text-anchor='middle' fill='#1a1a1a'>∂L/∂x</text>\n<text x='507.7' y='58.0' text-anchor='middle' fill='#555' font-size='10'>the input's gradient</text>\n<rect x='415.9' y='88.0' width='183.5' height='34.0' rx='4' fill='#fbeaea' stroke='#b04a4a'/>\n<text x='507.7' y='102.0' text-anchor='middle' fill='#1a1a1a'>∂L/∂inp_out</text>\n<text x='507.7' y='116.0' text-anchor='middle' fill='#555' font-size='10'>inp: ·W, ∂W, ∂b</text>\n<rect x='415.9' y='146.0' width='183.5' height='34.0' rx='4' fill='#fbeaea' stroke='#b04a4a'/>\n<text x='507.7' y='160.0' text-anchor='middle' fill='#1a1a1a'>∂L/∂blocks_out</text>\n<text x='507.7' y='174.0' text-anchor='middle' fill='#555' font-size='10'>blocks: blocks in reverse</text>\n<path d='M591.4,146.0C625.4,138.0 625.4,188.0 591.4,180.0' fill='none' stroke='#b04a4a' stroke-width='1.5' marker-end='url(#ntg-Stacked-g)'/>\n<text x='627.4' y='153.0' text-anchor='start' fill='#b04a4a' font-size='10'>k=1…0</text>\n<rect x='415.9' y='204.0' width='183.5' height='34.0' rx='4' fill='#fbeaea' stroke='#b04a4a'/>\n<text x='507.7' y='218.0' text-anchor='middle' fill='#1a1a1a'>∂L/∂head_out (given)</text>\n<text x='507.7' y='232.0' text-anchor='middle' fill='#555' font-size='10'>head: ·W, ∂W, ∂b</text>\n<rect x='6.0' y='88.0' width='136.6' height='34.0' rx='4' fill='#e8f4ea' stroke='#3a7d44'/>\n<text x='74.3' y='102.0' text-anchor='middle' fill='#1a1a1a'>inp.weight [4, 3]</text>\n<text x='74.3' y='116.0' text-anchor='middle' fill='#555' font-size='10'>inp.bias [4]</text>\n<rect x='698.8' y='88.0' width='123.2' height='34.0' rx='4' fill='#e8f4ea' stroke='#3a7d44'/>\n<text x='760.4' y='102.0' text-anchor='middle' fill='#1a1a1a'>∂L/∂inp.weight</text>\n<text x='760.4' y='116.0' text-anchor='middle' fill='#555' font-size='10'>∂L/∂inp.bias</text>\n<rect x='6.0' y='146.0' width='136.6' height='34.0' rx='4' fill='#e8f4ea' stroke='#3a7d44'/>\n<text x='74.3' y='160.0' text-anchor='middle' fill='#1a1a1a'>blocks: [Block; 2]</text>\n<text x='74.3' y='174.0' text-anchor='middle' fill='#555' font-size='10'>parameters</text>\n<rect x='698.8' y='146.0' width='123.2' height='34.0' rx='4' fill='#e8f4ea' stroke='#3a7d44'/>\n<text x='760.4' y='160.0' text-anchor='middle' fill='#1a1a1a'>∂L/∂blocks.*</text>\n<text x='760.4' y='174.0' text-anchor='middle' fill='#555' font-size='10'>added into .grad</text>\n<rect x='6.0' y='204.0' width='136.6' height='34.0' rx='4' fill='#e8f4ea' stroke='#3a7d44'/>\n<text x='74.3' y='218.0' text-anchor='middle' fill='#1a1a1a'>head.weight [1, 4]</text>\n<text x='74.3' y='232.0' text-anchor='middle' fill='#555' font-size='10'>head.bias [1]</text>\n<rect x='698.8' y='204.0' width='123.2' height='34.0' rx='4' fill='#e8f4ea' stroke='#3a7d44'/>\n<text x='760.4' y='218.0' text-anchor='middle' fill='#1a1a1a'>∂L/∂head.weight</text>\n<text x='760.4' y='232.0' text-anchor='middle' fill='#555' font-size='10'>∂L/∂head.bias</text>\n<text x='74.3' y='16' text-anchor='middle' fill='#777' font-weight='bold'>parameters</text>\n<text x='307.0' y='16' text-anchor='middle' fill='#777' font-weight='bold'>forward ↓</text>\n<text x='507.7' y='16' text-anchor='middle' fill='#777' font-weight='bold'>backward ↑</text>\n<text x='760.4' y='16' text-anchor='middle' fill='#777' font-weight='bold'>their gradients</text>\n<text x='6' y='259.0' fill='#777' font-size='10'>amber: saved for backward (dashed: where it is read) · (+): a fan-out sum · an arc beside a box: a loop, drawn once</text>\n</svg>"
+    }
+}
 impl<E: ::nanotorch::Element> ::nanotorch::Init for Stacked<E> {
     fn init<R: ::nanotorch::rand::Rng + ?Sized>(rng: &mut R) -> Self {
         Self {
@@ -1451,6 +1702,89 @@ impl<
 /// - `wh`: `Linear<3, 3>` (3 → 3 features)
 ///
 /// See [`Self::forward`] for the computation and [`Self::backward`] for its derivative, derived at compile time by the chain rule.
+/**
+ The graph it differentiated ([`Self::graph_svg`] returns this picture):
+
+<svg xmlns='http://www.w3.org/2000/svg' class='nanotorch-graph' width='1103' height='312' viewBox='0 0 1103 312' style='max-width:100%;height:auto' font-family='monospace' font-size='11'>
+<title>RnnCell: the graph network! differentiated</title>
+<defs>
+<marker id='ntg-RnnCell-f' viewBox='0 0 8 8' refX='8' refY='4' markerWidth='7' markerHeight='7' orient='auto'><path d='M0,0L8,4L0,8z' fill='#4a6fa5'/></marker>
+<marker id='ntg-RnnCell-g' viewBox='0 0 8 8' refX='8' refY='4' markerWidth='7' markerHeight='7' orient='auto'><path d='M0,0L8,4L0,8z' fill='#b04a4a'/></marker>
+<marker id='ntg-RnnCell-s' viewBox='0 0 8 8' refX='8' refY='4' markerWidth='7' markerHeight='7' orient='auto'><path d='M0,0L8,4L0,8z' fill='#b8860b'/></marker>
+<marker id='ntg-RnnCell-p' viewBox='0 0 8 8' refX='8' refY='4' markerWidth='7' markerHeight='7' orient='auto'><path d='M0,0L8,4L0,8z' fill='#3a7d44'/></marker>
+</defs>
+<path d='M859.4,88.0C859.4,77.2 859.4,74.8 859.4,64.0' fill='none' stroke='#b04a4a' marker-end='url(#ntg-RnnCell-g)'/>
+<path d='M648.5,88.0C648.5,77.2 648.5,74.8 648.5,64.0' fill='none' stroke='#b04a4a' marker-end='url(#ntg-RnnCell-g)'/>
+<path d='M246.9,64.0C246.9,74.8 246.9,77.2 246.9,88.0' fill='none' stroke='#4a6fa5' marker-end='url(#ntg-RnnCell-f)'/>
+<path d='M859.4,188.0C859.4,158.3 859.4,151.7 859.4,122.0' fill='none' stroke='#b04a4a' marker-end='url(#ntg-RnnCell-g)'/>
+<path d='M328.6,47.0C544.8,47.0 544.8,105.0 760.9,105.0' fill='none' stroke='#b8860b' stroke-dasharray='4 3' marker-end='url(#ntg-RnnCell-s)'/>
+<path d='M424.3,64.0C424.3,74.8 424.3,77.2 424.3,88.0' fill='none' stroke='#4a6fa5' marker-end='url(#ntg-RnnCell-f)'/>
+<path d='M859.4,188.0C859.4,158.3 648.5,151.7 648.5,122.0' fill='none' stroke='#b04a4a' marker-end='url(#ntg-RnnCell-g)'/>
+<path d='M506.0,47.0C528.0,47.0 528.0,105.0 550.0,105.0' fill='none' stroke='#b8860b' stroke-dasharray='4 3' marker-end='url(#ntg-RnnCell-s)'/>
+<path d='M246.9,122.0C246.9,151.7 246.9,158.3 246.9,188.0' fill='none' stroke='#4a6fa5' marker-end='url(#ntg-RnnCell-f)'/>
+<path d='M424.3,122.0C424.3,151.7 246.9,158.3 246.9,188.0' fill='none' stroke='#4a6fa5' marker-end='url(#ntg-RnnCell-f)'/>
+<path d='M859.4,246.0C859.4,235.2 859.4,232.8 859.4,222.0' fill='none' stroke='#b04a4a' marker-end='url(#ntg-RnnCell-g)'/>
+<path d='M246.9,222.0C246.9,232.8 246.9,235.2 246.9,246.0' fill='none' stroke='#4a6fa5' marker-end='url(#ntg-RnnCell-f)'/>
+<path d='M328.6,263.0C544.8,263.0 544.8,263.0 760.9,263.0' fill='none' stroke='#b8860b' stroke-dasharray='4 3' marker-end='url(#ntg-RnnCell-s)'/>
+<path d='M129.2,105.0C149.2,105.0 145.2,105.0 165.2,105.0' fill='none' stroke='#3a7d44' marker-end='url(#ntg-RnnCell-p)'/>
+<path d='M957.8,105.0C977.8,105.0 973.8,105.0 993.8,105.0' fill='none' stroke='#3a7d44' marker-end='url(#ntg-RnnCell-p)'/>
+<path d='M129.2,147.0C356.6,147.0 356.6,147.0 356.6,122.0' fill='none' stroke='#3a7d44' marker-end='url(#ntg-RnnCell-p)'/>
+<path d='M732.9,122.0C732.9,147.0 732.9,147.0 993.8,147.0' fill='none' stroke='#3a7d44' marker-end='url(#ntg-RnnCell-p)'/>
+<rect x='165.2' y='30.0' width='163.4' height='34.0' rx='4' fill='#fff1c9' stroke='#b8860b'/>
+<text x='246.9' y='44.0' text-anchor='middle' fill='#1a1a1a'>x [B, 2]</text>
+<text x='246.9' y='58.0' text-anchor='middle' fill='#555' font-size='10'>input</text>
+<rect x='342.6' y='30.0' width='163.4' height='34.0' rx='4' fill='#fff1c9' stroke='#b8860b'/>
+<text x='424.3' y='44.0' text-anchor='middle' fill='#1a1a1a'>h [B, 3]</text>
+<text x='424.3' y='58.0' text-anchor='middle' fill='#555' font-size='10'>input</text>
+<rect x='165.2' y='88.0' width='163.4' height='34.0' rx='4' fill='#eef3fb' stroke='#4a6fa5'/>
+<text x='246.9' y='102.0' text-anchor='middle' fill='#1a1a1a'>wx_out [B, 3]</text>
+<text x='246.9' y='116.0' text-anchor='middle' fill='#555' font-size='10'>wx(x)</text>
+<rect x='342.6' y='88.0' width='163.4' height='34.0' rx='4' fill='#eef3fb' stroke='#4a6fa5'/>
+<text x='424.3' y='102.0' text-anchor='middle' fill='#1a1a1a'>wh_out [B, 3]</text>
+<text x='424.3' y='116.0' text-anchor='middle' fill='#555' font-size='10'>wh(h)</text>
+<rect x='165.2' y='188.0' width='163.4' height='34.0' rx='4' fill='#eef3fb' stroke='#4a6fa5'/>
+<text x='246.9' y='202.0' text-anchor='middle' fill='#1a1a1a'>wx_plus_wh [B, 3]</text>
+<text x='246.9' y='216.0' text-anchor='middle' fill='#555' font-size='10'>wx_out + wh_out</text>
+<rect x='165.2' y='246.0' width='163.4' height='34.0' rx='4' fill='#fff1c9' stroke='#b8860b'/>
+<text x='246.9' y='260.0' text-anchor='middle' fill='#1a1a1a'>tanh_wx_plus_wh [B, 3]</text>
+<text x='246.9' y='274.0' text-anchor='middle' fill='#555' font-size='10'>tanh(wx_plus_wh)</text>
+<rect x='760.9' y='30.0' width='196.9' height='34.0' rx='4' fill='#fbeaea' stroke='#b04a4a' stroke-dasharray='3 2'/>
+<text x='859.4' y='44.0' text-anchor='middle' fill='#1a1a1a'>∂L/∂x</text>
+<text x='859.4' y='58.0' text-anchor='middle' fill='#555' font-size='10'>the input's gradient</text>
+<rect x='550.0' y='30.0' width='196.9' height='34.0' rx='4' fill='#fbeaea' stroke='#b04a4a' stroke-dasharray='3 2'/>
+<text x='648.5' y='44.0' text-anchor='middle' fill='#1a1a1a'>∂L/∂h</text>
+<text x='648.5' y='58.0' text-anchor='middle' fill='#555' font-size='10'>the input's gradient</text>
+<rect x='760.9' y='88.0' width='196.9' height='34.0' rx='4' fill='#fbeaea' stroke='#b04a4a'/>
+<text x='859.4' y='102.0' text-anchor='middle' fill='#1a1a1a'>∂L/∂wx_out</text>
+<text x='859.4' y='116.0' text-anchor='middle' fill='#555' font-size='10'>wx: ·W, ∂W, ∂b</text>
+<rect x='550.0' y='88.0' width='196.9' height='34.0' rx='4' fill='#fbeaea' stroke='#b04a4a'/>
+<text x='648.5' y='102.0' text-anchor='middle' fill='#1a1a1a'>∂L/∂wh_out</text>
+<text x='648.5' y='116.0' text-anchor='middle' fill='#555' font-size='10'>wh: ·W, ∂W, ∂b</text>
+<rect x='760.9' y='188.0' width='196.9' height='34.0' rx='4' fill='#fbeaea' stroke='#b04a4a'/>
+<text x='859.4' y='202.0' text-anchor='middle' fill='#1a1a1a'>∂L/∂wx_plus_wh</text>
+<text x='859.4' y='216.0' text-anchor='middle' fill='#555' font-size='10'>passes to both</text>
+<rect x='760.9' y='246.0' width='196.9' height='34.0' rx='4' fill='#fbeaea' stroke='#b04a4a'/>
+<text x='859.4' y='260.0' text-anchor='middle' fill='#1a1a1a'>∂L/∂tanh_wx_plus_wh (given)</text>
+<text x='859.4' y='274.0' text-anchor='middle' fill='#555' font-size='10'>tanh′</text>
+<rect x='6.0' y='88.0' width='123.2' height='34.0' rx='4' fill='#e8f4ea' stroke='#3a7d44'/>
+<text x='67.6' y='102.0' text-anchor='middle' fill='#1a1a1a'>wx.weight [3, 2]</text>
+<text x='67.6' y='116.0' text-anchor='middle' fill='#555' font-size='10'>wx.bias [3]</text>
+<rect x='993.8' y='88.0' width='103.1' height='34.0' rx='4' fill='#e8f4ea' stroke='#3a7d44'/>
+<text x='1045.3' y='102.0' text-anchor='middle' fill='#1a1a1a'>∂L/∂wx.weight</text>
+<text x='1045.3' y='116.0' text-anchor='middle' fill='#555' font-size='10'>∂L/∂wx.bias</text>
+<rect x='6.0' y='130.0' width='123.2' height='34.0' rx='4' fill='#e8f4ea' stroke='#3a7d44'/>
+<text x='67.6' y='144.0' text-anchor='middle' fill='#1a1a1a'>wh.weight [3, 3]</text>
+<text x='67.6' y='158.0' text-anchor='middle' fill='#555' font-size='10'>wh.bias [3]</text>
+<rect x='993.8' y='130.0' width='103.1' height='34.0' rx='4' fill='#e8f4ea' stroke='#3a7d44'/>
+<text x='1045.3' y='144.0' text-anchor='middle' fill='#1a1a1a'>∂L/∂wh.weight</text>
+<text x='1045.3' y='158.0' text-anchor='middle' fill='#555' font-size='10'>∂L/∂wh.bias</text>
+<text x='67.6' y='16' text-anchor='middle' fill='#777' font-weight='bold'>parameters</text>
+<text x='335.6' y='16' text-anchor='middle' fill='#777' font-weight='bold'>forward ↓</text>
+<text x='753.9' y='16' text-anchor='middle' fill='#777' font-weight='bold'>backward ↑</text>
+<text x='1045.3' y='16' text-anchor='middle' fill='#777' font-weight='bold'>their gradients</text>
+<text x='6' y='301.0' fill='#777' font-size='10'>amber: saved for backward (dashed: where it is read) · (+): a fan-out sum · an arc beside a box: a loop, drawn once</text>
+</svg>
+*/
 pub struct RnnCell<E: ::nanotorch::Element = f32> {
     /// The layer `wx: Linear<2, 3>`.
     pub wx: ::nanotorch::Linear<::nanotorch::Const<2>, ::nanotorch::Const<3>, E>,
@@ -1812,6 +2146,12 @@ tanh_wx_plus_wh = tanh(wx_plus_wh)   [B, 3]
         Ok(tanh_wx_plus_wh)
     }
 }
+impl RnnCell<f32> {
+    /// The graph `network!` differentiated for [`RnnCell`], as an SVG picture drawn at compile time (the one in the struct's docs): the forward values and their shapes, the values `backward` reads, the gradients in reverse with their fan-out sums, the parameters and their gradients. Write it to a `.svg` file to view it.
+    pub fn graph_svg() -> &'static str {
+        "<svg xmlns='http://www.w3.org/2000/svg' class='nanotorch-graph' width='1103' height='312' viewBox='0 0 1103 312' style='max-width:100%;height:auto' font-family='monospace' font-size='11'>\n<title>RnnCell: the graph network! differentiated</title>\n<defs>\n<marker id='ntg-RnnCell-f' viewBox='0 0 8 8' refX='8' refY='4' markerWidth='7' markerHeight='7' orient='auto'><path d='M0,0L8,4L0,8z' fill='#4a6fa5'/></marker>\n<marker id='ntg-RnnCell-g' viewBox='0 0 8 8' refX='8' refY='4' markerWidth='7' markerHeight='7' orient='auto'><path d='M0,0L8,4L0,8z' fill='#b04a4a'/></marker>\n<marker id='ntg-RnnCell-s' viewBox='0 0 8 8' refX='8' refY='4' markerWidth='7' markerHeight='7' orient='auto'><path d='M0,0L8,4L0,8z' fill='#b8860b'/></marker>\n<marker id='ntg-RnnCell-p' viewBox='0 0 8 8' refX='8' refY='4' markerWidth='7' markerHeight='7' orient='auto'><path d='M0,0L8,4L0,8z' fill='#3a7d44'/></marker>\n</defs>\n<path d='M859.4,88.0C859.4,77.2 859.4,74.8 859.4,64.0' fill='none' stroke='#b04a4a' marker-end='url(#ntg-RnnCell-g)'/>\n<path d='M648.5,88.0C648.5,77.2 648.5,74.8 648.5,64.0' fill='none' stroke='#b04a4a' marker-end='url(#ntg-RnnCell-g)'/>\n<path d='M246.9,64.0C246.9,74.8 246.9,77.2 246.9,88.0' fill='none' stroke='#4a6fa5' marker-end='url(#ntg-RnnCell-f)'/>\n<path d='M859.4,188.0C859.4,158.3 859.4,151.7 859.4,122.0' fill='none' stroke='#b04a4a' marker-end='url(#ntg-RnnCell-g)'/>\n<path d='M328.6,47.0C544.8,47.0 544.8,105.0 760.9,105.0' fill='none' stroke='#b8860b' stroke-dasharray='4 3' marker-end='url(#ntg-RnnCell-s)'/>\n<path d='M424.3,64.0C424.3,74.8 424.3,77.2 424.3,88.0' fill='none' stroke='#4a6fa5' marker-end='url(#ntg-RnnCell-f)'/>\n<path d='M859.4,188.0C859.4,158.3 648.5,151.7 648.5,122.0' fill='none' stroke='#b04a4a' marker-end='url(#ntg-RnnCell-g)'/>\n<path d='M506.0,47.0C528.0,47.0 528.0,105.0 550.0,105.0' fill='none' stroke='#b8860b' stroke-dasharray='4 3' marker-end='url(#ntg-RnnCell-s)'/>\n<path d='M246.9,122.0C246.9,151.7 246.9,158.3 246.9,188.0' fill='none' stroke='#4a6fa5' marker-end='url(#ntg-RnnCell-f)'/>\n<path d='M424.3,122.0C424.3,151.7 246.9,158.3 246.9,188.0' fill='none' stroke='#4a6fa5' marker-end='url(#ntg-RnnCell-f)'/>\n<path d='M859.4,246.0C859.4,235.2 859.4,232.8 859.4,222.0' fill='none' stroke='#b04a4a' marker-end='url(#ntg-RnnCell-g)'/>\n<path d='M246.9,222.0C246.9,232.8 246.9,235.2 246.9,246.0' fill='none' stroke='#4a6fa5' marker-end='url(#ntg-RnnCell-f)'/>\n<path d='M328.6,263.0C544.8,263.0 544.8,263.0 760.9,263.0' fill='none' stroke='#b8860b' stroke-dasharray='4 3' marker-end='url(#ntg-RnnCell-s)'/>\n<path d='M129.2,105.0C149.2,105.0 145.2,105.0 165.2,105.0' fill='none' stroke='#3a7d44' marker-end='url(#ntg-RnnCell-p)'/>\n<path d='M957.8,105.0C977.8,105.0 973.8,105.0 993.8,105.0' fill='none' stroke='#3a7d44' marker-end='url(#ntg-RnnCell-p)'/>\n<path d='M129.2,147.0C356.6,147.0 356.6,147.0 356.6,122.0' fill='none' stroke='#3a7d44' marker-end='url(#ntg-RnnCell-p)'/>\n<path d='M732.9,122.0C732.9,147.0 732.9,147.0 993.8,147.0' fill='none' stroke='#3a7d44' marker-end='url(#ntg-RnnCell-p)'/>\n<rect x='165.2' y='30.0' width='163.4' height='34.0' rx='4' fill='#fff1c9' stroke='#b8860b'/>\n<text x='246.9' y='44.0' text-anchor='middle' fill='#1a1a1a'>x [B, 2]</text>\n<text x='246.9' y='58.0' text-anchor='middle' fill='#555' font-size='10'>input</text>\n<rect x='342.6' y='30.0' width='163.4' height='34.0' rx='4' fill='#fff1c9' stroke='#b8860b'/>\n<text x='424.3' y='44.0' text-anchor='middle' fill='#1a1a1a'>h [B, 3]</text>\n<text x='424.3' y='58.0' text-anchor='middle' fill='#555' font-size='10'>input</text>\n<rect x='165.2' y='88.0' width='163.4' height='34.0' rx='4' fill='#eef3fb' stroke='#4a6fa5'/>\n<text x='246.9' y='102.0' text-anchor='middle' fill='#1a1a1a'>wx_out [B, 3]</text>\n<text x='246.9' y='116.0' text-anchor='middle' fill='#555' font-size='10'>wx(x)</text>\n<rect x='342.6' y='88.0' width='163.4' height='34.0' rx='4' fill='#eef3fb' stroke='#4a6fa5'/>\n<text x='424.3' y='102.0' text-anchor='middle' fill='#1a1a1a'>wh_out [B, 3]</text>\n<text x='424.3' y='116.0' text-anchor='middle' fill='#555' font-size='10'>wh(h)</text>\n<rect x='165.2' y='188.0' width='163.4' height='34.0' rx='4' fill='#eef3fb' stroke='#4a6fa5'/>\n<text x='246.9' y='202.0' text-anchor='middle' fill='#1a1a1a'>wx_plus_wh [B, 3]</text>\n<text x='246.9' y='216.0' text-anchor='middle' fill='#555' font-size='10'>wx_out + wh_out</text>\n<rect x='165.2' y='246.0' width='163.4' height='34.0' rx='4' fill='#fff1c9' stroke='#b8860b'/>\n<text x='246.9' y='260.0' text-anchor='middle' fill='#1a1a1a'>tanh_wx_plus_wh [B, 3]</text>\n<text x='246.9' y='274.0' text-anchor='middle' fill='#555' font-size='10'>tanh(wx_plus_wh)</text>\n<rect x='760.9' y='30.0' width='196.9' height='34.0' rx='4' fill='#fbeaea' stroke='#b04a4a' stroke-dasharray='3 2'/>\n<text x='859.4' y='44.0' text-anchor='middle' fill='#1a1a1a'>∂L/∂x</text>\n<text x='859.4' y='58.0' text-anchor='middle' fill='#555' font-size='10'>the input's gradient</text>\n<rect x='550.0' y='30.0' width='196.9' height='34.0' rx='4' fill='#fbeaea' stroke='#b04a4a' stroke-dasharray='3 2'/>\n<text x='648.5' y='44.0' text-anchor='middle' fill='#1a1a1a'>∂L/∂h</text>\n<text x='648.5' y='58.0' text-anchor='middle' fill='#555' font-size='10'>the input's gradient</text>\n<rect x='760.9' y='88.0' width='196.9' height='34.0' rx='4' fill='#fbeaea' stroke='#b04a4a'/>\n<text x='859.4' y='102.0' text-anchor='middle' fill='#1a1a1a'>∂L/∂wx_out</text>\n<text x='859.4' y='116.0' text-anchor='middle' fill='#555' font-size='10'>wx: ·W, ∂W, ∂b</text>\n<rect x='550.0' y='88.0' width='196.9' height='34.0' rx='4' fill='#fbeaea' stroke='#b04a4a'/>\n<text x='648.5' y='102.0' text-anchor='middle' fill='#1a1a1a'>∂L/∂wh_out</text>\n<text x='648.5' y='116.0' text-anchor='middle' fill='#555' font-size='10'>wh: ·W, ∂W, ∂b</text>\n<rect x='760.9' y='188.0' width='196.9' height='34.0' rx='4' fill='#fbeaea' stroke='#b04a4a'/>\n<text x='859.4' y='202.0' text-anchor='middle' fill='#1a1a1a'>∂L/∂wx_plus_wh</text>\n<text x='859.4' y='216.0' text-anchor='middle' fill='#555' font-size='10'>passes to both</text>\n<rect x='760.9' y='246.0' width='196.9' height='34.0' rx='4' fill='#fbeaea' stroke='#b04a4a'/>\n<text x='859.4' y='260.0' text-anchor='middle' fill='#1a1a1a'>∂L/∂tanh_wx_plus_wh (given)</text>\n<text x='859.4' y='274.0' text-anchor='middle' fill='#555' font-size='10'>tanh′</text>\n<rect x='6.0' y='88.0' width='123.2' height='34.0' rx='4' fill='#e8f4ea' stroke='#3a7d44'/>\n<text x='67.6' y='102.0' text-anchor='middle' fill='#1a1a1a'>wx.weight [3, 2]</text>\n<text x='67.6' y='116.0' text-anchor='middle' fill='#555' font-size='10'>wx.bias [3]</text>\n<rect x='993.8' y='88.0' width='103.1' height='34.0' rx='4' fill='#e8f4ea' stroke='#3a7d44'/>\n<text x='1045.3' y='102.0' text-anchor='middle' fill='#1a1a1a'>∂L/∂wx.weight</text>\n<text x='1045.3' y='116.0' text-anchor='middle' fill='#555' font-size='10'>∂L/∂wx.bias</text>\n<rect x='6.0' y='130.0' width='123.2' height='34.0' rx='4' fill='#e8f4ea' stroke='#3a7d44'/>\n<text x='67.6' y='144.0' text-anchor='middle' fill='#1a1a1a'>wh.weight [3, 3]</text>\n<text x='67.6' y='158.0' text-anchor='middle' fill='#555' font-size='10'>wh.bias [3]</text>\n<rect x='993.8' y='130.0' width='103.1' height='34.0' rx='4' fill='#e8f4ea' stroke='#3a7d44'/>\n<text x='1045.3' y='144.0' text-anchor='middle' fill='#1a1a1a'>∂L/∂wh.weight</text>\n<text x='1045.3' y='158.0' text-anchor='middle' fill='#555' font-size='10'>∂L/∂wh.bias</text>\n<text x='67.6' y='16' text-anchor='middle' fill='#777' font-weight='bold'>parameters</text>\n<text x='335.6' y='16' text-anchor='middle' fill='#777' font-weight='bold'>forward ↓</text>\n<text x='753.9' y='16' text-anchor='middle' fill='#777' font-weight='bold'>backward ↑</text>\n<text x='1045.3' y='16' text-anchor='middle' fill='#777' font-weight='bold'>their gradients</text>\n<text x='6' y='301.0' fill='#777' font-size='10'>amber: saved for backward (dashed: where it is read) · (+): a fan-out sum · an arc beside a box: a loop, drawn once</text>\n</svg>"
+    }
+}
 impl<E: ::nanotorch::Element> ::nanotorch::Init for RnnCell<E> {
     fn init<R: ::nanotorch::rand::Rng + ?Sized>(rng: &mut R) -> Self {
         Self {
@@ -1994,6 +2334,87 @@ impl<E: ::nanotorch::Element> ::nanotorch::StepState for RnnCell<E> {
 /// - `head`: `Linear<3, 1>` (3 → 1 features)
 ///
 /// See [`Self::forward`] for the computation and [`Self::backward`] for its derivative, derived at compile time by the chain rule.
+/**
+ The graph it differentiated ([`Self::graph_svg`] returns this picture):
+
+<svg xmlns='http://www.w3.org/2000/svg' class='nanotorch-graph' width='1236' height='270' viewBox='0 0 1236 270' style='max-width:100%;height:auto' font-family='monospace' font-size='11'>
+<title>Rnn: the graph network! differentiated</title>
+<defs>
+<marker id='ntg-Rnn-f' viewBox='0 0 8 8' refX='8' refY='4' markerWidth='7' markerHeight='7' orient='auto'><path d='M0,0L8,4L0,8z' fill='#4a6fa5'/></marker>
+<marker id='ntg-Rnn-g' viewBox='0 0 8 8' refX='8' refY='4' markerWidth='7' markerHeight='7' orient='auto'><path d='M0,0L8,4L0,8z' fill='#b04a4a'/></marker>
+<marker id='ntg-Rnn-s' viewBox='0 0 8 8' refX='8' refY='4' markerWidth='7' markerHeight='7' orient='auto'><path d='M0,0L8,4L0,8z' fill='#b8860b'/></marker>
+<marker id='ntg-Rnn-p' viewBox='0 0 8 8' refX='8' refY='4' markerWidth='7' markerHeight='7' orient='auto'><path d='M0,0L8,4L0,8z' fill='#3a7d44'/></marker>
+</defs>
+<path d='M912.7,88.0C912.7,77.2 912.7,74.8 912.7,64.0' fill='none' stroke='#b04a4a' marker-end='url(#ntg-Rnn-g)'/>
+<path d='M912.7,88.0C912.7,77.2 708.5,74.8 708.5,64.0' fill='none' stroke='#b04a4a' marker-end='url(#ntg-Rnn-g)'/>
+<path d='M320.4,64.0C320.4,74.8 320.4,77.2 320.4,88.0' fill='none' stroke='#4a6fa5' marker-end='url(#ntg-Rnn-f)'/>
+<path d='M491.1,64.0C491.1,74.8 320.4,77.2 320.4,88.0' fill='none' stroke='#4a6fa5' marker-end='url(#ntg-Rnn-f)'/>
+<path d='M320.4,122.0C320.4,132.8 320.4,135.2 320.4,146.0' fill='none' stroke='#4a6fa5' marker-end='url(#ntg-Rnn-f)'/>
+<path d='M912.7,204.0C912.7,193.2 912.7,190.8 912.7,180.0' fill='none' stroke='#b04a4a' marker-end='url(#ntg-Rnn-g)'/>
+<path d='M912.7,146.0C912.7,135.2 912.7,132.8 912.7,122.0' fill='none' stroke='#b04a4a' marker-end='url(#ntg-Rnn-g)'/>
+<path d='M320.4,122.0C320.4,132.8 491.1,135.2 491.1,146.0' fill='none' stroke='#4a6fa5' marker-end='url(#ntg-Rnn-f)'/>
+<path d='M320.4,180.0C320.4,190.8 320.4,193.2 320.4,204.0' fill='none' stroke='#4a6fa5' marker-end='url(#ntg-Rnn-f)'/>
+<path d='M398.7,163.0C608.2,163.0 608.2,221.0 817.6,221.0' fill='none' stroke='#b8860b' stroke-dasharray='4 3' marker-end='url(#ntg-Rnn-s)'/>
+<path d='M142.6,105.0C192.3,105.0 192.3,105.0 242.0,105.0' fill='none' stroke='#3a7d44' marker-end='url(#ntg-Rnn-p)'/>
+<path d='M1007.8,105.0C1057.5,105.0 1057.5,105.0 1107.2,105.0' fill='none' stroke='#3a7d44' marker-end='url(#ntg-Rnn-p)'/>
+<path d='M142.6,221.0C192.3,221.0 192.3,221.0 242.0,221.0' fill='none' stroke='#3a7d44' marker-end='url(#ntg-Rnn-p)'/>
+<path d='M1007.8,221.0C1057.5,221.0 1057.5,221.0 1107.2,221.0' fill='none' stroke='#3a7d44' marker-end='url(#ntg-Rnn-p)'/>
+<rect x='242.0' y='30.0' width='156.7' height='34.0' rx='4' fill='#eef3fb' stroke='#4a6fa5'/>
+<text x='320.4' y='44.0' text-anchor='middle' fill='#1a1a1a'>x [B, 4, 2]</text>
+<text x='320.4' y='58.0' text-anchor='middle' fill='#555' font-size='10'>input</text>
+<rect x='412.7' y='30.0' width='156.7' height='34.0' rx='4' fill='#eef3fb' stroke='#4a6fa5'/>
+<text x='491.1' y='44.0' text-anchor='middle' fill='#1a1a1a'>h0 [B, 3]</text>
+<text x='491.1' y='58.0' text-anchor='middle' fill='#555' font-size='10'>input</text>
+<rect x='242.0' y='88.0' width='156.7' height='34.0' rx='4' fill='#eef3fb' stroke='#4a6fa5'/>
+<text x='320.4' y='102.0' text-anchor='middle' fill='#1a1a1a'>cell_scan</text>
+<text x='320.4' y='116.0' text-anchor='middle' fill='#555' font-size='10'>scan(cell, x, h0)</text>
+<path d='M250.0,122.0C216.0,130.0 216.0,80.0 250.0,88.0' fill='none' stroke='#4a6fa5' stroke-width='1.5' marker-end='url(#ntg-Rnn-f)'/>
+<text x='214.0' y='95.0' text-anchor='end' fill='#4a6fa5' font-size='10'>t=0…3</text>
+<rect x='242.0' y='146.0' width='156.7' height='34.0' rx='4' fill='#fff1c9' stroke='#b8860b'/>
+<text x='320.4' y='160.0' text-anchor='middle' fill='#1a1a1a'>hs [B, 4, 3]</text>
+<text x='320.4' y='174.0' text-anchor='middle' fill='#555' font-size='10'>output 0 of cell_scan</text>
+<rect x='412.7' y='146.0' width='156.7' height='34.0' rx='4' fill='#eef3fb' stroke='#4a6fa5'/>
+<text x='491.1' y='160.0' text-anchor='middle' fill='#1a1a1a'>h [B, 3]</text>
+<text x='491.1' y='174.0' text-anchor='middle' fill='#555' font-size='10'>output 1 of cell_scan</text>
+<rect x='242.0' y='204.0' width='156.7' height='34.0' rx='4' fill='#eef3fb' stroke='#4a6fa5'/>
+<text x='320.4' y='218.0' text-anchor='middle' fill='#1a1a1a'>head_out [B, 4, 1]</text>
+<text x='320.4' y='232.0' text-anchor='middle' fill='#555' font-size='10'>head(hs)</text>
+<rect x='817.6' y='30.0' width='190.2' height='34.0' rx='4' fill='#fbeaea' stroke='#b04a4a' stroke-dasharray='3 2'/>
+<text x='912.7' y='44.0' text-anchor='middle' fill='#1a1a1a'>∂L/∂x</text>
+<text x='912.7' y='58.0' text-anchor='middle' fill='#555' font-size='10'>the input's gradient</text>
+<rect x='613.4' y='30.0' width='190.2' height='34.0' rx='4' fill='#fbeaea' stroke='#b04a4a' stroke-dasharray='3 2'/>
+<text x='708.5' y='44.0' text-anchor='middle' fill='#1a1a1a'>∂L/∂h0</text>
+<text x='708.5' y='58.0' text-anchor='middle' fill='#555' font-size='10'>the input's gradient</text>
+<rect x='817.6' y='88.0' width='190.2' height='34.0' rx='4' fill='#fbeaea' stroke='#b04a4a'/>
+<text x='912.7' y='102.0' text-anchor='middle' fill='#1a1a1a'>∂ through cell_scan</text>
+<text x='912.7' y='116.0' text-anchor='middle' fill='#555' font-size='10'>cell backward through time</text>
+<path d='M999.8,88.0C1033.8,80.0 1033.8,130.0 999.8,122.0' fill='none' stroke='#b04a4a' stroke-width='1.5' marker-end='url(#ntg-Rnn-g)'/>
+<text x='1035.8' y='95.0' text-anchor='start' fill='#b04a4a' font-size='10'>t=3…0</text>
+<rect x='817.6' y='146.0' width='190.2' height='34.0' rx='4' fill='#fbeaea' stroke='#b04a4a'/>
+<text x='912.7' y='160.0' text-anchor='middle' fill='#1a1a1a'>∂L/∂hs</text>
+<text x='912.7' y='174.0' text-anchor='middle' fill='#555' font-size='10'>into cell_scan's backward</text>
+<rect x='817.6' y='204.0' width='190.2' height='34.0' rx='4' fill='#fbeaea' stroke='#b04a4a'/>
+<text x='912.7' y='218.0' text-anchor='middle' fill='#1a1a1a'>∂L/∂head_out (given)</text>
+<text x='912.7' y='232.0' text-anchor='middle' fill='#555' font-size='10'>head: ·W, ∂W, ∂b</text>
+<rect x='6.0' y='88.0' width='136.6' height='34.0' rx='4' fill='#e8f4ea' stroke='#3a7d44'/>
+<text x='74.3' y='102.0' text-anchor='middle' fill='#1a1a1a'>cell: RnnCell</text>
+<text x='74.3' y='116.0' text-anchor='middle' fill='#555' font-size='10'>parameters</text>
+<rect x='1107.2' y='88.0' width='123.2' height='34.0' rx='4' fill='#e8f4ea' stroke='#3a7d44'/>
+<text x='1168.8' y='102.0' text-anchor='middle' fill='#1a1a1a'>∂L/∂cell.*</text>
+<text x='1168.8' y='116.0' text-anchor='middle' fill='#555' font-size='10'>added into .grad</text>
+<rect x='6.0' y='204.0' width='136.6' height='34.0' rx='4' fill='#e8f4ea' stroke='#3a7d44'/>
+<text x='74.3' y='218.0' text-anchor='middle' fill='#1a1a1a'>head.weight [1, 3]</text>
+<text x='74.3' y='232.0' text-anchor='middle' fill='#555' font-size='10'>head.bias [1]</text>
+<rect x='1107.2' y='204.0' width='123.2' height='34.0' rx='4' fill='#e8f4ea' stroke='#3a7d44'/>
+<text x='1168.8' y='218.0' text-anchor='middle' fill='#1a1a1a'>∂L/∂head.weight</text>
+<text x='1168.8' y='232.0' text-anchor='middle' fill='#555' font-size='10'>∂L/∂head.bias</text>
+<text x='74.3' y='16' text-anchor='middle' fill='#777' font-weight='bold'>parameters</text>
+<text x='405.7' y='16' text-anchor='middle' fill='#777' font-weight='bold'>forward ↓</text>
+<text x='810.6' y='16' text-anchor='middle' fill='#777' font-weight='bold'>backward ↑</text>
+<text x='1168.8' y='16' text-anchor='middle' fill='#777' font-weight='bold'>their gradients</text>
+<text x='6' y='259.0' fill='#777' font-size='10'>amber: saved for backward (dashed: where it is read) · (+): a fan-out sum · an arc beside a box: a loop, drawn once</text>
+</svg>
+*/
 pub struct Rnn<E: ::nanotorch::Element = f32> {
     /// The layer `cell: RnnCell`.
     pub cell: RnnCell<E>,
@@ -2462,6 +2883,12 @@ head_out = hs·W_headᵀ + b_head   [B, 4, 1]
             )
             .expect("every value in forward has the input's batch size");
         Ok(head_out)
+    }
+}
+impl Rnn<f32> {
+    /// The graph `network!` differentiated for [`Rnn`], as an SVG picture drawn at compile time (the one in the struct's docs): the forward values and their shapes, the values `backward` reads, the gradients in reverse with their fan-out sums, the parameters and their gradients. Write it to a `.svg` file to view it.
+    pub fn graph_svg() -> &'static str {
+        "<svg xmlns='http://www.w3.org/2000/svg' class='nanotorch-graph' width='1236' height='270' viewBox='0 0 1236 270' style='max-width:100%;height:auto' font-family='monospace' font-size='11'>\n<title>Rnn: the graph network! differentiated</title>\n<defs>\n<marker id='ntg-Rnn-f' viewBox='0 0 8 8' refX='8' refY='4' markerWidth='7' markerHeight='7' orient='auto'><path d='M0,0L8,4L0,8z' fill='#4a6fa5'/></marker>\n<marker id='ntg-Rnn-g' viewBox='0 0 8 8' refX='8' refY='4' markerWidth='7' markerHeight='7' orient='auto'><path d='M0,0L8,4L0,8z' fill='#b04a4a'/></marker>\n<marker id='ntg-Rnn-s' viewBox='0 0 8 8' refX='8' refY='4' markerWidth='7' markerHeight='7' orient='auto'><path d='M0,0L8,4L0,8z' fill='#b8860b'/></marker>\n<marker id='ntg-Rnn-p' viewBox='0 0 8 8' refX='8' refY='4' markerWidth='7' markerHeight='7' orient='auto'><path d='M0,0L8,4L0,8z' fill='#3a7d44'/></marker>\n</defs>\n<path d='M912.7,88.0C912.7,77.2 912.7,74.8 912.7,64.0' fill='none' stroke='#b04a4a' marker-end='url(#ntg-Rnn-g)'/>\n<path d='M912.7,88.0C912.7,77.2 708.5,74.8 708.5,64.0' fill='none' stroke='#b04a4a' marker-end='url(#ntg-Rnn-g)'/>\n<path d='M320.4,64.0C320.4,74.8 320.4,77.2 320.4,88.0' fill='none' stroke='#4a6fa5' marker-end='url(#ntg-Rnn-f)'/>\n<path d='M491.1,64.0C491.1,74.8 320.4,77.2 320.4,88.0' fill='none' stroke='#4a6fa5' marker-end='url(#ntg-Rnn-f)'/>\n<path d='M320.4,122.0C320.4,132.8 320.4,135.2 320.4,146.0' fill='none' stroke='#4a6fa5' marker-end='url(#ntg-Rnn-f)'/>\n<path d='M912.7,204.0C912.7,193.2 912.7,190.8 912.7,180.0' fill='none' stroke='#b04a4a' marker-end='url(#ntg-Rnn-g)'/>\n<path d='M912.7,146.0C912.7,135.2 912.7,132.8 912.7,122.0' fill='none' stroke='#b04a4a' marker-end='url(#ntg-Rnn-g)'/>\n<path d='M320.4,122.0C320.4,132.8 491.1,135.2 491.1,146.0' fill='none' stroke='#4a6fa5' marker-end='url(#ntg-Rnn-f)'/>\n<path d='M320.4,180.0C320.4,190.8 320.4,193.2 320.4,204.0' fill='none' stroke='#4a6fa5' marker-end='url(#ntg-Rnn-f)'/>\n<path d='M398.7,163.0C608.2,163.0 608.2,221.0 817.6,221.0' fill='none' stroke='#b8860b' stroke-dasharray='4 3' marker-end='url(#ntg-Rnn-s)'/>\n<path d='M142.6,105.0C192.3,105.0 192.3,105.0 242.0,105.0' fill='none' stroke='#3a7d44' marker-end='url(#ntg-Rnn-p)'/>\n<path d='M1007.8,105.0C1057.5,105.0 1057.5,105.0 1107.2,105.0' fill='none' stroke='#3a7d44' marker-end='url(#ntg-Rnn-p)'/>\n<path d='M142.6,221.0C192.3,221.0 192.3,221.0 242.0,221.0' fill='none' stroke='#3a7d44' marker-end='url(#ntg-Rnn-p)'/>\n<path d='M1007.8,221.0C1057.5,221.0 1057.5,221.0 1107.2,221.0' fill='none' stroke='#3a7d44' marker-end='url(#ntg-Rnn-p)'/>\n<rect x='242.0' y='30.0' width='156.7' height='34.0' rx='4' fill='#eef3fb' stroke='#4a6fa5'/>\n<text x='320.4' y='44.0' text-anchor='middle' fill='#1a1a1a'>x [B, 4, 2]</text>\n<text x='320.4' y='58.0' text-anchor='middle' fill='#555' font-size='10'>input</text>\n<rect x='412.7' y='30.0' width='156.7' height='34.0' rx='4' fill='#eef3fb' stroke='#4a6fa5'/>\n<text x='491.1' y='44.0' text-anchor='middle' fill='#1a1a1a'>h0 [B, 3]</text>\n<text x='491.1' y='58.0' text-anchor='middle' fill='#555' font-size='10'>input</text>\n<rect x='242.0' y='88.0' width='156.7' height='34.0' rx='4' fill='#eef3fb' stroke='#4a6fa5'/>\n<text x='320.4' y='102.0' text-anchor='middle' fill='#1a1a1a'>cell_scan</text>\n<text x='320.4' y='116.0' text-anchor='middle' fill='#555' font-size='10'>scan(cell, x, h0)</text>\n<path d='M250.0,122.0C216.0,130.0 216.0,80.0 250.0,88.0' fill='none' stroke='#4a6fa5' stroke-width='1.5' marker-end='url(#ntg-Rnn-f)'/>\n<text x='214.0' y='95.0' text-anchor='end' fill='#4a6fa5' font-size='10'>t=0…3</text>\n<rect x='242.0' y='146.0' width='156.7' height='34.0' rx='4' fill='#fff1c9' stroke='#b8860b'/>\n<text x='320.4' y='160.0' text-anchor='middle' fill='#1a1a1a'>hs [B, 4, 3]</text>\n<text x='320.4' y='174.0' text-anchor='middle' fill='#555' font-size='10'>output 0 of cell_scan</text>\n<rect x='412.7' y='146.0' width='156.7' height='34.0' rx='4' fill='#eef3fb' stroke='#4a6fa5'/>\n<text x='491.1' y='160.0' text-anchor='middle' fill='#1a1a1a'>h [B, 3]</text>\n<text x='491.1' y='174.0' text-anchor='middle' fill='#555' font-size='10'>output 1 of cell_scan</text>\n<rect x='242.0' y='204.0' width='156.7' height='34.0' rx='4' fill='#eef3fb' stroke='#4a6fa5'/>\n<text x='320.4' y='218.0' text-anchor='middle' fill='#1a1a1a'>head_out [B, 4, 1]</text>\n<text x='320.4' y='232.0' text-anchor='middle' fill='#555' font-size='10'>head(hs)</text>\n<rect x='817.6' y='30.0' width='190.2' height='34.0' rx='4' fill='#fbeaea' stroke='#b04a4a' stroke-dasharray='3 2'/>\n<text x='912.7' y='44.0' text-anchor='middle' fill='#1a1a1a'>∂L/∂x</text>\n<text x='912.7' y='58.0' text-anchor='middle' fill='#555' font-size='10'>the input's gradient</text>\n<rect x='613.4' y='30.0' width='190.2' height='34.0' rx='4' fill='#fbeaea' stroke='#b04a4a' stroke-dasharray='3 2'/>\n<text x='708.5' y='44.0' text-anchor='middle' fill='#1a1a1a'>∂L/∂h0</text>\n<text x='708.5' y='58.0' text-anchor='middle' fill='#555' font-size='10'>the input's gradient</text>\n<rect x='817.6' y='88.0' width='190.2' height='34.0' rx='4' fill='#fbeaea' stroke='#b04a4a'/>\n<text x='912.7' y='102.0' text-anchor='middle' fill='#1a1a1a'>∂ through cell_scan</text>\n<text x='912.7' y='116.0' text-anchor='middle' fill='#555' font-size='10'>cell backward through time</text>\n<path d='M999.8,88.0C1033.8,80.0 1033.8,130.0 999.8,122.0' fill='none' stroke='#b04a4a' stroke-width='1.5' marker-end='url(#ntg-Rnn-g)'/>\n<text x='1035.8' y='95.0' text-anchor='start' fill='#b04a4a' font-size='10'>t=3…0</text>\n<rect x='817.6' y='146.0' width='190.2' height='34.0' rx='4' fill='#fbeaea' stroke='#b04a4a'/>\n<text x='912.7' y='160.0' text-anchor='middle' fill='#1a1a1a'>∂L/∂hs</text>\n<text x='912.7' y='174.0' text-anchor='middle' fill='#555' font-size='10'>into cell_scan's backward</text>\n<rect x='817.6' y='204.0' width='190.2' height='34.0' rx='4' fill='#fbeaea' stroke='#b04a4a'/>\n<text x='912.7' y='218.0' text-anchor='middle' fill='#1a1a1a'>∂L/∂head_out (given)</text>\n<text x='912.7' y='232.0' text-anchor='middle' fill='#555' font-size='10'>head: ·W, ∂W, ∂b</text>\n<rect x='6.0' y='88.0' width='136.6' height='34.0' rx='4' fill='#e8f4ea' stroke='#3a7d44'/>\n<text x='74.3' y='102.0' text-anchor='middle' fill='#1a1a1a'>cell: RnnCell</text>\n<text x='74.3' y='116.0' text-anchor='middle' fill='#555' font-size='10'>parameters</text>\n<rect x='1107.2' y='88.0' width='123.2' height='34.0' rx='4' fill='#e8f4ea' stroke='#3a7d44'/>\n<text x='1168.8' y='102.0' text-anchor='middle' fill='#1a1a1a'>∂L/∂cell.*</text>\n<text x='1168.8' y='116.0' text-anchor='middle' fill='#555' font-size='10'>added into .grad</text>\n<rect x='6.0' y='204.0' width='136.6' height='34.0' rx='4' fill='#e8f4ea' stroke='#3a7d44'/>\n<text x='74.3' y='218.0' text-anchor='middle' fill='#1a1a1a'>head.weight [1, 3]</text>\n<text x='74.3' y='232.0' text-anchor='middle' fill='#555' font-size='10'>head.bias [1]</text>\n<rect x='1107.2' y='204.0' width='123.2' height='34.0' rx='4' fill='#e8f4ea' stroke='#3a7d44'/>\n<text x='1168.8' y='218.0' text-anchor='middle' fill='#1a1a1a'>∂L/∂head.weight</text>\n<text x='1168.8' y='232.0' text-anchor='middle' fill='#555' font-size='10'>∂L/∂head.bias</text>\n<text x='74.3' y='16' text-anchor='middle' fill='#777' font-weight='bold'>parameters</text>\n<text x='405.7' y='16' text-anchor='middle' fill='#777' font-weight='bold'>forward ↓</text>\n<text x='810.6' y='16' text-anchor='middle' fill='#777' font-weight='bold'>backward ↑</text>\n<text x='1168.8' y='16' text-anchor='middle' fill='#777' font-weight='bold'>their gradients</text>\n<text x='6' y='259.0' fill='#777' font-size='10'>amber: saved for backward (dashed: where it is read) · (+): a fan-out sum · an arc beside a box: a loop, drawn once</text>\n</svg>"
     }
 }
 impl<E: ::nanotorch::Element> ::nanotorch::Init for Rnn<E> {

@@ -125,7 +125,7 @@ fn main_struct(names: &Names, plan: &Plan) -> TokenStream {
             _types: ::core::marker::PhantomData<(#(#params,)*)>,
         )
     };
-    let struct_doc = super::docs::struct_doc(plan);
+    let struct_doc = super::docs::struct_doc(plan, &names.picture);
     let (saved_name, work_name, grads_name) = (&names.saved, &names.work, &names.grads);
     quote! {
         #(#attrs)*

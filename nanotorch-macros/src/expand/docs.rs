@@ -28,8 +28,8 @@ pub fn shapes_text(shapes: &[Vec<DimInfo>]) -> String {
         .join(", ")
 }
 
-/// The struct's docs: shapes, then one line per layer.
-pub fn struct_doc(plan: &Plan) -> TokenStream {
+/// The struct's docs: shapes, one line per layer, and the picture of the graph.
+pub fn struct_doc(plan: &Plan, picture: &str) -> TokenStream {
     let graph = plan.graph;
     let layers = graph.fields.iter().map(|f| {
         let kind = match &f.kind {
@@ -62,7 +62,13 @@ pub fn struct_doc(plan: &Plan) -> TokenStream {
     lines.extend(layers);
     lines.push(String::new());
     lines.push("See [`Self::forward`] for the computation and [`Self::backward`] for its derivative, derived at compile time by the chain rule.".to_string());
-    doc_lines(&lines)
+    let mut docs = doc_lines(&lines);
+    // Raw HTML after a blank line, with no blank line inside: rustdoc shows it inline.
+    let picture = format!(
+        "\n The graph it differentiated ([`Self::graph_svg`] returns this picture):\n\n{picture}\n"
+    );
+    docs.extend(quote!(#[doc = #picture]));
+    docs
 }
 
 /// `forward`'s docs: the steps, and what is saved.

@@ -39,12 +39,15 @@ pub struct Names<'a> {
     pub decl: TokenStream,
     /// `<H, E>` on uses.
     pub args: TokenStream,
+    /// The picture of the graph, as SVG (`picture/`).
+    pub picture: String,
 }
 
 /// The full expansion of a checked network.
 pub fn expand(net: &Network, graph: &Graph) -> TokenStream {
     let plan = Plan::new(graph, crate::nodes::read_by_backward(graph));
     let backward = plan_backward(&plan);
+    let picture = crate::picture::svg(&plan, &backward, &net.name.to_string());
     let params = &net.dim_params;
     let names = Names {
         net,
@@ -54,18 +57,39 @@ pub fn expand(net: &Network, graph: &Graph) -> TokenStream {
         grads: format_ident!("{}Grads", net.name),
         decl: quote!(#(#params: ::nanotorch::shape::StaticDim,)* E: ::nanotorch::Element),
         args: quote!(#(#params,)* E),
+        picture,
     };
     let structs = buffers::structs(&names, &plan, &backward);
     let deferred = deferred_checks(&names, graph);
     let methods = methods::methods(&names, &plan, &backward);
     let module = module::impls(&names, &plan);
     let traits = traits::impls(&names, &plan);
+    let graph_svg = graph_svg(&names);
     quote! {
         #structs
         #(#deferred)*
         #methods
+        #graph_svg
         #module
         #traits
+    }
+}
+
+/// `graph_svg()`: the picture in the struct's docs, as a string. On the `f32` network (the
+/// default element type) so that `Net::graph_svg()` needs no type annotation.
+fn graph_svg(names: &Names) -> TokenStream {
+    let (name, params) = (names.name, &names.net.dim_params);
+    let svg = &names.picture;
+    let doc = format!(
+        " The graph `network!` differentiated for [`{name}`], as an SVG picture drawn at compile time (the one in the struct's docs): the forward values and their shapes, the values `backward` reads, the gradients in reverse with their fan-out sums, the parameters and their gradients. Write it to a `.svg` file to view it."
+    );
+    quote! {
+        impl<#(#params: ::nanotorch::shape::StaticDim),*> #name<#(#params,)* f32> {
+            #[doc = #doc]
+            pub fn graph_svg() -> &'static str {
+                #svg
+            }
+        }
     }
 }
 

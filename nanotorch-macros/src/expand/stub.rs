@@ -57,6 +57,11 @@ pub fn stub(net: &Network) -> TokenStream {
             /// Not generated: the declaration has errors.
             pub fn predict(&self, #inputs) -> #outs { ::core::unreachable!() }
         }
+        #[allow(unused_variables, clippy::all)]
+        impl<#(#params: ::nanotorch::shape::StaticDim),*> #name<#(#params,)* f32> {
+            /// Not generated: the declaration has errors.
+            pub fn graph_svg() -> &'static str { "" }
+        }
         #[allow(unused_variables)]
         impl<#decl> ::nanotorch::Module<E> for #name<#args> {
             fn visit_params(&mut self, f: &mut dyn FnMut(::nanotorch::ParamMut<'_, E>)) {}

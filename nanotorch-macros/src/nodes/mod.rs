@@ -82,16 +82,23 @@ pub trait Gradients<'g> {
     fn param_term(&mut self, lhs: String, rhs: String);
 }
 
+/// What a node's backward reads from the network's buffers: which of its inputs (by
+/// position), and whether its own value. (Layers, stacks and calls keep what their own
+/// backward reads inside the field.)
+pub fn reads(op: &Op) -> (&'static [usize], bool) {
+    match op {
+        Op::Linear { .. } => linear::reads(),
+        Op::Unary { prim, .. } => unary::reads(prim),
+        Op::Mul => arith::reads_mul(),
+        _ => (&[][..], false),
+    }
+}
+
 /// Which values backward reads.
 pub fn read_by_backward(graph: &Graph) -> Vec<bool> {
     let mut read = vec![false; graph.nodes.len()];
     for (id, node) in graph.nodes.iter().enumerate() {
-        let (inputs, output) = match &node.op {
-            Op::Linear { .. } => linear::reads(),
-            Op::Unary { prim, .. } => unary::reads(prim),
-            Op::Mul => arith::reads_mul(),
-            _ => (&[][..], false),
-        };
+        let (inputs, output) = reads(&node.op);
         for &k in inputs {
             read[node.inputs[k]] = true;
         }
