@@ -14,6 +14,14 @@
 //! back-to-back steps (about 2 ms per sample) for about a second per model and reports the
 //! median sample / `n`; the table shows, per cell, the median over rounds.
 //!
+//! **The FLOP limit.** Each model's step is also given as FLOPs — `2·m·k·n` over every matrix
+//! product and convolution (as im2col products) of the step: forward, `dW`, and `dX` where the
+//! step computes it (`TrainStep::gemm_flops`; elementwise work, norms, softmax and the
+//! optimizer are not counted) — as the GFLOP/s NanoTorch achieved, and as a share of the
+//! machine's limit: the best rate measured in the same run on a 1024 × 1024 × 1024 product at
+//! that thread count, by NanoTorch's GEMM or `torch.mm`, whichever is faster. A step at 100 %
+//! would be all products at the best product rate this machine showed.
+//!
 //! `PYTHON` defaults to `.venv/bin/python` if that exists, else `python3`.
 
 use std::collections::BTreeMap;
@@ -73,7 +81,28 @@ fn median(v: &mut [f64]) -> f64 {
     }
 }
 
-/// Worker mode: time every model in this process and print `name ns_per_step samples`.
+/// The best GFLOP/s of NanoTorch's GEMM on a 1024 × 1024 × 1024 product at this process's
+/// threads.
+fn gemm_peak() -> f64 {
+    use nanotorch::{Dyn, Tensor, ops::matmul_into, seeded_rng};
+    let n = 1024;
+    let mut rng = seeded_rng(0);
+    let a = Tensor::<(Dyn, Dyn)>::rand_uniform((Dyn(n), Dyn(n)), -1.0, 1.0, &mut rng);
+    let b = Tensor::<(Dyn, Dyn)>::rand_uniform((Dyn(n), Dyn(n)), -1.0, 1.0, &mut rng);
+    let mut c = Tensor::default();
+    let mut best = f64::INFINITY;
+    for k in 0..15 {
+        let t = Instant::now();
+        matmul_into(&a, &b, &mut c).expect("square operands of one size");
+        if k >= 3 {
+            best = best.min(t.elapsed().as_secs_f64());
+        }
+    }
+    2.0 * (n * n * n) as f64 / best / 1e9
+}
+
+/// Worker mode: time every model in this process and print `name ns_per_step samples`, then
+/// `gemm_peak GFLOP/s`.
 fn worker(seconds: f64, models: &str) {
     for name in NAMES
         .into_iter()
@@ -88,6 +117,7 @@ fn worker(seconds: f64, models: &str) {
         );
         println!("{name} {ns:.1} {count}");
     }
+    println!("gemm_peak {:.1}", gemm_peak());
 }
 
 /// Runs a worker and collects its `name ns_per_step` lines.
@@ -122,6 +152,8 @@ fn main() {
     // (threads, model) → per-round ns of each side.
     let mut nano: BTreeMap<(usize, String), Vec<f64>> = BTreeMap::new();
     let mut torch: BTreeMap<(usize, String), Vec<f64>> = BTreeMap::new();
+    // (threads, side) → the best 1024³ product rate that side showed (GFLOP/s).
+    let mut peaks: BTreeMap<(usize, &str), f64> = BTreeMap::new();
     for round in 1..=rounds {
         for threads in [1usize, 2] {
             eprintln!("round {round}/{rounds}, {threads} thread(s): NanoTorch, then PyTorch");
@@ -141,11 +173,18 @@ fn main() {
                 ])
                 .env("OMP_NUM_THREADS", &t)
                 .env("MKL_NUM_THREADS", &t));
-            for (name, ns) in ours {
-                nano.entry((threads, name)).or_default().push(ns);
-            }
-            for (name, ns) in theirs {
-                torch.entry((threads, name)).or_default().push(ns);
+            for (side, label, times) in [
+                (&mut nano, "NanoTorch", ours),
+                (&mut torch, "torch.mm", theirs),
+            ] {
+                for (name, value) in times {
+                    if name == "gemm_peak" {
+                        let best = peaks.entry((threads, label)).or_insert(0.0);
+                        *best = best.max(value);
+                    } else {
+                        side.entry((threads, name)).or_default().push(value);
+                    }
+                }
             }
         }
     }
@@ -154,9 +193,27 @@ fn main() {
         nanotorch::gemm_instruction_set()
     );
     println!(
-        "| model | threads | NanoTorch µs/step | PyTorch µs/step | PyTorch / NanoTorch | target | met |"
+        "Best 1024×1024×1024 product in this run (GFLOP/s): {}.",
+        peaks
+            .iter()
+            .map(|((t, side), g)| format!("{side} {g:.1} at {t} thread(s)"))
+            .collect::<Vec<_>>()
+            .join(", ")
     );
-    println!("|---|---|---|---|---|---|---|");
+    let mut peak: BTreeMap<usize, f64> = BTreeMap::new();
+    for (&(threads, _), &g) in &peaks {
+        let best = peak.entry(threads).or_insert(0.0);
+        *best = best.max(g);
+    }
+    println!("The FLOP limit per thread count is the better of the two.\n");
+    let flops: BTreeMap<&str, f64> = chosen
+        .iter()
+        .map(|&name| (name, by_name(name).expect("a known model").gemm_flops()))
+        .collect();
+    println!(
+        "| model | threads | GFLOP/step | NanoTorch µs/step | GFLOP/s | % of limit | PyTorch µs/step | PyTorch / NanoTorch | target | met |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|");
     for threads in [1usize, 2] {
         for &name in &chosen {
             let key = (threads, name.to_string());
@@ -173,8 +230,11 @@ fn main() {
                     if ratio >= goal { "yes" } else { "no" },
                 )
             };
+            let gflop = flops[name] / 1e9;
+            let rate = gflop / (ours * 1e-6);
+            let share = 100.0 * rate / peak.get(&threads).copied().unwrap_or(f64::NAN);
             println!(
-                "| {name} | {threads} | {ours:.2} | {theirs:.1} | {ratio:.1}× | {goal_text} | {met} |"
+                "| {name} | {threads} | {gflop:.3} | {ours:.2} | {rate:.1} | {share:.0} % | {theirs:.1} | {ratio:.1}× | {goal_text} | {met} |"
             );
         }
     }

@@ -4,7 +4,9 @@
     python scripts/bench_torch.py --threads 1 [--models tiny,digits] [--seconds 1.0]
 
 Prints one line per model, `name median_ns_per_step samples`, in the format that
-`examples/speed_compare.rs` reads. The timing scheme is the same as its NanoTorch side:
+`examples/speed_compare.rs` reads, then `gemm_peak GFLOP/s`: the best rate of torch.mm on a
+1024 × 1024 × 1024 product at these threads (speed_compare's FLOP limit is the better of this
+and NanoTorch's own). The timing scheme is the same as its NanoTorch side:
 warm up, then time samples of `n` back-to-back steps (n chosen so one sample takes about
 2 ms) and report the median sample divided by n.
 """
@@ -265,6 +267,22 @@ def main():
     for name in args.models.split(","):
         median, count = time_model(name, args.seconds)
         print(f"{name} {median:.1f} {count}", flush=True)
+    print(f"gemm_peak {gemm_peak():.1f}", flush=True)
+
+
+def gemm_peak(n=1024, samples=12):
+    """The best GFLOP/s of torch.mm on an n × n × n product into a preallocated output."""
+    gen = torch.Generator().manual_seed(0)
+    a, b = torch.rand(n, n, generator=gen), torch.rand(n, n, generator=gen)
+    c = torch.empty(n, n)
+    for _ in range(3):
+        torch.mm(a, b, out=c)
+    best = math.inf
+    for _ in range(samples):
+        t = time.perf_counter()
+        torch.mm(a, b, out=c)
+        best = min(best, time.perf_counter() - t)
+    return 2 * n**3 / best / 1e9
 
 
 if __name__ == "__main__":
