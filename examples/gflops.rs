@@ -1,6 +1,7 @@
 //! GFLOP/s of the matrix products of the MNIST training step (784 → 256 → 128 → 10, batch 128),
 //! NanoTorch's against PyTorch's `torch.mm` on the same shapes and layouts, at 1 and 2 threads,
-//! in one run; then the whole step against the sum of its products.
+//! in one run; then the steps of four benchmark models (mnist, lenet, gpt, lstm) split into
+//! their products and the rest.
 //!
 //! ```text
 //! PYTHON=.venv/bin/python cargo run --release --example gflops
@@ -15,10 +16,14 @@
 //! after warm-up (interference only adds time), in a fresh process per side and thread count
 //! (threads pinned through `NANOTORCH_NUM_THREADS` and `torch.set_num_threads`).
 //!
-//! The step line divides the step's time into its products (the sum of the isolated times
-//! above) and the rest (bias, ReLU, loss, SGD, copies). The isolated products run with their
-//! operands hot in cache, which inside a step they may not be, so "the rest" is an estimate;
-//! it is printed as measured, never clamped.
+//! The step lines divide each step's time into its products and the rest (bias, activations,
+//! im2col, normalisation, softmax, loss, optimizer, copies), both measured in the same steps:
+//! [`nanotorch::product_timer`] adds up the wall time of every product the step runs on its
+//! thread (linear layers, attention's batched products, the convolutions' im2col products),
+//! so the parts add up to the step. (Timing the products apart from the step did not: run
+//! alone, with their operands hot in cache, they once summed to 107 % of the step.) At 2
+//! threads, products that a convolution runs inside its own parallel parts count as the rest.
+//! FLOPs are those of `TrainStep::gemm_flops` (products and convolutions: forward, `dW`, `dX`).
 //!
 //! `PYTHON` defaults to `.venv/bin/python` if that exists, else `python3`.
 
@@ -27,7 +32,7 @@ use std::time::{Duration, Instant};
 
 use nanotorch::ops::{linear_backward_input_into, linear_backward_params, linear_into};
 use nanotorch::{Dyn, Tensor, seeded_rng};
-use nanotorch_suite::bench_models::{MnistStep, TrainStep};
+use nanotorch_suite::bench_models::by_name;
 use nanotorch_suite::bench_processes::{python, run_worker as run};
 
 type Matrix = Tensor<(Dyn, Dyn)>;
@@ -121,14 +126,46 @@ fn worker(seconds: f64) {
             println!("{BATCH}x{out}x{inp}:nn {dxs:.9}");
         }
     }
-    let mut step = MnistStep::new();
-    let secs = best_secs(
+    for name in STEPS {
+        let (step, products) = step_parts(name, 2.0 * seconds);
+        println!("step:{name} {step:.9}");
+        println!("products:{name} {products:.9}");
+    }
+}
+
+/// The models whose steps are split into products and the rest.
+const STEPS: [&str; 4] = ["mnist", "lenet", "gpt", "lstm"];
+
+/// One model's step time and, inside it, the time its products took: over samples of about
+/// 2 ms, the sample with the least wall time (interference only adds), per step. The
+/// products are timed by [`nanotorch::product_timer`] during the same steps, so the two add
+/// up: the rest is the step minus its products, never an estimate.
+fn step_parts(name: &str, seconds: f64) -> (f64, f64) {
+    let mut model = by_name(name).expect("a known model");
+    let per = best_secs(
         || {
-            step.step();
+            model.step();
         },
-        2.0 * seconds,
+        0.2,
     );
-    println!("step {secs:.9}");
+    let n = ((2e-3 / per) as usize).max(1);
+    let (mut best, mut in_products) = (f64::INFINITY, 0.0);
+    let start = Instant::now();
+    let mut samples = 0;
+    while start.elapsed().as_secs_f64() < seconds || samples < 9 {
+        nanotorch::product_timer::start();
+        let t = Instant::now();
+        for _ in 0..n {
+            model.step();
+        }
+        let wall = t.elapsed().as_secs_f64();
+        let (products, _) = nanotorch::product_timer::stop();
+        if wall < best {
+            (best, in_products) = (wall, products.as_secs_f64());
+        }
+        samples += 1;
+    }
+    (best / n as f64, in_products / n as f64)
 }
 
 fn lookup(results: &[(String, f64)], key: &str) -> f64 {
@@ -148,7 +185,6 @@ fn main() {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/mm_torch.py");
     let products = products();
     let specs: Vec<&str> = products.iter().map(|p| p.spec.as_str()).collect();
-    let step_flops = MnistStep::new().gemm_flops();
     for threads in ["1", "2"] {
         let ours = run(Command::new(&me)
             .arg("--worker")
@@ -161,10 +197,8 @@ fn main() {
         println!("\n{threads} thread(s): GFLOP/s, NanoTorch against torch.mm on the same shape\n");
         println!("| product | M×K×N | NanoTorch | torch.mm | NanoTorch / torch |");
         println!("|---|---|---|---|---|");
-        let mut total = 0.0;
         for p in &products {
             let (ours, theirs) = (lookup(&ours, &p.spec), lookup(&theirs, &p.spec));
-            total += ours;
             let (sizes, _) = p.spec.split_once(':').expect("M×K×N:layouts");
             println!(
                 "| {} | {} | {:.1} | {:.1} | {:.0} % |",
@@ -175,15 +209,23 @@ fn main() {
                 100.0 * theirs / ours
             );
         }
-        let step = lookup(&ours, "step");
-        println!(
-            "\nmnist step: {:.3} ms = {:.1} GFLOP/s over its products' FLOPs; the products \
-             alone (sum of the rows above): {:.3} ms = {:.0} % of the step; the rest: {:.3} ms",
-            step * 1e3,
-            step_flops / step / 1e9,
-            total * 1e3,
-            100.0 * total / step,
-            (step - total) * 1e3
-        );
+        println!();
+        for name in STEPS {
+            let step = lookup(&ours, &format!("step:{name}"));
+            let inside = lookup(&ours, &format!("products:{name}"));
+            let flops = by_name(name).expect("a known model").gemm_flops();
+            println!(
+                "{name} step: {:.3} ms = {:.1} GFLOP/s over its products' {:.3} GFLOP; inside \
+                 it, the products: {:.3} ms ({:.0} % of the step, {:.1} GFLOP/s); the rest: \
+                 {:.3} ms",
+                step * 1e3,
+                flops / step / 1e9,
+                flops / 1e9,
+                inside * 1e3,
+                100.0 * inside / step,
+                flops / inside / 1e9,
+                (step - inside) * 1e3
+            );
+        }
     }
 }

@@ -22,6 +22,7 @@ mod small;
 #[cfg(test)]
 mod tests;
 pub mod threads;
+pub mod timer;
 mod transpose;
 
 use pulp::Arch;
@@ -190,11 +191,13 @@ pub(crate) fn gemm<E: Lane + Send + Sync>(
     }
     let work = m * k * n;
     let threads = threads::num_threads();
-    if threads > 1 && work >= PARALLEL_WORK {
-        split(a, b, c, accumulate, threads);
-    } else {
-        gemm_serial(a, b, c, accumulate);
-    }
+    timer::timed(|| {
+        if threads > 1 && work >= PARALLEL_WORK {
+            split(a, b, c, accumulate, threads);
+        } else {
+            gemm_serial(a, b, c, accumulate);
+        }
+    });
 }
 
 /// One thread's product: the small or the packed path.
