@@ -35,10 +35,10 @@
 //! 1 through the layers' `forward_into` with kept buffers, so a character costs the same
 //! however long the text so far, and the loop allocates nothing per character.
 
+use nanotorch::Network;
 use nanotorch::checkpoint::{self, WithState};
 use nanotorch::data::{CharCorpus, CharStreams};
 use nanotorch::prelude::*;
-use nanotorch::Network;
 use nanotorch_suite::char_lm::{Args, NextChar, Result, Schedule, Spec, Trainer, generate};
 
 network! {
@@ -335,10 +335,14 @@ impl<'n> Sampling<'n> {
         let (s, n, net) = (&self.state, &mut self.next, &mut *self.net);
         self.x.assign_from_slice(1, &[id])?;
         net.wte.forward_into(&self.x, &mut self.emb);
-        net.lstm1
-            .forward_into((&self.emb, &s.h1, &s.c1), (&mut self.hs1, &mut n.h1, &mut n.c1));
-        net.lstm2
-            .forward_into((&self.hs1, &s.h2, &s.c2), (&mut self.hs2, &mut n.h2, &mut n.c2));
+        net.lstm1.forward_into(
+            (&self.emb, &s.h1, &s.c1),
+            (&mut self.hs1, &mut n.h1, &mut n.c1),
+        );
+        net.lstm2.forward_into(
+            (&self.hs1, &s.h2, &s.c2),
+            (&mut self.hs2, &mut n.h2, &mut n.c2),
+        );
         std::mem::swap(&mut self.state, &mut self.next);
         Ok(())
     }
@@ -346,8 +350,8 @@ impl<'n> Sampling<'n> {
 
 impl NextChar for Sampling<'_> {
     fn next_logits(&mut self, ids: &[usize]) -> Result<&[f32]> {
-        for k in self.fed..ids.len() {
-            self.feed(ids[k])?;
+        for &id in &ids[self.fed..] {
+            self.feed(id)?;
         }
         self.fed = ids.len();
         self.net.head.forward_into(&self.hs2, &mut self.logits);

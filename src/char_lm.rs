@@ -195,10 +195,7 @@ impl Spec {
     }
 
     fn train_first(&self) -> String {
-        format!(
-            "(train first: cargo run --release --example {})",
-            self.name
-        )
+        format!("(train first: cargo run --release --example {})", self.name)
     }
 
     /// The vocabulary saved by the last training run.
@@ -357,9 +354,7 @@ impl Spec {
             println!("saved {dir}/model.safetensors (no step taken: curves.svg left as it was)");
         } else {
             history.write_svg(format!("{dir}/curves.svg"))?;
-            println!(
-                "saved {dir}/model.safetensors, {dir}/train.safetensors and {dir}/curves.svg"
-            );
+            println!("saved {dir}/model.safetensors, {dir}/train.safetensors and {dir}/curves.svg");
         }
         Ok(())
     }

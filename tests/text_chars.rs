@@ -319,7 +319,10 @@ fn streams_continue_where_the_last_window_stopped() {
         for (r, row) in x.ids().chunks(4).enumerate() {
             // Each target is the id after its input, within the stream.
             let targets: Vec<usize> = y[r * 4..(r + 1) * 4].iter().map(|t| t.unwrap()).collect();
-            assert_eq!(targets, row.iter().map(|&i| (i + 1) % 16).collect::<Vec<_>>());
+            assert_eq!(
+                targets,
+                row.iter().map(|&i| (i + 1) % 16).collect::<Vec<_>>()
+            );
             rows[r].extend_from_slice(row);
         }
     }

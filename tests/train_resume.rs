@@ -441,7 +441,11 @@ fn truncated_bptt_with_a_carried_state_resumes_exactly() {
 
     let (mut first, mut opt1, mut state1) = (TinyLstm::<f64>::new(3), optimizer(), zero());
     train_lstm(&mut first, &mut opt1, &mut state1, &corpus, 0, 10);
-    assert!(state1.iter().all(|t| t.as_slice().iter().any(|&v| v != 0.0)));
+    assert!(
+        state1
+            .iter()
+            .all(|t| t.as_slice().iter().any(|&v| v != 0.0))
+    );
     let mut saved = WithState::new(&mut first, named(&mut state1));
     checkpoint::save_training(&mut saved, &mut opt1, 10, &path).unwrap();
 
@@ -468,5 +472,9 @@ fn truncated_bptt_with_a_carried_state_resumes_exactly() {
     let mut loading = WithState::new(&mut bare, named(&mut scratch));
     let err = checkpoint::load_training(&mut loading, &mut optimizer(), &plain).unwrap_err();
     let missing: Vec<&str> = err.problems().iter().map(Problem::name).collect();
-    assert_eq!(missing, ["state.h1", "state.c1", "state.h2", "state.c2"], "{err}");
+    assert_eq!(
+        missing,
+        ["state.h1", "state.c1", "state.h2", "state.c2"],
+        "{err}"
+    );
 }

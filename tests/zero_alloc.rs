@@ -30,8 +30,8 @@ use nanotorch::sample::Sampler;
 use nanotorch::set_num_threads;
 use nanotorch_suite::bench_models::LstmStep as CharLstmStep;
 use nanotorch_suite::bench_models::{
-    CharGpt, CharGptStep, CharLstm2, CharLstm2Step, DigitsStep, GptStep, LeNetStep, MnistStep, ResidualStep, TinyStep,
-    TrainStep,
+    CharGpt, CharGptStep, CharLstm2, CharLstm2Step, DigitsStep, GptStep, LeNetStep, MnistStep,
+    ResidualStep, TinyStep, TrainStep,
 };
 
 const KEPT: usize = 16;
@@ -212,7 +212,10 @@ fn lstm_generation() {
     let (mut hs1, mut hs2) = (Tensor::default(), Tensor::default());
     let mut logits = Tensor::<(Dyn, U1, U73)>::default();
     let zero = || Tensor::<(Dyn, U256)>::zeros((Dyn(1), U256::default()));
-    let (mut state, mut next) = ([zero(), zero(), zero(), zero()], [zero(), zero(), zero(), zero()]);
+    let (mut state, mut next) = (
+        [zero(), zero(), zero(), zero()],
+        [zero(), zero(), zero(), zero()],
+    );
     let mut out = String::with_capacity(4 * tokens);
     let mut next_char = || {
         x.assign_from_slice(1, &ids[ids.len() - 1..])
@@ -280,7 +283,10 @@ fn text_batches() {
         "text streams: {} windows of 12 streams made {n} allocations",
         streams.windows()
     );
-    assert!(n == 0, "filling stream windows allocated {n} times ({sizes:?})");
+    assert!(
+        n == 0,
+        "filling stream windows allocated {n} times ({sizes:?})"
+    );
 }
 
 /// Runs `check` at 1 thread and at 2.
@@ -504,7 +510,10 @@ fn main() {
         steady_state("lstm scan (12 steps)", &mut LstmStep::new());
         steady_state("char_gpt", &mut CharGptStep::new());
         steady_state("lstm (Lstm<64, 256>, 64 steps)", &mut CharLstmStep::new());
-        steady_state("char_lstm (2 layers, state carried)", &mut CharLstm2Step::new());
+        steady_state(
+            "char_lstm (2 layers, state carried)",
+            &mut CharLstm2Step::new(),
+        );
         generation();
         lstm_generation();
         batch_change("tiny", &mut TinyStep::new(), 50, 30);

@@ -293,7 +293,9 @@ pub fn text(bytes: &[u8]) -> String {
                 outcomes.push(outcome(&r));
                 // Consecutive streams over the part: either a typed error (too short for 3
                 // streams of a window) or every window fills. (Checked, not pinned.)
-                if let Ok(mut streams) = CharStreams::<U8, U73>::new("fuzz.txt", "part", part.len(), 3) {
+                if let Ok(mut streams) =
+                    CharStreams::<U8, U73>::new("fuzz.txt", "part", part.len(), 3)
+                {
                     for k in 0..streams.windows().min(4) {
                         streams
                             .fill(part, k, &mut x, &mut targets)
