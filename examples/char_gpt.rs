@@ -32,7 +32,7 @@
 use nanotorch::checkpoint;
 use nanotorch::data::{CharBatcher, CharCorpus};
 use nanotorch::prelude::*;
-use nanotorch_suite::char_lm::{Args, NextChar, Result, Schedule, Spec, Trainer, generate};
+use nanotorch_suite::char_lm::{NextChar, Result, Schedule, Spec, Trainer, generate};
 
 network! {
     /// A transformer block: causal self-attention and an MLP, each after a LayerNorm and added
@@ -89,28 +89,19 @@ const SPEC: Spec = Spec {
 };
 
 fn main() -> std::process::ExitCode {
-    SPEC.main(run)
-}
-
-fn run(args: &Args) -> Result<()> {
-    if let Some(prompt) = &args.sample {
-        let mut net = CharGpt::<f32>::new(SEED);
-        let vocab = SPEC.load_trained(&mut net)?;
-        return generate(&mut Sampling::new(&mut net), &vocab, prompt, args);
-    }
-    let corpus = SPEC.corpus::<Ctx, Voc>(args)?;
-    let mut run = GptRun::new(&corpus)?;
-    SPEC.train(&mut run, &corpus, corpus.vocab(), args)?;
-    let after = Args {
-        tokens: 300,
-        ..args.clone()
-    };
-    generate(&mut run.generator(), corpus.vocab(), "\n", &after)
+    SPEC.main(|args| {
+        SPEC.run::<Ctx, Voc, _, _>(
+            args,
+            || CharGpt::<f32>::new(SEED),
+            |net, vocab, prompt, args| generate(&mut Sampling::new(net), vocab, prompt, args),
+            GptRun::new,
+        )
+    })
 }
 
 /// A training run: the model, AdamW, the data and the reused buffers.
-struct GptRun<'c> {
-    corpus: &'c CharCorpus,
+struct GptRun {
+    corpus: CharCorpus,
     net: CharGpt<f32>,
     optimizer: AdamW,
     batcher: CharBatcher<Ctx, Voc>,
@@ -122,9 +113,11 @@ struct GptRun<'c> {
     starts: Vec<usize>,
 }
 
-impl<'c> GptRun<'c> {
-    fn new(corpus: &'c CharCorpus) -> Result<Self> {
+impl GptRun {
+    fn new(corpus: CharCorpus) -> Result<Self> {
         Ok(Self {
+            batcher: CharBatcher::new(&corpus)?,
+            starts: eval_starts(corpus.validation().len()),
             corpus,
             net: CharGpt::<f32>::new(SEED),
             optimizer: AdamW::new()
@@ -133,12 +126,10 @@ impl<'c> GptRun<'c> {
                 .weight_decay(0.1)
                 .decay_on(DecayOn::Matrices)
                 .validated()?,
-            batcher: CharBatcher::new(corpus)?,
             x: Window::default(),
             y: Vec::new(),
             scratch: Vec::new(),
             d_logits: Tensor::default(),
-            starts: eval_starts(corpus.validation().len()),
         })
     }
 
@@ -165,7 +156,7 @@ impl<'c> GptRun<'c> {
     }
 }
 
-impl Trainer for GptRun<'_> {
+impl Trainer for GptRun {
     type Generator<'a>
         = Sampling<'a>
     where

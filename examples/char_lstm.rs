@@ -39,7 +39,7 @@ use nanotorch::Network;
 use nanotorch::checkpoint::{self, WithState};
 use nanotorch::data::{CharCorpus, CharStreams};
 use nanotorch::prelude::*;
-use nanotorch_suite::char_lm::{Args, NextChar, Result, Schedule, Spec, Trainer, generate};
+use nanotorch_suite::char_lm::{NextChar, Result, Schedule, Spec, Trainer, generate};
 
 network! {
     /// char-rnn's two-layer LSTM: 64 character ids and each layer's initial state in; logits
@@ -91,23 +91,14 @@ const SPEC: Spec = Spec {
 };
 
 fn main() -> std::process::ExitCode {
-    SPEC.main(run)
-}
-
-fn run(args: &Args) -> Result<()> {
-    if let Some(prompt) = &args.sample {
-        let mut net = CharLstm::<f32>::new(SEED);
-        let vocab = SPEC.load_trained(&mut net)?;
-        return generate(&mut Sampling::new(&mut net), &vocab, prompt, args);
-    }
-    let corpus = SPEC.corpus::<Ctx, Voc>(args)?;
-    let mut run = LstmRun::new(&corpus)?;
-    SPEC.train(&mut run, &corpus, corpus.vocab(), args)?;
-    let after = Args {
-        tokens: 300,
-        ..args.clone()
-    };
-    generate(&mut run.generator(), corpus.vocab(), "\n", &after)
+    SPEC.main(|args| {
+        SPEC.run::<Ctx, Voc, _, _>(
+            args,
+            || CharLstm::<f32>::new(SEED),
+            |net, vocab, prompt, args| generate(&mut Sampling::new(net), vocab, prompt, args),
+            LstmRun::new,
+        )
+    })
 }
 
 /// The state `(h, c)` of both layers that one batch hands to the next.
@@ -160,8 +151,8 @@ impl CarriedState {
 }
 
 /// A training run: the model, Adam, the streams, the carried state and the reused buffers.
-struct LstmRun<'c> {
-    corpus: &'c CharCorpus,
+struct LstmRun {
+    corpus: CharCorpus,
     net: CharLstm<f32>,
     optimizer: Adam,
     train: CharStreams<Ctx, Voc>,
@@ -176,15 +167,15 @@ struct LstmRun<'c> {
     d_logits: Tensor<(Dyn, Ctx, Voc)>,
 }
 
-impl<'c> LstmRun<'c> {
-    fn new(corpus: &'c CharCorpus) -> Result<Self> {
-        let (train, validation) = (corpus.train(), corpus.validation());
+impl LstmRun {
+    fn new(corpus: CharCorpus) -> Result<Self> {
+        let (train, validation) = (corpus.train().len(), corpus.validation().len());
         Ok(Self {
+            train: CharStreams::new(corpus.origin(), "training", train, BATCH)?,
+            validation: CharStreams::new(corpus.origin(), "validation", validation, BATCH)?,
             corpus,
             net: CharLstm::<f32>::new(SEED),
             optimizer: Adam::new().with_lr(SPEC.schedule.lr).validated()?,
-            train: CharStreams::new(corpus.origin(), "training", train.len(), BATCH)?,
-            validation: CharStreams::new(corpus.origin(), "validation", validation.len(), BATCH)?,
             state: CarriedState::zeros(BATCH),
             eval_state: CarriedState::zeros(BATCH),
             zeros: State::zeros((Dyn(BATCH), Hid::default())),
@@ -211,7 +202,7 @@ impl<'c> LstmRun<'c> {
     }
 }
 
-impl Trainer for LstmRun<'_> {
+impl Trainer for LstmRun {
     type Generator<'a>
         = Sampling<'a>
     where

@@ -37,18 +37,14 @@ random draw is involved. The time per step is the training loop only (evaluation
 the Rust example reports it.
 """
 
-import argparse
-import gzip
 import math
-import os
 import time
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
-SHAKESPEARE = os.path.join(ROOT, "nanotorch", "data", "shakespeare", "tragedies.txt.gz")
+import char_twin
 
 VOCAB, EMBED, HIDDEN, CONTEXT, BATCH = 73, 64, 256, 64, 32
 LR, MIN_LR, WARMUP = 2e-3, 2e-4, 100
@@ -91,11 +87,7 @@ class Streams:
 
 
 def lr_at(step, steps):
-    """nanoGPT's get_lr with char_lstm's rates."""
-    if step < WARMUP:
-        return LR * (step + 1) / (WARMUP + 1)
-    ratio = min(1.0, (step - WARMUP) / max(1, steps - WARMUP))
-    return MIN_LR + 0.5 * (1.0 + math.cos(math.pi * ratio)) * (LR - MIN_LR)
+    return char_twin.lr_at(step, steps, LR, MIN_LR, WARMUP)
 
 
 @torch.no_grad()
@@ -109,26 +101,7 @@ def loss_on(net, streams, windows):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--steps", type=int, default=2000)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--text", default=None, help="a UTF-8 text file (default: the shipped one)")
-    args = ap.parse_args()
-    torch.set_num_threads(args.threads)
-    torch.set_num_interop_threads(1)
-    torch.manual_seed(args.seed)
-    if args.text:
-        with open(args.text, encoding="utf-8") as f:
-            text = f.read()
-    else:
-        with gzip.open(SHAKESPEARE, "rt", encoding="utf-8") as f:
-            text = f.read()
-    chars = sorted(set(text))
-    assert len(chars) <= VOCAB, f"{len(chars)} distinct characters, more than {VOCAB}"
-    stoi = {c: i for i, c in enumerate(chars)}
-    data = torch.tensor([stoi[c] for c in text], dtype=torch.long)
-    split = len(data) * 9 // 10
+    args, chars, data, split = char_twin.setup(__doc__.split("\n\n")[0], VOCAB)
     train, val = Streams(data[:split]), Streams(data[split:])
     print(f"char_lstm_torch: {len(data)} characters, {len(chars)} distinct; "
           f"train {split} / validation {len(data) - split}")

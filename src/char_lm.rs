@@ -255,28 +255,27 @@ impl Spec {
         Ok(corpus)
     }
 
-    /// Trains `trainer` for `args.steps` steps (from its training checkpoint on `--resume`):
-    /// a progress bar per `eval_every` steps, then the validation loss in nats and bits per
-    /// character and a training checkpoint; at the end, the final validation loss, the model
-    /// and the curves. `describe` is the line that says what is trained.
+    /// The whole program of a character model. With `--sample`, loads the trained model into
+    /// `net()` and hands it to `sample` (which wraps it in the model's [`NextChar`] and calls
+    /// [`generate`]). Otherwise reads the text ([`Spec::corpus`], for a model of context `T`
+    /// over `V` ids), builds the trainer with `trainer`, trains it ([`Spec::train`]) and
+    /// samples 300 characters after a newline.
     ///
     /// # Errors
-    /// Those of the trainer, and of writing the run directory.
-    pub fn train<R: Trainer>(
+    /// Those of each part.
+    pub fn run<T: StaticDim, V: StaticDim, M: Module<f32>, R: Trainer>(
         &self,
-        trainer: &mut R,
-        corpus: &CharCorpus,
-        vocab: &CharVocab,
         args: &Args,
+        net: impl FnOnce() -> M,
+        sample: impl FnOnce(&mut M, &CharVocab, &str, &Args) -> Result<()>,
+        trainer: impl FnOnce(CharCorpus) -> Result<R>,
     ) -> Result<()> {
-        let start = Instant::now();
-        let resume_path = self.train_path();
-        let mut first = 0;
-        if args.resume {
-            first = trainer.load_training(&resume_path)?;
-            println!("resumed from {resume_path} at step {first}");
+        if let Some(prompt) = &args.sample {
+            let mut net = net();
+            let vocab = self.load_trained(&mut net)?;
+            return sample(&mut net, &vocab, prompt, args);
         }
-        let steps = args.steps;
+        let corpus = self.corpus::<T, V>(args)?;
         println!(
             "{}: {} — {} characters, {} distinct; train {} / validation {}",
             self.name,
@@ -286,6 +285,32 @@ impl Spec {
             corpus.train().len(),
             corpus.validation().len()
         );
+        let vocab = corpus.vocab().clone();
+        let mut run = trainer(corpus)?;
+        self.train(&mut run, &vocab, args)?;
+        let after = Args {
+            tokens: 300,
+            ..args.clone()
+        };
+        generate(&mut run.generator(), &vocab, "\n", &after)
+    }
+
+    /// Trains `trainer` for `args.steps` steps (from its training checkpoint on `--resume`):
+    /// a progress bar per `eval_every` steps, then the validation loss in nats and bits per
+    /// character and a training checkpoint; at the end, the final validation loss, the model
+    /// and the curves. `vocab` decodes the samples of `--show-samples`.
+    ///
+    /// # Errors
+    /// Those of the trainer, and of writing the run directory.
+    pub fn train<R: Trainer>(&self, trainer: &mut R, vocab: &CharVocab, args: &Args) -> Result<()> {
+        let start = Instant::now();
+        let resume_path = self.train_path();
+        let mut first = 0;
+        if args.resume {
+            first = trainer.load_training(&resume_path)?;
+            println!("resumed from {resume_path} at step {first}");
+        }
+        let steps = args.steps;
         println!(
             "{}, {steps} steps, {} thread(s)",
             trainer.describe(),
