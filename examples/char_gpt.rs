@@ -4,6 +4,7 @@
 //! ```sh
 //! cargo run --release --example char_gpt                      # train 2,000 steps, then sample
 //! cargo run --release --example char_gpt -- --resume          # continue from runs/char_gpt/train.safetensors
+//! cargo run --release --example char_gpt -- --show-samples    # also a sample at step 0 and every 250 steps
 //! cargo run --release --example char_gpt -- --sample "ROMEO:" --tokens 500 --temperature 0.8 --top-k 40 --seed 1
 //! cargo run --release --example char_gpt -- --text my.txt     # any UTF-8 text of at most 73 distinct characters
 //! ```
@@ -28,6 +29,9 @@
 //! `runs/char_gpt/train.safetensors` (model, AdamW moments and step, for `--resume`; saved at
 //! every evaluation) and `runs/char_gpt/curves.svg` (of a resumed run: the steps after the
 //! resume). A run resumed from step 250 ends byte for byte where the uninterrupted run ends.
+//! The command line, the training loop's bookkeeping and the sampling loop are shared with
+//! `examples/char_lstm.rs` (`nanotorch_suite::char_lm`); this file holds the model, its step,
+//! its validation and its sampler.
 
 use nanotorch::checkpoint;
 use nanotorch::data::{CharBatcher, CharCorpus};
