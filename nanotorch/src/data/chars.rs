@@ -410,7 +410,7 @@ impl<T: StaticDim, V: StaticDim> CharBatcher<T, V> {
 /// assert_eq!((streams.stream_len(), streams.windows()), (3, 1));
 /// let (mut x, mut y) = (Tokens::default(), Vec::new());
 /// streams.fill(&ids, 0, &mut x, &mut y)?;
-/// assert_eq!(x.as_slice(), &[0, 1, 2, 3, 4, 5]);
+/// assert_eq!(x.ids(), &[0, 1, 2, 3, 4, 5]);
 /// assert_eq!(y, [1, 2, 3, 4, 5, 6].map(Some));
 /// # Ok::<(), nanotorch::data::DataError>(())
 /// ```
