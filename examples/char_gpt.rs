@@ -4,6 +4,7 @@
 //! ```sh
 //! cargo run --release --example char_gpt                      # train 2,000 steps, then sample
 //! cargo run --release --example char_gpt -- --resume          # continue from runs/char_gpt/train.safetensors
+//! cargo run --release --example char_gpt -- --show-samples    # also a sample at step 0 and every 250 steps
 //! cargo run --release --example char_gpt -- --sample "ROMEO:" --tokens 500 --temperature 0.8 --top-k 40 --seed 1
 //! cargo run --release --example char_gpt -- --text my.txt     # any UTF-8 text of at most 73 distinct characters
 //! ```
@@ -28,17 +29,14 @@
 //! `runs/char_gpt/train.safetensors` (model, AdamW moments and step, for `--resume`; saved at
 //! every evaluation) and `runs/char_gpt/curves.svg` (of a resumed run: the steps after the
 //! resume). A run resumed from step 250 ends byte for byte where the uninterrupted run ends.
-
-use std::error::Error;
-use std::io::Write;
-use std::process::ExitCode;
-use std::time::{Duration, Instant};
+//! The command line, the training loop's bookkeeping and the sampling loop are shared with
+//! `examples/char_lstm.rs` (`nanotorch_suite::char_lm`); this file holds the model, its step,
+//! its validation and its sampler.
 
 use nanotorch::checkpoint;
-use nanotorch::data::{CharBatcher, CharCorpus, CharVocab, datasets};
+use nanotorch::data::{CharBatcher, CharCorpus};
 use nanotorch::prelude::*;
-use nanotorch::sample::Sampler;
-use nanotorch::train::{EpochSummary, History, Progress};
+use nanotorch_suite::char_lm::{NextChar, Result, Schedule, Spec, Trainer, generate};
 
 network! {
     /// A transformer block: causal self-attention and an MLP, each after a LayerNorm and added
@@ -78,152 +76,168 @@ const CONTEXT: usize = 64;
 const VOCAB: usize = 73;
 
 const SEED: u64 = 0;
-const STEPS: u64 = 2000;
 const BATCH: usize = 12;
-const LR: f64 = 1e-3;
-const MIN_LR: f64 = 1e-4;
-const WARMUP: u64 = 100;
-const EVAL_EVERY: u64 = 250;
 const EVAL_BATCHES: usize = 20;
-const RUN_DIR: &str = "runs/char_gpt";
 
-/// nanoGPT's `get_lr`: linear warm-up over the first 100 steps, then a cosine from 1e-3 down
-/// to 1e-4 at the last step.
-fn lr_at(step: u64, steps: u64) -> f64 {
-    if step < WARMUP {
-        return LR * (step + 1) as f64 / (WARMUP + 1) as f64;
+/// nanoGPT's schedule: linear warm-up over the first 100 steps, then a cosine from 1e-3 down
+/// to 1e-4 at the last step; 2,000 steps, an evaluation every 250.
+const SPEC: Spec = Spec {
+    name: "char_gpt",
+    steps: 2000,
+    schedule: Schedule {
+        lr: 1e-3,
+        min_lr: 1e-4,
+        warmup: 100,
+    },
+    eval_every: 250,
+};
+
+fn main() -> std::process::ExitCode {
+    SPEC.main(|args| {
+        SPEC.run::<Ctx, Voc, _, _>(
+            args,
+            || CharGpt::<f32>::new(SEED),
+            |net, vocab, prompt, args| generate(&mut Sampling::new(net), vocab, prompt, args),
+            GptRun::new,
+        )
+    })
+}
+
+/// A training run: the model, AdamW, the data and the reused buffers.
+struct GptRun {
+    corpus: CharCorpus,
+    net: CharGpt<f32>,
+    optimizer: AdamW,
+    batcher: CharBatcher<Ctx, Voc>,
+    x: Window,
+    y: Vec<Option<usize>>,
+    scratch: Vec<usize>,
+    d_logits: Tensor<(Dyn, Ctx, Voc)>,
+    /// The periodic evaluation's window starts.
+    starts: Vec<usize>,
+}
+
+impl GptRun {
+    fn new(corpus: CharCorpus) -> Result<Self> {
+        Ok(Self {
+            batcher: CharBatcher::new(&corpus)?,
+            starts: eval_starts(corpus.validation().len()),
+            corpus,
+            net: CharGpt::<f32>::new(SEED),
+            optimizer: AdamW::new()
+                .with_lr(SPEC.schedule.lr)
+                .betas(0.9, 0.99)
+                .weight_decay(0.1)
+                .decay_on(DecayOn::Matrices)
+                .validated()?,
+            x: Window::default(),
+            y: Vec::new(),
+            scratch: Vec::new(),
+            d_logits: Tensor::default(),
+        })
     }
-    let ratio = (step - WARMUP) as f64 / (steps - WARMUP).max(1) as f64;
-    let coeff = 0.5 * (1.0 + (std::f64::consts::PI * ratio.min(1.0)).cos());
-    MIN_LR + coeff * (LR - MIN_LR)
-}
 
-#[derive(Clone)]
-struct Args {
-    text: Option<String>,
-    steps: u64,
-    resume: bool,
-    sample: Option<String>,
-    tokens: usize,
-    temperature: f64,
-    top_k: Option<usize>,
-    seed: u64,
-}
-
-const USAGE: &str = "usage: cargo run --release --example char_gpt -- [--text FILE] [--steps N] [--resume]
-       cargo run --release --example char_gpt -- --sample PROMPT [--tokens N] [--temperature T] [--top-k K] [--seed S]";
-
-fn parse_args() -> Result<Args, String> {
-    let mut args = Args {
-        text: None,
-        steps: STEPS,
-        resume: false,
-        sample: None,
-        tokens: 500,
-        temperature: 0.8,
-        top_k: Some(40),
-        seed: 1,
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let mut value = |name: &str| it.next().ok_or(format!("{name} needs a value"));
-        fn num<T: std::str::FromStr>(flag: &str, v: String) -> Result<T, String> {
-            v.parse()
-                .map_err(|_| format!("{flag}: `{v}` is not a valid number"))
-        }
-        match flag.as_str() {
-            "--text" => args.text = Some(value("--text")?),
-            "--steps" => args.steps = num("--steps", value("--steps")?)?,
-            "--resume" => args.resume = true,
-            "--sample" => args.sample = Some(value("--sample")?),
-            "--tokens" => args.tokens = num("--tokens", value("--tokens")?)?,
-            "--temperature" => args.temperature = num("--temperature", value("--temperature")?)?,
-            "--top-k" => {
-                let k: usize = num("--top-k", value("--top-k")?)?;
-                args.top_k = (k > 0).then_some(k);
+    /// Mean cross-entropy (nats per character) of the validation windows starting at
+    /// `starts`, `BATCH` at a time, every position counted.
+    fn loss_on(&mut self, starts: &[usize]) -> Result<f64> {
+        let ids = self.corpus.validation();
+        let (mut sum, mut count) = (0.0, 0usize);
+        for chunk in starts.chunks(BATCH) {
+            self.scratch.clear();
+            self.y.clear();
+            for &s in chunk {
+                self.scratch.extend_from_slice(&ids[s..s + CONTEXT]);
+                self.y
+                    .extend(ids[s + 1..s + CONTEXT + 1].iter().map(|&t| Some(t)));
             }
-            "--seed" => args.seed = num("--seed", value("--seed")?)?,
-            "--help" | "-h" => return Err(String::new()),
-            other => return Err(format!("unknown argument `{other}`")),
+            self.x.assign_from_slice(chunk.len(), &self.scratch)?;
+            let logits = self.net.forward(&self.x);
+            let loss = cross_entropy_seq_into(logits, &self.y, &mut self.d_logits)?;
+            sum += f64::from(loss) * (chunk.len() * CONTEXT) as f64;
+            count += chunk.len() * CONTEXT;
         }
-    }
-    if args.steps <= WARMUP {
-        return Err(format!(
-            "--steps must be more than the {WARMUP} warm-up steps"
-        ));
-    }
-    Ok(args)
-}
-
-fn main() -> ExitCode {
-    let args = match parse_args() {
-        Ok(a) => a,
-        Err(e) => {
-            if !e.is_empty() {
-                eprintln!("error: {e}");
-            }
-            eprintln!("{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
-    match run(&args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::FAILURE
-        }
+        Ok(sum / count as f64)
     }
 }
 
-/// The vocabulary a model was trained with, saved beside its checkpoint (its characters in
-/// order, as UTF-8), so sampling decodes with the ids training used.
-fn vocab_path() -> String {
-    format!("{RUN_DIR}/vocab.txt")
-}
+impl Trainer for GptRun {
+    type Generator<'a>
+        = Sampling<'a>
+    where
+        Self: 'a;
 
-fn saved_vocab() -> Result<CharVocab, Box<dyn Error>> {
-    let chars = std::fs::read_to_string(vocab_path()).map_err(|e| {
+    fn describe(&mut self) -> String {
         format!(
-            "cannot read {}: {e}\n(train first: cargo run --release --example char_gpt)",
-            vocab_path()
+            "a {}-parameter GPT (4 layers, 4 heads, 128 wide, context {CONTEXT}), batch {BATCH}, AdamW",
+            self.net.num_params()
         )
-    })?;
-    Ok(CharVocab::from_text(&chars))
-}
+    }
 
-fn run(args: &Args) -> Result<(), Box<dyn Error>> {
-    let path = format!("{RUN_DIR}/model.safetensors");
-    if let Some(prompt) = &args.sample {
-        let vocab = saved_vocab()?;
-        let mut net = CharGpt::<f32>::new(SEED);
-        checkpoint::load(&mut net, &path)
-            .map_err(|e| format!("{e}\n(train first: cargo run --release --example char_gpt)"))?;
-        return generate(&mut net, &vocab, prompt, args);
+    fn batch(&self) -> usize {
+        BATCH
     }
-    let corpus = match &args.text {
-        Some(path) => CharCorpus::from_file(path)?,
-        None => datasets::shakespeare()?,
-    };
-    // A text of more than 73 distinct characters, or too short for a window, stops here.
-    corpus.check_fits::<Ctx, Voc>()?;
-    if args.resume && saved_vocab()? != *corpus.vocab() {
-        return Err(format!(
-            "{} has another vocabulary than the run being resumed ({}): resume with the text it \
-             was trained on",
-            corpus.origin(),
-            vocab_path()
-        )
-        .into());
+
+    /// The batch of step `s` is drawn from a generator seeded with `s`, so a resumed run sees
+    /// the data an uninterrupted one would.
+    fn step(&mut self, step: u64, lr: f64) -> Result<f32> {
+        let train = self.corpus.train();
+        let mut rng = seeded_rng(step);
+        self.batcher
+            .fill(train, BATCH, &mut rng, &mut self.x, &mut self.y)?;
+        self.optimizer.set_lr(lr);
+        self.net.zero_grad();
+        let logits = self.net.forward(&self.x);
+        let loss = cross_entropy_seq_into(logits, &self.y, &mut self.d_logits)?;
+        self.net.backward(&self.d_logits)?;
+        clip_grad_norm(&mut self.net, 1.0);
+        self.optimizer.step(&mut self.net);
+        Ok(loss)
     }
-    std::fs::create_dir_all(RUN_DIR)?;
-    std::fs::write(
-        vocab_path(),
-        corpus.vocab().chars().iter().collect::<String>(),
-    )?;
-    let mut net = train(&corpus, args)?;
-    let mut after = args.clone();
-    after.tokens = 300;
-    generate(&mut net, corpus.vocab(), "\n", &after)
+
+    fn validation_loss(&mut self, full: bool) -> Result<(f64, String)> {
+        if full {
+            let starts = full_validation_starts(self.corpus.validation().len());
+            let what = format!(
+                "all {} non-overlapping windows of the validation part",
+                starts.len()
+            );
+            Ok((self.loss_on(&starts)?, what))
+        } else {
+            let starts = std::mem::take(&mut self.starts);
+            let loss = self.loss_on(&starts);
+            self.starts = starts;
+            Ok((loss?, String::new()))
+        }
+    }
+
+    fn save_training(&mut self, step: u64, path: &str) -> Result<()> {
+        Ok(checkpoint::save_training(
+            &mut self.net,
+            &mut self.optimizer,
+            step,
+            path,
+        )?)
+    }
+
+    fn load_training(&mut self, path: &str) -> Result<u64> {
+        Ok(checkpoint::load_training(
+            &mut self.net,
+            &mut self.optimizer,
+            path,
+        )?)
+    }
+
+    fn save_model(&mut self, path: &str) -> Result<()> {
+        Ok(checkpoint::save(&mut self.net, path)?)
+    }
+
+    fn graph_svg(&self) -> &'static str {
+        CharGpt::graph_svg()
+    }
+
+    fn generator(&mut self) -> Sampling<'_> {
+        Sampling::new(&mut self.net)
+    }
 }
 
 /// 20 fixed validation batches: windows at evenly spaced starts over the validation part.
@@ -233,206 +247,38 @@ fn eval_starts(len: usize) -> Vec<usize> {
     (0..windows).map(|k| k * last / (windows - 1)).collect()
 }
 
-/// Mean cross-entropy (nats per character) of the windows starting at `starts`, `BATCH` at a
-/// time, every position counted.
-fn loss_on(
-    net: &mut CharGpt<f32>,
-    ids: &[usize],
-    starts: &[usize],
-    x: &mut Window,
-    y: &mut Vec<Option<usize>>,
-    scratch: &mut Vec<usize>,
-    d_logits: &mut Tensor<(Dyn, Ctx, Voc)>,
-) -> Result<f64, Box<dyn Error>> {
-    let (mut sum, mut count) = (0.0, 0usize);
-    for chunk in starts.chunks(BATCH) {
-        scratch.clear();
-        y.clear();
-        for &s in chunk {
-            scratch.extend_from_slice(&ids[s..s + CONTEXT]);
-            y.extend(ids[s + 1..s + CONTEXT + 1].iter().map(|&t| Some(t)));
-        }
-        x.assign_from_slice(chunk.len(), scratch)?;
-        let logits = net.forward(x);
-        let loss = cross_entropy_seq_into(logits, y, d_logits)?;
-        sum += f64::from(loss) * (chunk.len() * CONTEXT) as f64;
-        count += chunk.len() * CONTEXT;
-    }
-    Ok(sum / count as f64)
-}
-
-fn train(corpus: &CharCorpus, args: &Args) -> Result<CharGpt<f32>, Box<dyn Error>> {
-    let start = Instant::now();
-    let mut net = CharGpt::<f32>::new(SEED);
-    let mut optimizer = AdamW::new()
-        .with_lr(LR)
-        .betas(0.9, 0.99)
-        .weight_decay(0.1)
-        .decay_on(DecayOn::Matrices)
-        .validated()?;
-    let resume_path = format!("{RUN_DIR}/train.safetensors");
-    let mut first = 0;
-    if args.resume {
-        first = checkpoint::load_training(&mut net, &mut optimizer, &resume_path)?;
-        println!("resumed from {resume_path} at step {first}");
-    }
-    let steps = args.steps;
-    println!(
-        "char_gpt: {} — {} characters, {} distinct; train {} / validation {}",
-        corpus.origin(),
-        corpus.len(),
-        corpus.vocab().len(),
-        corpus.train().len(),
-        corpus.validation().len()
-    );
-    println!(
-        "a {}-parameter GPT (4 layers, 4 heads, 128 wide, context {CONTEXT}), batch {BATCH}, \
-         {steps} AdamW steps, {} thread(s)",
-        net.num_params(),
-        nanotorch::num_threads()
-    );
-    std::fs::create_dir_all(RUN_DIR)?;
-    let mut batcher = CharBatcher::<Ctx, Voc>::new(corpus)?;
-    let (mut x, mut y) = (Window::default(), Vec::new());
-    let mut scratch = Vec::new();
-    let mut d_logits = Tensor::default();
-    let starts = eval_starts(corpus.validation().len());
-    let mut history = History::new();
-    let epochs = steps.div_ceil(EVAL_EVERY) as usize;
-    let mut train_time = Duration::ZERO;
-    let mut step = first;
-    while step < steps {
-        let epoch = (step / EVAL_EVERY) as usize + 1;
-        let end = (epoch as u64 * EVAL_EVERY).min(steps);
-        let epoch_start = Instant::now();
-        let taken = end - step;
-        let mut progress = Progress::new(epoch, epochs, (end - step) as usize);
-        for s in step..end {
-            batcher.fill(corpus.train(), BATCH, &mut seeded_rng(s), &mut x, &mut y)?;
-            optimizer.set_lr(lr_at(s, steps));
-            net.zero_grad();
-            let logits = net.forward(&x);
-            let loss = cross_entropy_seq_into(logits, &y, &mut d_logits)?;
-            net.backward(&d_logits)?;
-            clip_grad_norm(&mut net, 1.0);
-            optimizer.step(&mut net);
-            progress.step(f64::from(loss), BATCH, None);
-        }
-        let elapsed = epoch_start.elapsed();
-        train_time += elapsed;
-        let meter = progress.finish();
-        step = end;
-        let val = loss_on(
-            &mut net,
-            corpus.validation(),
-            &starts,
-            &mut x,
-            &mut y,
-            &mut scratch,
-            &mut d_logits,
-        )?;
-        let summary = EpochSummary::new(epoch, epochs, meter.loss(), elapsed).with_test(val, None);
-        println!(
-            "step {step:>4}  train loss {:.4}  val loss {val:.4} nats = {:.4} bits/char  lr {:.2e}  {:.1} ms/step",
-            meter.loss(),
-            val / std::f64::consts::LN_2,
-            lr_at(step - 1, steps),
-            1e3 * elapsed.as_secs_f64() / taken as f64,
-        );
-        history.push(summary);
-        checkpoint::save_training(&mut net, &mut optimizer, step, &resume_path)?;
-    }
-    let full = full_validation_starts(corpus.validation().len());
-    let val = loss_on(
-        &mut net,
-        corpus.validation(),
-        &full,
-        &mut x,
-        &mut y,
-        &mut scratch,
-        &mut d_logits,
-    )?;
-    let trained = steps - first;
-    println!(
-        "validation loss {val:.4} nats = {:.4} bits/char on all {} non-overlapping windows of the validation part, \
-         after {steps} steps; {trained} steps in {:.1} s of training = {:.1} ms/step ({:.1} s in all)",
-        val / std::f64::consts::LN_2,
-        full.len(),
-        train_time.as_secs_f64(),
-        1e3 * train_time.as_secs_f64() / trained.max(1) as f64,
-        start.elapsed().as_secs_f64()
-    );
-    checkpoint::save(&mut net, format!("{RUN_DIR}/model.safetensors"))?;
-    std::fs::write(format!("{RUN_DIR}/graph.svg"), CharGpt::graph_svg())?;
-    if first == steps {
-        println!("saved {RUN_DIR}/model.safetensors (no step taken: curves.svg left as it was)");
-    } else {
-        history.write_svg(format!("{RUN_DIR}/curves.svg"))?;
-        println!(
-            "saved {RUN_DIR}/model.safetensors, {RUN_DIR}/train.safetensors and {RUN_DIR}/curves.svg"
-        );
-    }
-    Ok(net)
-}
-
 /// Every non-overlapping window of the validation part: starts 0, 64, 128, …
 fn full_validation_starts(len: usize) -> Vec<usize> {
     (0..(len - 1) / CONTEXT).map(|k| k * CONTEXT).collect()
 }
 
-/// Prints `prompt` and `args.tokens` generated characters. The model reads a fixed window of
-/// 64: a shorter prompt sits at positions `0..n` (the rest is padding that a causal model's
-/// position `n − 1` never sees) and the next character is drawn from the logits there; once
-/// 64 characters are known the window slides, holding the last 64, as nanoGPT's `generate`
-/// crops its context. The loop reuses its buffers: it allocates nothing per character.
-fn generate(
-    net: &mut CharGpt<f32>,
-    vocab: &CharVocab,
-    prompt: &str,
-    args: &Args,
-) -> Result<(), Box<dyn Error>> {
-    let prompt_ids = vocab.encode(prompt)?;
-    if prompt_ids.is_empty() {
-        return Err("the prompt is empty: give at least one character".into());
+/// The GPT as the sampling loop sees it. The model reads a fixed window of 64: a shorter
+/// prompt sits at positions `0..n` (the rest is padding that a causal model's position
+/// `n − 1` never sees) and the next character is drawn from the logits there; once 64
+/// characters are known the window slides, holding the last 64, as nanoGPT's `generate` crops
+/// its context. It reuses its buffers: it allocates nothing per character.
+struct Sampling<'n> {
+    net: &'n mut CharGpt<f32>,
+    window: [usize; CONTEXT],
+    x: Window,
+}
+
+impl<'n> Sampling<'n> {
+    fn new(net: &'n mut CharGpt<f32>) -> Self {
+        Self {
+            net,
+            window: [0; CONTEXT],
+            x: Window::default(),
+        }
     }
-    let mut sampler = Sampler::new(args.temperature, args.top_k)?;
-    let mut rng = seeded_rng(args.seed);
-    // The known characters: the prompt, then each one generated.
-    let mut ids = Vec::with_capacity(prompt_ids.len() + args.tokens);
-    ids.extend_from_slice(&prompt_ids);
-    let mut window = [0usize; CONTEXT];
-    let mut x = Window::default();
-    let mut out = String::with_capacity(4 * args.tokens);
-    let mut stdout = std::io::stdout().lock();
-    println!(
-        "--- sample: {} characters, temperature {}, top-k {}, seed {} ---",
-        args.tokens,
-        args.temperature,
-        args.top_k.map_or("off".to_string(), |k| k.to_string()),
-        args.seed
-    );
-    write!(stdout, "{prompt}")?;
-    let start = Instant::now();
-    for _ in 0..args.tokens {
+}
+
+impl NextChar for Sampling<'_> {
+    fn next_logits(&mut self, ids: &[usize]) -> Result<&[f32]> {
         let n = ids.len().min(CONTEXT);
-        window[..n].copy_from_slice(&ids[ids.len() - n..]);
-        x.assign_from_slice(1, &window)?;
-        let logits = net.forward(&x);
-        let row = &logits.as_slice()[(n - 1) * VOCAB..n * VOCAB];
-        let next = sampler.sample(row, &mut rng)?;
-        ids.push(next);
-        let before = out.len();
-        vocab.decode_into(&ids[ids.len() - 1..], &mut out)?;
-        write!(stdout, "{}", &out[before..])?;
+        self.window[..n].copy_from_slice(&ids[ids.len() - n..]);
+        self.x.assign_from_slice(1, &self.window)?;
+        let logits = self.net.forward(&self.x);
+        Ok(&logits.as_slice()[(n - 1) * VOCAB..n * VOCAB])
     }
-    let elapsed = start.elapsed();
-    writeln!(stdout)?;
-    writeln!(
-        stdout,
-        "--- {} characters in {:.2} s = {:.0} characters/s ---",
-        args.tokens,
-        elapsed.as_secs_f64(),
-        args.tokens as f64 / elapsed.as_secs_f64()
-    )?;
-    Ok(())
 }

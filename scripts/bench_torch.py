@@ -1,4 +1,4 @@
-"""Times one full PyTorch training step for the seven models of NanoTorch's speed benchmarks
+"""Times one full PyTorch training step for the nine models of NanoTorch's speed benchmarks
 (src/bench_models.rs): zero_grad, forward, loss, backward, optimizer step, in f32 on the CPU.
 
     python scripts/bench_torch.py --threads 1 [--models tiny,digits] [--seconds 1.0]
@@ -135,6 +135,27 @@ class CharLstm(nn.Module):
         return self.head(hs)
 
 
+class CharLstm2(nn.Module):
+    """The `char_lstm` benchmark of src/bench_models.rs (examples/char_lstm.rs's model):
+    embedding 73 → 64, LSTM(64, 256), LSTM(256, 256), 256 → 73 at every step; each layer's
+    final state is the next step's initial state, detached (truncated BPTT)."""
+
+    def __init__(self, batch=32):
+        super().__init__()
+        self.wte = nn.Embedding(73, 64)
+        self.lstm1 = nn.LSTM(64, 256, batch_first=True)
+        self.lstm2 = nn.LSTM(256, 256, batch_first=True)
+        self.head = nn.Linear(256, 73)
+        self.state = tuple(torch.zeros(1, batch, 256) for _ in range(4))
+
+    def forward(self, idx):
+        h1, c1, h2, c2 = self.state
+        hs1, (h1, c1) = self.lstm1(self.wte(idx), (h1, c1))
+        hs2, (h2, c2) = self.lstm2(hs1, (h2, c2))
+        self.state = tuple(t.detach() for t in (h1, c1, h2, c2))
+        return self.head(hs2)
+
+
 def make(name, gen):
     """The model, its optimizer, loss function, input batch and a list of target sets."""
     if name == "tiny":
@@ -200,6 +221,17 @@ def make(name, gen):
             return F.cross_entropy(logits.reshape(-1, 73), target.reshape(-1))
 
         return net, optim, loss, xs, ys
+    elif name == "char_lstm":
+        net = CharLstm2()
+        optim = torch.optim.Adam(net.parameters(), lr=2e-3)
+        # As "lstm", with the state carried from step to step and clipping at 1.
+        xs = [torch.randint(0, 73, (32, 64), generator=gen) for _ in range(LABEL_SETS)]
+        ys = [torch.randint(0, 73, (32, 64), generator=gen) for _ in range(LABEL_SETS)]
+
+        def loss(logits, target):
+            return F.cross_entropy(logits.reshape(-1, 73), target.reshape(-1))
+
+        return net, optim, loss, xs, ys
     elif name == "lenet":
         net = LeNet()
         batch, width, opt = 64, (1, 28, 28), "momentum"
@@ -234,7 +266,7 @@ def time_model(name, seconds):
         inputs = x[k] if isinstance(x, list) else x
         loss = loss_fn(net(inputs), y[k])
         loss.backward()
-        if name in ("gpt", "char_gpt"):
+        if name in ("gpt", "char_gpt", "char_lstm"):
             torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
         opt.step()
 
@@ -259,7 +291,7 @@ def time_model(name, seconds):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--models", default="tiny,digits,mnist,residual,lenet,gpt,char_gpt,lstm")
+    ap.add_argument("--models", default="tiny,digits,mnist,residual,lenet,gpt,char_gpt,lstm,char_lstm")
     ap.add_argument("--seconds", type=float, default=1.0, help="timed seconds per model")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)

@@ -34,18 +34,14 @@ weights (torch's generator), so the two runs are two seeds of the same experimen
 step is the training loop only (evaluations excluded), as the Rust example reports it.
 """
 
-import argparse
-import gzip
 import math
-import os
 import time
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
-SHAKESPEARE = os.path.join(ROOT, "nanotorch", "data", "shakespeare", "tragedies.txt.gz")
+import char_twin
 
 VOCAB, CONTEXT, WIDTH, HEADS, LAYERS = 73, 64, 128, 4, 4
 BATCH, LR, MIN_LR, WARMUP = 12, 1e-3, 1e-4, 100
@@ -100,11 +96,7 @@ class CharGpt(nn.Module):
 
 
 def lr_at(step, steps):
-    """nanoGPT's get_lr."""
-    if step < WARMUP:
-        return LR * (step + 1) / (WARMUP + 1)
-    ratio = min(1.0, (step - WARMUP) / max(1, steps - WARMUP))
-    return MIN_LR + 0.5 * (1.0 + math.cos(math.pi * ratio)) * (LR - MIN_LR)
+    return char_twin.lr_at(step, steps, LR, MIN_LR, WARMUP)
 
 
 @torch.no_grad()
@@ -123,26 +115,7 @@ def loss_on(net, data, starts):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--steps", type=int, default=2000)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--text", default=None, help="a UTF-8 text file (default: the shipped one)")
-    args = ap.parse_args()
-    torch.set_num_threads(args.threads)
-    torch.set_num_interop_threads(1)
-    torch.manual_seed(args.seed)
-    if args.text:
-        with open(args.text, encoding="utf-8") as f:
-            text = f.read()
-    else:
-        with gzip.open(SHAKESPEARE, "rt", encoding="utf-8") as f:
-            text = f.read()
-    chars = sorted(set(text))
-    assert len(chars) <= VOCAB, f"{len(chars)} distinct characters, more than {VOCAB}"
-    stoi = {c: i for i, c in enumerate(chars)}
-    data = torch.tensor([stoi[c] for c in text], dtype=torch.long)
-    split = len(data) * 9 // 10
+    args, chars, data, split = char_twin.setup(__doc__.split("\n\n")[0], VOCAB)
     train, val = data[:split], data[split:]
     print(f"char_gpt_torch: {len(data)} characters, {len(chars)} distinct; "
           f"train {len(train)} / validation {len(val)}")

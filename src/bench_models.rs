@@ -1,6 +1,6 @@
-//! The eight training steps the speed benchmarks time (`benches/train_step.rs`,
+//! The nine training steps the speed benchmarks time (`benches/train_step.rs`,
 //! `examples/speed_compare.rs`, `tests/zero_alloc.rs`), declared once so all of them run the
-//! same code. `scripts/bench_torch.py` builds the same eight in PyTorch.
+//! same code. `scripts/bench_torch.py` builds the same nine in PyTorch.
 //!
 //! | name | network | batch | loss | optimizer |
 //! |---|---|---|---|---|
@@ -11,6 +11,7 @@
 //! | `gpt` | the GPT of `examples/sort.rs` (2 blocks, 4 heads, 48 wide, 11 tokens over 3) | 64 | cross-entropy on the last 6 positions | AdamW, gradient clipping |
 //! | `char_gpt` | the GPT of `examples/char_gpt.rs` (4 blocks, 4 heads, 128 wide, 64 characters over 73) | 12 | cross-entropy on every position | AdamW (decay on matrices only), gradient clipping |
 //! | `lstm` | embedding 73 → 64, `Lstm<64, 256>` (PyTorch's LSTM layer) over 64 steps, 256 → 73 | 32 | cross-entropy at every step | Adam |
+//! | `char_lstm` | the LSTM of `examples/char_lstm.rs`: embedding 73 → 64, `Lstm<64, 256>`, `Lstm<256, 256>`, 256 → 73, the final state carried into the next step | 32 | cross-entropy at every step | Adam, gradient clipping |
 //! | `lenet` | conv 1→16 k5 p2, BN, ReLU, pool 2, conv 16→32 k5, BN, ReLU, pool 2, 800 → 128 → 10 on `[B, 1, 28, 28]` | 64 | cross-entropy | SGD, momentum 0.9 |
 //!
 //! One step is what a training loop does per batch: `zero_grad`, `forward`, the loss with its
@@ -92,9 +93,17 @@ network! {
     }
 }
 
-/// The names of the eight benchmarks, in table order.
-pub const NAMES: [&str; 8] = [
-    "tiny", "digits", "mnist", "residual", "lenet", "gpt", "char_gpt", "lstm",
+/// The names of the nine benchmarks, in table order.
+pub const NAMES: [&str; 9] = [
+    "tiny",
+    "digits",
+    "mnist",
+    "residual",
+    "lenet",
+    "gpt",
+    "char_gpt",
+    "lstm",
+    "char_lstm",
 ];
 
 /// One benchmark: a model, its optimizer, one batch of data and the loss-gradient buffer.
@@ -303,6 +312,7 @@ pub fn by_name(name: &str) -> Option<Box<dyn TrainStep>> {
         "gpt" => Box::new(GptStep::new()),
         "char_gpt" => Box::new(CharGptStep::new()),
         "lstm" => Box::new(LstmStep::new()),
+        "char_lstm" => Box::new(CharLstm2Step::new()),
         _ => return None,
     })
 }
@@ -604,5 +614,104 @@ impl TrainStep for LstmStep {
         // step; forward, dW and dX (3 products each).
         let rows = (self.batches[0].0.batch() * 64) as f64;
         2.0 * rows * (4.0 * (64.0 * 256.0 + 256.0 * 256.0) + 256.0 * 73.0) * 3.0
+    }
+}
+
+network! {
+    /// The two-layer LSTM of `examples/char_lstm.rs` (char-rnn's model): each layer's initial
+    /// state in, its final state out.
+    pub struct CharLstm2 {
+        wte: Embedding<73, 64>,
+        lstm1: Lstm<64, 256>,
+        lstm2: Lstm<256, 256>,
+        head: Linear<256, 73>,
+    }
+    fn forward(
+        idx: [B, 64] tokens<73>,
+        h1: [B, 256],
+        c1: [B, 256],
+        h2: [B, 256],
+        c2: [B, 256],
+    ) -> ([B, 64, 73], [B, 256], [B, 256], [B, 256], [B, 256]) {
+        let (hs1, h1n, c1n) = lstm1(wte(idx), h1, c1);
+        let (hs2, h2n, c2n) = lstm2(hs1, h2, c2);
+        (head(hs2), h1n, c1n, h2n, c2n)
+    }
+}
+
+/// The `char_lstm` benchmark: [`CharLstm2`] at batch 32 over 64 steps, each layer's final
+/// state copied into the next step's initial state (truncated BPTT, as the example trains),
+/// cross-entropy at every step, gradient clipping at 1, Adam (lr 2e-3).
+pub struct CharLstm2Step {
+    net: CharLstm2,
+    opt: Adam,
+    batches: Vec<(Tokens<U64, U73>, Vec<Option<usize>>)>,
+    next: usize,
+    /// `h1, c1, h2, c2`.
+    state: [Tensor<(Dyn, U256)>; 4],
+    zeros: Tensor<(Dyn, U256)>,
+    dy: Tensor<(Dyn, U64, U73)>,
+}
+
+impl CharLstm2Step {
+    /// The model, optimizer and batches of 32.
+    pub fn new() -> Self {
+        let mut s = Self {
+            net: CharLstm2::new(0),
+            opt: Adam::new().with_lr(2e-3),
+            batches: Vec::new(),
+            next: 0,
+            state: Default::default(),
+            zeros: Tensor::default(),
+            dy: Tensor::default(),
+        };
+        s.set_batch(32, 1);
+        s
+    }
+}
+
+impl Default for CharLstm2Step {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl TrainStep for CharLstm2Step {
+    fn step(&mut self) -> f32 {
+        let (tokens, targets) = &self.batches[self.next];
+        self.next = (self.next + 1) % self.batches.len();
+        self.net.zero_grad();
+        let [h1, c1, h2, c2] = &mut self.state;
+        let (out, h1n, c1n, h2n, c2n) = self
+            .net
+            .forward(tokens, h1, c1, h2, c2)
+            .expect("the carried states have the batch's size");
+        let loss = cross_entropy_seq_into(out, targets, &mut self.dy)
+            .expect("one target per position, each below the vocabulary");
+        for (carried, last) in [h1, c1, h2, c2].into_iter().zip([h1n, c1n, h2n, c2n]) {
+            carried.assign(last);
+        }
+        let z = &self.zeros;
+        self.net
+            .backward(&self.dy, z, z, z, z)
+            .expect("the loss gradient has the output's sizes");
+        clip_grad_norm(&mut self.net, 1.0);
+        self.opt.step(&mut self.net);
+        loss
+    }
+
+    fn set_batch(&mut self, batch: usize, seed: u64) {
+        let mut rng = seeded_rng(seed);
+        self.zeros = Tensor::zeros((Dyn(batch), U256::default()));
+        self.state = std::array::from_fn(|_| self.zeros.clone());
+        self.batches = char_batches(batch, &mut rng);
+    }
+
+    fn gemm_flops(&self) -> f64 {
+        // Per step and sequence: 4 gates of 64 → 256 and 256 → 256 (first layer), 256 → 256
+        // twice (second), the head 256 → 73; forward, dW and dX (3 products each).
+        let rows = (self.batches[0].0.batch() * 64) as f64;
+        let gates = 4.0 * (64.0 * 256.0 + 3.0 * 256.0 * 256.0);
+        2.0 * rows * (gates + 256.0 * 73.0) * 3.0
     }
 }

@@ -569,3 +569,17 @@ pub mod l22_recurrence {
         Ok([rnn_norms, lstm_norms, open_norms])
     }
 }
+
+pub mod l23_language_models {
+    #![doc = include_str!("../lessons/23-language-models.md")]
+
+    use nanotorch::prelude::*;
+
+    network! {
+        /// A bigram model: the row of the previous character is the logits of the next.
+        pub struct Bigram {
+            table: Embedding<73, 73>,
+        }
+        fn forward(idx: [B, 64] tokens<73>) -> [B, 64, 73] = table;
+    }
+}

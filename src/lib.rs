@@ -1,8 +1,10 @@
 //! Tests, lessons and examples of NanoTorch.
 //!
-//! - [`lessons`]: the course — twenty-one lessons from tensors to convolutional networks and
-//!   a GPT, each with runnable code (compiled and run as doc tests) and the compile errors of its
-//!   classic mistakes. Build it with `scripts/build_lessons.sh` (math rendered offline).
+//! - [`lessons`]: the course — twenty-three lessons from tensors to convolutional networks,
+//!   a GPT and language models on real text, each with runnable code (compiled and run as doc
+//!   tests) and the compile errors of its classic mistakes. Build it with `scripts/build_lessons.sh` (math rendered offline).
+//! - [`char_lm`]: what the character-level language models of `examples/` share (command
+//!   line, training loop, sampling loop).
 //! - [`bench_models`]: the networks and training steps the speed benchmarks time;
 //!   [`bench_processes`]: running the benchmarks' worker processes.
 //! - `tests/`: gradient checks, PyTorch parity, and the compile-fail cases under `tests/ui/`.
@@ -10,4 +12,5 @@
 
 pub mod bench_models;
 pub mod bench_processes;
+pub mod char_lm;
 pub mod lessons;

@@ -1,12 +1,12 @@
-//! The character-level text pipeline (`nanotorch::data::{CharVocab, CharCorpus, CharBatcher}`,
-//! `datasets::shakespeare`) and the token sampler (`nanotorch::sample::Sampler`): what they
+//! The character-level text pipeline (`nanotorch::data::{CharVocab, CharCorpus, CharBatcher,
+//! CharStreams}`, `datasets::shakespeare`) and the token sampler (`nanotorch::sample::Sampler`): what they
 //! return, and a typed error — never a panic — for every bad input.
 
 use nanotorch::Tokens;
-use nanotorch::data::{CharBatcher, CharCorpus, CharVocab, DataError, datasets};
+use nanotorch::data::{CharBatcher, CharCorpus, CharStreams, CharVocab, DataError, datasets};
 use nanotorch::sample::Sampler;
 use nanotorch::seeded_rng;
-use nanotorch::shape::{U4, U8, U16, U64, U73};
+use nanotorch::shape::{U3, U4, U8, U16, U64, U73};
 
 // ---------------------------------------------------------------------------------------------
 // Vocabulary
@@ -293,6 +293,76 @@ fn batch_from_too_few_or_foreign_ids_is_an_error() {
     let err = batcher
         .fill(&foreign, 2, &mut seeded_rng(0), &mut x, &mut y)
         .unwrap_err();
+    assert!(matches!(err, DataError::Shape(_)), "{err:?}");
+    assert_eq!(x.batch(), 0);
+    assert!(y.is_empty());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Consecutive streams (truncated BPTT)
+
+#[test]
+fn streams_continue_where_the_last_window_stopped() {
+    // 2 streams of L = (30 − 1) / 2 = 14 ids, windows of 4: 3 per epoch (ids 12, 13 of each
+    // stream are never read).
+    let ids: Vec<usize> = (0..30).map(|i| i % 16).collect();
+    let mut streams = CharStreams::<U4, U16>::new("t", "training", ids.len(), 2).unwrap();
+    assert_eq!(
+        (streams.batch(), streams.stream_len(), streams.windows()),
+        (2, 14, 3)
+    );
+    let (mut x, mut y) = (Tokens::default(), Vec::new());
+    let mut rows: Vec<Vec<usize>> = vec![Vec::new(); 2];
+    for k in 0..streams.windows() {
+        streams.fill(&ids, k, &mut x, &mut y).unwrap();
+        assert_eq!(x.dims(), [2, 4]);
+        for (r, row) in x.ids().chunks(4).enumerate() {
+            // Each target is the id after its input, within the stream.
+            let targets: Vec<usize> = y[r * 4..(r + 1) * 4].iter().map(|t| t.unwrap()).collect();
+            assert_eq!(
+                targets,
+                row.iter().map(|&i| (i + 1) % 16).collect::<Vec<_>>()
+            );
+            rows[r].extend_from_slice(row);
+        }
+    }
+    // Read in order, window after window, each row is one contiguous stretch of the text.
+    assert_eq!(rows[0], (0..12).collect::<Vec<_>>());
+    assert_eq!(rows[1], (14..26).map(|i| i % 16).collect::<Vec<_>>());
+}
+
+#[test]
+fn streams_over_too_short_a_text_or_foreign_ids_are_errors() {
+    // 32 streams of a window of 64 need 32·64 + 1 = 2049 characters.
+    let err = CharStreams::<U64, U73>::new("short.txt", "validation", 2048, 32).unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            DataError::TooShortForStreams {
+                part: "validation",
+                len: 2048,
+                streams: 32,
+                context: 64,
+                needed: 2049,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("32 streams"), "{err}");
+    assert!(CharStreams::<U64, U73>::new("ok", "training", 2049, 32).is_ok());
+    let err = CharStreams::<U4, U16>::new("t", "training", 100, 0).unwrap_err();
+    assert!(matches!(err, DataError::Invalid { .. }), "{err:?}");
+
+    let mut streams = CharStreams::<U3, U16>::new("t", "training", 13, 2).unwrap();
+    let (mut x, mut y) = (Tokens::default(), Vec::new());
+    // Other ids than the streams were cut for, a window past the end, ids of another
+    // vocabulary: errors, `x` unchanged, no targets.
+    let err = streams.fill(&[1; 12], 0, &mut x, &mut y).unwrap_err();
+    assert!(matches!(err, DataError::Invalid { .. }), "{err:?}");
+    let err = streams.fill(&[1; 13], 2, &mut x, &mut y).unwrap_err();
+    assert!(err.to_string().contains("window 2 of 2"), "{err}");
+    let err = streams.fill(&[20; 13], 0, &mut x, &mut y).unwrap_err();
     assert!(matches!(err, DataError::Shape(_)), "{err:?}");
     assert_eq!(x.batch(), 0);
     assert!(y.is_empty());

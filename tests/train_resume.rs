@@ -2,10 +2,13 @@
 //! saved with `checkpoint::save_training`, loaded into a fresh model and a fresh optimizer and
 //! trained 10 more steps ends with bit-for-bit the parameters of 20 uninterrupted steps. Also:
 //! the names a training checkpoint holds, mismatches refused, and `DecayOn::Matrices` (weight
-//! decay on parameters of 2 or more dimensions only).
+//! decay on parameters of 2 or more dimensions only). A two-layer LSTM trained with truncated
+//! backpropagation through time over consecutive windows (`CharStreams`, its final state
+//! carried into the next batch, as `examples/char_lstm.rs`) resumes exactly too, with the
+//! carried state saved beside the model (`checkpoint::WithState`).
 
-use nanotorch::checkpoint::{self, CheckpointError, Problem};
-use nanotorch::data::{CharBatcher, CharCorpus};
+use nanotorch::checkpoint::{self, CheckpointError, Problem, WithState};
+use nanotorch::data::{CharBatcher, CharCorpus, CharStreams};
 use nanotorch::optim::{AdamW, DecayOn, Optimizer, OptimizerState, RmsProp, Sgd, clip_grad_norm};
 use nanotorch::prelude::*;
 
@@ -340,4 +343,138 @@ fn decay_on_matrices_leaves_biases_and_norms_alone() {
     // and the gains and shifts of the 3 LayerNorms.
     assert_eq!((decayed, kept), (9, 13));
     assert!(DecayOn::All.applies(1) && !DecayOn::Matrices.applies(1));
+}
+
+network! {
+    /// char-rnn's model in miniature: 6 characters over 12, two LSTM layers 8 wide.
+    pub struct TinyLstm {
+        wte: Embedding<12, 4>,
+        lstm1: Lstm<4, 8>,
+        lstm2: Lstm<8, 8>,
+        head: Linear<8, 12>,
+    }
+    fn forward(
+        idx: [B, 6] tokens<12>,
+        h1: [B, 8],
+        c1: [B, 8],
+        h2: [B, 8],
+        c2: [B, 8],
+    ) -> ([B, 6, 12], [B, 8], [B, 8], [B, 8], [B, 8]) {
+        let (hs1, h1n, c1n) = lstm1(wte(idx), h1, c1);
+        let (hs2, h2n, c2n) = lstm2(hs1, h2, c2);
+        (head(hs2), h1n, c1n, h2n, c2n)
+    }
+}
+
+type LstmState = [Tensor<(Dyn, U8), f64>; 4];
+
+/// Steps `from..to` of truncated BPTT over 3 consecutive streams: step `s` reads window
+/// `s mod windows`, a new epoch starts from a zero state, and each step's final state is
+/// copied into the next step's initial state.
+fn train_lstm(
+    net: &mut TinyLstm<f64>,
+    opt: &mut AdamW<f64>,
+    state: &mut LstmState,
+    corpus: &CharCorpus,
+    from: u64,
+    to: u64,
+) {
+    let ids = corpus.train();
+    let mut streams = CharStreams::<U6, U12>::new("t", "training", ids.len(), 3).unwrap();
+    let (mut x, mut y) = (Tokens::default(), Vec::new());
+    let mut d_logits = Tensor::default();
+    let zeros = Tensor::zeros((Dyn(3), U8::default()));
+    for step in from..to {
+        let window = (step % streams.windows() as u64) as usize;
+        if window == 0 {
+            state.iter_mut().for_each(|t| t.as_slice_mut().fill(0.0));
+        }
+        streams.fill(ids, window, &mut x, &mut y).unwrap();
+        opt.set_lr(lr_at(step));
+        net.zero_grad();
+        let [h1, c1, h2, c2] = &mut *state;
+        let (logits, h1n, c1n, h2n, c2n) = net.forward(&x, h1, c1, h2, c2).unwrap();
+        cross_entropy_seq_into(logits, &y, &mut d_logits).unwrap();
+        for (carried, last) in [h1, c1, h2, c2].into_iter().zip([h1n, c1n, h2n, c2n]) {
+            carried.assign(last);
+        }
+        net.backward(&d_logits, &zeros, &zeros, &zeros, &zeros)
+            .unwrap();
+        clip_grad_norm(net, 1.0);
+        opt.step(net);
+    }
+}
+
+fn named(state: &mut LstmState) -> Vec<(&str, &mut Tensor<(Dyn, U8), f64>)> {
+    ["state.h1", "state.c1", "state.h2", "state.c2"]
+        .into_iter()
+        .zip(state.iter_mut())
+        .collect()
+}
+
+fn bits(net: &mut TinyLstm<f64>, state: &LstmState) -> Vec<u64> {
+    let mut out = Vec::new();
+    net.visit_params(&mut |p| out.extend(p.value.iter().map(|v| v.to_bits())));
+    for t in state {
+        out.extend(t.as_slice().iter().map(|v| v.to_bits()));
+    }
+    out
+}
+
+#[test]
+fn truncated_bptt_with_a_carried_state_resumes_exactly() {
+    let corpus = corpus();
+    // 154 training characters: 3 streams of 51, 8 windows of 6 per epoch; 20 steps cross
+    // two epoch starts (steps 8 and 16), the resume (step 10) falls mid-epoch.
+    assert_eq!(
+        CharStreams::<U6, U12>::new("t", "training", corpus.train().len(), 3)
+            .unwrap()
+            .windows(),
+        8
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("train.safetensors");
+    let zero = || -> LstmState { std::array::from_fn(|_| Tensor::zeros((Dyn(3), U8::default()))) };
+
+    let (mut straight, mut opt, mut state) = (TinyLstm::<f64>::new(3), optimizer(), zero());
+    train_lstm(&mut straight, &mut opt, &mut state, &corpus, 0, 20);
+
+    let (mut first, mut opt1, mut state1) = (TinyLstm::<f64>::new(3), optimizer(), zero());
+    train_lstm(&mut first, &mut opt1, &mut state1, &corpus, 0, 10);
+    assert!(
+        state1
+            .iter()
+            .all(|t| t.as_slice().iter().any(|&v| v != 0.0))
+    );
+    let mut saved = WithState::new(&mut first, named(&mut state1));
+    checkpoint::save_training(&mut saved, &mut opt1, 10, &path).unwrap();
+
+    let (mut resumed, mut opt2, mut state2) = (TinyLstm::<f64>::new(99), optimizer(), zero());
+    let mut loading = WithState::new(&mut resumed, named(&mut state2));
+    let step = checkpoint::load_training(&mut loading, &mut opt2, &path).unwrap();
+    assert_eq!(step, 10);
+    assert_eq!(bits(&mut resumed, &state2), bits(&mut first, &state1));
+    train_lstm(&mut resumed, &mut opt2, &mut state2, &corpus, step, 20);
+    assert_eq!(bits(&mut resumed, &state2), bits(&mut straight, &state));
+
+    // Resumed from a zero state instead of the carried one, the run differs.
+    let (mut forgetful, mut opt3, mut state3) = (TinyLstm::<f64>::new(99), optimizer(), zero());
+    let mut scratch = zero();
+    let mut loading = WithState::new(&mut forgetful, named(&mut scratch));
+    checkpoint::load_training(&mut loading, &mut opt3, &path).unwrap();
+    train_lstm(&mut forgetful, &mut opt3, &mut state3, &corpus, 10, 20);
+    assert_ne!(bits(&mut forgetful, &state3), bits(&mut straight, &state));
+
+    // A checkpoint without the state is refused, naming what is missing.
+    let mut bare = TinyLstm::<f64>::new(1);
+    let plain = dir.path().join("plain.safetensors");
+    checkpoint::save_training(&mut bare, &mut optimizer(), 10, &plain).unwrap();
+    let mut loading = WithState::new(&mut bare, named(&mut scratch));
+    let err = checkpoint::load_training(&mut loading, &mut optimizer(), &plain).unwrap_err();
+    let missing: Vec<&str> = err.problems().iter().map(Problem::name).collect();
+    assert_eq!(
+        missing,
+        ["state.h1", "state.c1", "state.h2", "state.c2"],
+        "{err}"
+    );
 }

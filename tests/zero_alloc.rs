@@ -1,14 +1,16 @@
 //! A full training step — `zero_grad`, `forward`, the loss's `_into` variant, `backward`, the
 //! optimizer's `step` — allocates nothing once warmed up at a batch size, and a batch of
 //! another size (a last partial batch) and the return to the full size allocate nothing either.
-//! This holds for the seven bench models (the LeNet's convolutions, pooling and batch norm
+//! This holds for the nine bench models (the LeNet's convolutions, pooling and batch norm
 //! included; the GPTs' embeddings, layer norms, causal self-attention, sequence cross-entropy
 //! with ignored positions, gradient clipping and AdamW — with weight decay on matrices only —
 //! too), on one thread and with the matrix products split over two (the GEMM keeps its packing
 //! buffers per thread, `nanotorch/src/gemm/`). Generating text one character at a time, as
 //! `examples/char_gpt.rs` does (window of ids, forward at batch 1, `Sampler`, decoding into a
-//! reserved string), allocates nothing per character either, and neither does drawing a batch of
-//! text windows (`CharBatcher::fill`).
+//! reserved string) or as `examples/char_lstm.rs` does (one character at a time through the
+//! layers' `forward_into`, the state carried in kept buffers), allocates nothing per character
+//! either, and neither does drawing a batch of text windows (`CharBatcher::fill`,
+//! `CharStreams::fill`).
 //!
 //! Allocations are counted by a global allocator wrapping the system one (its own test binary,
 //! since a global allocator applies to the whole binary). It counts on **every** thread, so
@@ -21,14 +23,14 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use nanotorch::data::{CharBatcher, CharCorpus, CharVocab};
+use nanotorch::data::{CharBatcher, CharCorpus, CharStreams, CharVocab};
 use nanotorch::prelude::*;
 use nanotorch::sample::Sampler;
 use nanotorch::set_num_threads;
 use nanotorch_suite::bench_models::LstmStep as CharLstmStep;
 use nanotorch_suite::bench_models::{
-    CharGpt, CharGptStep, DigitsStep, GptStep, LeNetStep, MnistStep, ResidualStep, TinyStep,
-    TrainStep,
+    CharGpt, CharGptStep, CharLstm2, CharLstm2Step, DigitsStep, GptStep, LeNetStep, MnistStep,
+    ResidualStep, TinyStep, TrainStep,
 };
 
 const KEPT: usize = 16;
@@ -191,12 +193,76 @@ fn generation() {
     );
 }
 
+/// The generation loop of `examples/char_lstm.rs`: each character (a sequence of length 1 at
+/// batch 1) goes through the embedding and both LSTM layers' `forward_into` from the carried
+/// state into the next one, then the head; a top-k draw and decoding. After the first
+/// character, nothing is allocated.
+fn lstm_generation() {
+    let mut net = CharLstm2::<f32>::new(0);
+    let text: String = (0u8..73).map(|i| char::from(b'0' + i)).collect();
+    let vocab = CharVocab::from_text(&text);
+    let mut sampler = Sampler::new(0.8, Some(40)).expect("valid settings");
+    let mut rng = seeded_rng(1);
+    let tokens = 80;
+    let mut ids: Vec<usize> = Vec::with_capacity(1 + tokens);
+    ids.push(5);
+    let mut x = Tokens::<U1, U73>::default();
+    let mut emb = Tensor::<(Dyn, U1, U64)>::default();
+    let (mut hs1, mut hs2) = (
+        Tensor::<(Dyn, U1, U256)>::default(),
+        Tensor::<(Dyn, U1, U256)>::default(),
+    );
+    let mut logits = Tensor::<(Dyn, U1, U73)>::default();
+    let zero = || Tensor::<(Dyn, U256)>::zeros((Dyn(1), U256::default()));
+    let (mut state, mut next) = (
+        [zero(), zero(), zero(), zero()],
+        [zero(), zero(), zero(), zero()],
+    );
+    let mut out = String::with_capacity(4 * tokens);
+    let mut next_char = || {
+        x.assign_from_slice(1, &ids[ids.len() - 1..])
+            .expect("ids below 73");
+        net.wte.forward_into(&x, &mut emb);
+        let ([h1, c1, h2, c2], [n1, m1, n2, m2]) = (&state, &mut next);
+        net.lstm1
+            .forward_state_into(&emb, h1, c1, &mut hs1, n1, m1)
+            .expect("one batch");
+        net.lstm2
+            .forward_state_into(&hs1, h2, c2, &mut hs2, n2, m2)
+            .expect("one batch");
+        std::mem::swap(&mut state, &mut next);
+        net.head.forward_into(&hs2, &mut logits);
+        let id = sampler
+            .sample(logits.as_slice(), &mut rng)
+            .expect("finite logits");
+        ids.push(id);
+        vocab
+            .decode_into(&ids[ids.len() - 1..], &mut out)
+            .expect("an id of the vocabulary");
+    };
+    next_char();
+    let (n, sizes) = allocations(|| {
+        for _ in 1..tokens {
+            next_char();
+        }
+    });
+    println!(
+        "char_lstm generation: {} characters made {n} allocations",
+        tokens - 1
+    );
+    assert!(
+        n == 0,
+        "generating allocated {n} times (byte sizes {sizes:?})"
+    );
+}
+
 /// Drawing a batch of random text windows into warm buffers allocates nothing.
 fn text_batches() {
     let text = "the quick brown fox jumps over the lazy dog. ".repeat(40);
     let corpus = CharCorpus::new("text", &text).expect("a text");
     let mut batcher = CharBatcher::<U64, U73>::new(&corpus).expect("the text fits");
     let (mut x, mut y) = (Tokens::default(), Vec::new());
+    let mut x4 = Tokens::default();
     let mut rng = seeded_rng(0);
     batcher
         .fill(corpus.train(), 12, &mut rng, &mut x, &mut y)
@@ -210,6 +276,23 @@ fn text_batches() {
     });
     println!("text batches: 20 batches of 12 windows made {n} allocations");
     assert!(n == 0, "drawing batches allocated {n} times ({sizes:?})");
+    let ids = corpus.train();
+    let mut streams =
+        CharStreams::<U4, U73>::new("text", "training", ids.len(), 12).expect("the text fits");
+    streams.fill(ids, 0, &mut x4, &mut y).expect("a window");
+    let (n, sizes) = allocations(|| {
+        for k in 0..streams.windows() {
+            streams.fill(ids, k, &mut x4, &mut y).expect("a window");
+        }
+    });
+    println!(
+        "text streams: {} windows of 12 streams made {n} allocations",
+        streams.windows()
+    );
+    assert!(
+        n == 0,
+        "filling stream windows allocated {n} times ({sizes:?})"
+    );
 }
 
 /// Runs `check` at 1 thread and at 2.
@@ -433,7 +516,12 @@ fn main() {
         steady_state("lstm scan (12 steps)", &mut LstmStep::new());
         steady_state("char_gpt", &mut CharGptStep::new());
         steady_state("lstm (Lstm<64, 256>, 64 steps)", &mut CharLstmStep::new());
+        steady_state(
+            "char_lstm (2 layers, state carried)",
+            &mut CharLstm2Step::new(),
+        );
         generation();
+        lstm_generation();
         batch_change("tiny", &mut TinyStep::new(), 50, 30);
         batch_change("digits", &mut DigitsStep::new(), 32, 20);
         batch_change("mnist", &mut MnistStep::new(), 128, 72);
@@ -451,6 +539,12 @@ fn main() {
         batch_change(
             "lstm (Lstm<64, 256>, 64 steps)",
             &mut CharLstmStep::new(),
+            32,
+            20,
+        );
+        batch_change(
+            "char_lstm (2 layers, state carried)",
+            &mut CharLstm2Step::new(),
             32,
             20,
         );

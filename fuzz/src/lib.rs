@@ -260,7 +260,7 @@ pub fn gunzip(bytes: &[u8]) -> String {
 /// where it fits a batch of windows is drawn from both parts; and the shipped text's vocabulary
 /// encodes the bytes as a prompt, refusing a character it lacks with a typed error.
 pub fn text(bytes: &[u8]) -> String {
-    use nanotorch::data::{CharBatcher, CharCorpus, CharVocab};
+    use nanotorch::data::{CharBatcher, CharCorpus, CharStreams, CharVocab};
     thread_local! {
         static SHIPPED: CharVocab = data::datasets::shakespeare()
             .expect("the shipped text loads")
@@ -291,6 +291,18 @@ pub fn text(bytes: &[u8]) -> String {
                     assert_eq!(targets.len(), 3 * 8);
                 }
                 outcomes.push(outcome(&r));
+                // Consecutive streams over the part: either a typed error (too short for 3
+                // streams of a window) or every window fills. (Checked, not pinned.)
+                if let Ok(mut streams) =
+                    CharStreams::<U8, U73>::new("fuzz.txt", "part", part.len(), 3)
+                {
+                    for k in 0..streams.windows().min(4) {
+                        streams
+                            .fill(part, k, &mut x, &mut targets)
+                            .expect("a window of the corpus's own ids fills");
+                        assert_eq!(targets.len(), 3 * 8);
+                    }
+                }
             }
         }
     }

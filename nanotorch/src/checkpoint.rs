@@ -30,7 +30,8 @@
 //! - A corrupt or truncated file is a [`CheckpointError::Corrupt`], never a panic.
 //! - **Training checkpoints** ([`save_training`], [`load_training`]) hold the model, the
 //!   optimizer's state and the step count in one file, so training resumes exactly (bit for
-//!   bit) where it stopped. Same format and the same checks.
+//!   bit) where it stopped. Same format and the same checks. [`WithState`] adds the state a
+//!   recurrent run carries from batch to batch.
 //!
 //! ```
 //! use nanotorch::{Init, Linear, checkpoint, seeded_rng, shape::{U3, U4}};
@@ -52,6 +53,7 @@ mod atomic;
 mod error;
 #[cfg(test)]
 mod fault_tests;
+mod state;
 
 use std::collections::{HashMap, HashSet};
 use std::io::Write;
@@ -64,6 +66,7 @@ use crate::layer::{BufferMut, Module, ParamMut};
 use crate::optim::OptimizerState;
 
 pub use error::{CheckpointError, Problem};
+pub use state::WithState;
 
 /// How strictly [`load_with`] matches the file to the model.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -386,3 +386,141 @@ impl<T: StaticDim, V: StaticDim> CharBatcher<T, V> {
         Ok(())
     }
 }
+
+/// Consecutive windows for truncated backpropagation through time, as char-rnn batches its
+/// text: the ids are cut into `B` streams of equal length `L = (len − 1) / B`, one per batch
+/// row, and window `k` of an epoch holds, in row `r`, characters `k·T .. (k + 1)·T` of stream
+/// `r` — `ids[r·L + k·T ..][..T]` — with the character after each as its target.
+///
+/// Row `r` of window `k + 1` continues the text exactly where row `r` of window `k` stopped,
+/// so a recurrent network may start window `k + 1` from the state window `k` ended in: the
+/// state carries information across windows, the gradient does not (it is truncated at the
+/// window's start). An epoch is `L / T` windows (the last `L mod T` characters of each stream
+/// are not read); the characters that tie the streams together (`r·L − 1` to `r·L`) are the
+/// only pairs never seen as input and target.
+///
+/// ```
+/// use nanotorch::Tokens;
+/// use nanotorch::data::CharStreams;
+/// use nanotorch::shape::{U3, U8};
+///
+/// let ids: Vec<usize> = (0..8).collect(); // 0 1 2 3 4 5 6 7
+/// // Two streams: 0 1 2 | 3 4 5 (L = 7 / 2 = 3), one window of 3 each.
+/// let mut streams = CharStreams::<U3, U8>::new("ids", "whole", ids.len(), 2)?;
+/// assert_eq!((streams.stream_len(), streams.windows()), (3, 1));
+/// let (mut x, mut y) = (Tokens::default(), Vec::new());
+/// streams.fill(&ids, 0, &mut x, &mut y)?;
+/// assert_eq!(x.ids(), &[0, 1, 2, 3, 4, 5]);
+/// assert_eq!(y, [1, 2, 3, 4, 5, 6].map(Some));
+/// # Ok::<(), nanotorch::data::DataError>(())
+/// ```
+///
+/// Like [`CharBatcher`], it owns one scratch buffer of `B·T` ids: once the caller's buffers
+/// have held a batch, [`CharStreams::fill`] allocates nothing.
+#[derive(Clone, Debug)]
+pub struct CharStreams<T: StaticDim, V: StaticDim> {
+    len: usize,
+    batch: usize,
+    stream_len: usize,
+    scratch: Vec<usize>,
+    _dims: PhantomData<(T, V)>,
+}
+
+impl<T: StaticDim, V: StaticDim> CharStreams<T, V> {
+    /// Streams over `len` ids cut into `batch` rows; `origin` and `part` name the ids in the
+    /// error.
+    ///
+    /// # Errors
+    /// - [`DataError::Invalid`] for a batch of 0;
+    /// - [`DataError::TooShortForStreams`] when a stream would be shorter than one window
+    ///   (`len < batch · T + 1`).
+    pub fn new(
+        origin: &str,
+        part: &'static str,
+        len: usize,
+        batch: usize,
+    ) -> Result<Self, DataError> {
+        if batch == 0 {
+            return Err(DataError::Invalid {
+                what: "the number of streams (the batch size) must be at least 1",
+                found: "0".into(),
+            });
+        }
+        let needed = batch.saturating_mul(T::SIZE).saturating_add(1);
+        if len < needed {
+            return Err(DataError::TooShortForStreams {
+                origin: origin.to_string(),
+                part,
+                len,
+                streams: batch,
+                context: T::SIZE,
+                needed,
+            });
+        }
+        Ok(Self {
+            len,
+            batch,
+            stream_len: (len - 1) / batch,
+            scratch: Vec::with_capacity(batch * T::SIZE),
+            _dims: PhantomData,
+        })
+    }
+
+    /// The number of streams (rows of every batch).
+    pub fn batch(&self) -> usize {
+        self.batch
+    }
+
+    /// Characters per stream, `L = (len − 1) / B`.
+    pub fn stream_len(&self) -> usize {
+        self.stream_len
+    }
+
+    /// Windows per epoch, `L / T` (at least 1).
+    pub fn windows(&self) -> usize {
+        self.stream_len / T::SIZE
+    }
+
+    /// Fills window `window` (`< windows()`) of every stream of `ids` into `x` (`[B, T]`) and
+    /// their next-character targets into `targets` (`B·T` entries, all `Some`).
+    ///
+    /// # Errors
+    /// - [`DataError::Invalid`] when `ids` is not as long as the streams were made for, or
+    ///   `window ≥ windows()`;
+    /// - [`DataError::Shape`] when an id is `≥ V` (ids from another vocabulary).
+    ///
+    /// On error `x` is left unchanged and `targets` is empty.
+    pub fn fill(
+        &mut self,
+        ids: &[usize],
+        window: usize,
+        x: &mut Tokens<T, V>,
+        targets: &mut Vec<Option<usize>>,
+    ) -> Result<(), DataError> {
+        targets.clear();
+        if ids.len() != self.len {
+            return Err(DataError::Invalid {
+                what: "streams filled from ids of another length than they were made for",
+                found: format!("{} ids for streams over {}", ids.len(), self.len),
+            });
+        }
+        if window >= self.windows() {
+            return Err(DataError::Invalid {
+                what: "a window past the end of the streams",
+                found: format!("window {window} of {}", self.windows()),
+            });
+        }
+        let t = T::SIZE;
+        self.scratch.clear();
+        for r in 0..self.batch {
+            let start = r * self.stream_len + window * t;
+            self.scratch.extend_from_slice(&ids[start..start + t]);
+            targets.extend(ids[start + 1..start + t + 1].iter().map(|&id| Some(id)));
+        }
+        if let Err(e) = x.assign_from_slice(self.batch, &self.scratch) {
+            targets.clear();
+            return Err(e.into());
+        }
+        Ok(())
+    }
+}

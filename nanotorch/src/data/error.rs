@@ -208,6 +208,25 @@ pub enum DataError {
         /// Characters needed: `T + 1`.
         needed: usize,
     },
+    /// A text (or one part of its split) too short to cut into `streams` consecutive streams
+    /// of at least one window each ([`CharStreams`](super::CharStreams)).
+    #[error(
+        "{origin}: the {part} part has {len} characters, but {streams} streams of at least one window of {context} need {needed} ({streams}·{context} and one more character for the last target)"
+    )]
+    TooShortForStreams {
+        /// The file or embedded data set.
+        origin: String,
+        /// `"training"`, `"validation"` or `"whole"`.
+        part: &'static str,
+        /// Characters in that part.
+        len: usize,
+        /// The number of streams (the batch size).
+        streams: usize,
+        /// The model's context `T`.
+        context: usize,
+        /// Characters needed: `streams · T + 1`.
+        needed: usize,
+    },
     /// Data whose sizes do not fit the tensor type.
     #[error(transparent)]
     Shape(#[from] ShapeError),

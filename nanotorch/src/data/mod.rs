@@ -8,8 +8,9 @@
 //!   feature count `F`, and labels or a target tensor.
 //! - [`DataLoader`]: seeded shuffling, batches with a runtime batch dim, a buffer-reusing
 //!   [`DataLoader::next_batch_into`] and an [`DataLoader::epoch`] iterator.
-//! - [`CharVocab`], [`CharCorpus`] and [`CharBatcher`]: text for character-level language
-//!   models — a vocabulary, a 90 / 10 split, and batches of random windows as [`Tokens`].
+//! - [`CharVocab`], [`CharCorpus`], [`CharBatcher`] and [`CharStreams`]: text for
+//!   character-level language models — a vocabulary, a 90 / 10 split, batches of random
+//!   windows as [`Tokens`], and consecutive windows for truncated backpropagation through time.
 //! - [`Classification::stratified_split`], [`Regression::split`] and [`Standardizer`].
 //! - The readers the embedded data sets go through, for files of your own: [`labelled_csv`],
 //!   [`number_table`] and [`gunzip`] (capped at [`GUNZIP_LIMIT`]).
@@ -44,7 +45,7 @@ mod split;
 mod standardize;
 mod text;
 
-pub use chars::{CharBatcher, CharCorpus, CharVocab};
+pub use chars::{CharBatcher, CharCorpus, CharStreams, CharVocab};
 pub use dataset::{Classification, Dataset, Regression};
 pub use error::DataError;
 pub use loader::{DataLoader, Epoch};

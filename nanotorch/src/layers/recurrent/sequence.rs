@@ -9,6 +9,7 @@ use super::RecurrentWeights;
 use super::engine::{self, Scratch, Sizes, Trace};
 use super::kinds::{CellKind, GruGates, LstmGates, RnnTanh};
 use crate::element::Element;
+use crate::error::ShapeError;
 use crate::layer::{Init, Module, Muts, Network, NetworkIo, ParamMut, Refs};
 use crate::shape::{Dim, Dyn, StaticDim};
 use crate::tensor::Tensor;
@@ -280,6 +281,75 @@ macro_rules! one_state {
 
 one_state!(RnnTanh);
 one_state!(GruGates);
+
+/// The batch check of [`Recurrent::forward_state_into`]: each state's batch is the sequence's.
+fn same_batch<T: StaticDim, I: StaticDim, H: StaticDim, E: Element>(
+    x: &Seq<T, I, E>,
+    states: &[&State<H, E>],
+) -> Result<(), ShapeError> {
+    let b = x.dims()[0];
+    match states.iter().find(|s| s.dims()[0] != b) {
+        Some(s) => Err(ShapeError::RuntimeDim {
+            what: "the batch sizes of a recurrent layer's sequence and initial state",
+            left: b,
+            right: s.dims()[0],
+        }),
+        None => Ok(()),
+    }
+}
+
+/// `forward_state_into` of the one-state kinds.
+macro_rules! forward_state_into {
+    ($kind:ty) => {
+        impl<I: StaticDim, H: StaticDim, E: Element> Recurrent<$kind, I, H, E> {
+            /// The forward from a given state, outside `network!` (a generation loop feeding
+            /// one character at a time, say), where a call of [`Network::forward_into`] would
+            /// have to name which of the layer's input tuples it means: the states into `hs`,
+            /// the last into `h`; buffers reused.
+            ///
+            /// # Errors
+            /// [`ShapeError::RuntimeDim`] if `h0`'s batch is not `x`'s.
+            pub fn forward_state_into<T: StaticDim>(
+                &mut self,
+                x: &Seq<T, I, E>,
+                h0: &State<H, E>,
+                hs: &mut Seq<T, H, E>,
+                h: &mut State<H, E>,
+            ) -> Result<(), ShapeError> {
+                same_batch(x, &[h0])?;
+                self.run_forward(x, Some(h0), None);
+                write_outputs::<T, H, E>(&self.trace, hs, h, None);
+                Ok(())
+            }
+        }
+    };
+}
+
+forward_state_into!(RnnTanh);
+forward_state_into!(GruGates);
+
+impl<I: StaticDim, H: StaticDim, E: Element> Lstm<I, H, E> {
+    /// The forward from a given state `(h0, c0)`, outside `network!`, as
+    /// [`Rnn`]'s `forward_state_into`: the states into `hs`, the last into `h` and `c`.
+    ///
+    /// # Errors
+    /// [`ShapeError::RuntimeDim`] if a state's batch is not `x`'s.
+    #[allow(clippy::too_many_arguments)]
+    pub fn forward_state_into<T: StaticDim>(
+        &mut self,
+        x: &Seq<T, I, E>,
+        h0: &State<H, E>,
+        c0: &State<H, E>,
+        hs: &mut Seq<T, H, E>,
+        h: &mut State<H, E>,
+        c: &mut State<H, E>,
+    ) -> Result<(), ShapeError> {
+        same_batch(x, &[h0, c0])?;
+        self.run_forward(x, Some(h0), Some(c0));
+        write_outputs::<T, H, E>(&self.trace, hs, h, Some(c));
+        Ok(())
+    }
+}
 
 type LstmOut<T, H, E> = (Seq<T, H, E>, State<H, E>, State<H, E>);
 
