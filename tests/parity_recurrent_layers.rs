@@ -211,11 +211,9 @@ fn layer_parity<M: Module<f64>>(
     report.assert_clean();
 }
 
-#[test]
-fn rnn_matches_torch_nn_rnn() {
-    layer_parity(
-        "rnn",
-        || RnnLayer::<f64>::new(0),
+/// The run of a one-state layer network (`RnnLayer`, `GruLayer`) for [`layer_parity`].
+macro_rules! one_state_run {
+    () => {
         |n, doc| {
             let i = &doc["inputs"];
             let (x, h0): (Seq, State) = (tensor(&i["x"]), tensor(&i["h0"]));
@@ -236,37 +234,18 @@ fn rnn_matches_torch_nn_rnn() {
                 ("dh0", dh0.as_slice().to_vec()),
             ];
             (named, loss)
-        },
-    );
+        }
+    };
+}
+
+#[test]
+fn rnn_matches_torch_nn_rnn() {
+    layer_parity("rnn", || RnnLayer::<f64>::new(0), one_state_run!());
 }
 
 #[test]
 fn gru_matches_torch_nn_gru() {
-    layer_parity(
-        "gru",
-        || GruLayer::<f64>::new(0),
-        |n, doc| {
-            let i = &doc["inputs"];
-            let (x, h0): (Seq, State) = (tensor(&i["x"]), tensor(&i["h0"]));
-            let (gy, gh): (Out, State) = (tensor(&i["gy"]), tensor(&i["gh"]));
-            let (y, h) = n.forward(&x, &h0).unwrap();
-            let (y, h) = (y.clone(), h.clone());
-            assert_eq!(
-                n.predict(&x, &h0).unwrap(),
-                (y.clone(), h.clone()),
-                "predict is forward"
-            );
-            let loss = dot(&gy, &y) + dot(&gh, &h);
-            let (dx, dh0) = n.backward_with_input(&gy, &gh).unwrap();
-            let named = vec![
-                ("y", y.as_slice().to_vec()),
-                ("hn", h.as_slice().to_vec()),
-                ("dx", dx.as_slice().to_vec()),
-                ("dh0", dh0.as_slice().to_vec()),
-            ];
-            (named, loss)
-        },
-    );
+    layer_parity("gru", || GruLayer::<f64>::new(0), one_state_run!());
 }
 
 #[test]

@@ -212,7 +212,7 @@ impl<S: Shape, E: Element> Batched for Tensor<S, E> {
 
 impl<T: StaticDim, V: StaticDim> Batched for crate::tokens::Tokens<T, V> {
     fn batch(&self) -> usize {
-        self.batch()
+        crate::tokens::Tokens::batch(self)
     }
 }
 

@@ -40,32 +40,7 @@ pub type LstmCell<I, H, E = f32> = Cell<LstmGates, I, H, E>;
 /// `torch.nn.GRUCell(I, H)`: see [`GruGates`] for the math.
 pub type GruCell<I, H, E = f32> = Cell<GruGates, I, H, E>;
 
-impl<K: CellKind, I: StaticDim, H: StaticDim, E: Element> Init for Cell<K, I, H, E> {
-    fn init<R: Rng + ?Sized>(rng: &mut R) -> Self {
-        Cell {
-            weights: RecurrentWeights::init(K::GATES, rng),
-            trace: Trace::default(),
-            scratch: Scratch::default(),
-            kind: PhantomData,
-        }
-    }
-}
-
-impl<K: CellKind, I: StaticDim, H: StaticDim, E: Element> Module<E> for Cell<K, I, H, E> {
-    fn visit_params(&mut self, f: &mut dyn FnMut(ParamMut<'_, E>)) {
-        self.weights.visit(f);
-    }
-
-    fn visit_named_params(
-        &mut self,
-        prefix: &str,
-        f: &mut dyn FnMut(&str, &[usize], ParamMut<'_, E>),
-    ) {
-        self.weights.visit_named(prefix, "", f);
-    }
-
-    fn set_training(&mut self, _training: bool) {}
-}
+init_and_module!(Cell, "");
 
 /// A scan swaps each step's saved values in and out.
 impl<K: CellKind, I: StaticDim, H: StaticDim, E: Element> StepState for Cell<K, I, H, E> {

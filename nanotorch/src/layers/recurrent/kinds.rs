@@ -2,7 +2,7 @@
 //! special about an RNN, an LSTM and a GRU. Everything they share — the products with the
 //! weights, the loop over time, where each step's values are kept — is in `engine.rs`.
 //!
-//! Every slice below is one row of `H` values per gate or state (`g` is the hidden size).
+//! Every slice below is one batch row: `H` values (the hidden size) per gate or state.
 //! `gx` is the input side of the gates' pre-activations, `x_t·W_ihᵀ + b_ih` (`G·H` values),
 //! `gh` the recurrent side, `h_{t−1}·W_hhᵀ + b_hh`.
 

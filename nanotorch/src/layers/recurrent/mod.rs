@@ -10,6 +10,40 @@
 //! `scan(cell, x, h0)` computes the same values (lesson 22); these layers are what it looks like
 //! fused by hand.
 
+/// `Init` and `Module` of a recurrent layer or cell type (`Recurrent`, `Cell`): PyTorch's
+/// initialisation, and the four parameters under PyTorch's names with `suffix` (`"_l0"` for a
+/// layer, none for a cell).
+macro_rules! init_and_module {
+    ($ty:ident, $suffix:literal) => {
+        impl<K: CellKind, I: StaticDim, H: StaticDim, E: Element> Init for $ty<K, I, H, E> {
+            fn init<R: Rng + ?Sized>(rng: &mut R) -> Self {
+                $ty {
+                    weights: RecurrentWeights::init(K::GATES, rng),
+                    trace: Trace::default(),
+                    scratch: Scratch::default(),
+                    kind: PhantomData,
+                }
+            }
+        }
+
+        impl<K: CellKind, I: StaticDim, H: StaticDim, E: Element> Module<E> for $ty<K, I, H, E> {
+            fn visit_params(&mut self, f: &mut dyn FnMut(ParamMut<'_, E>)) {
+                self.weights.visit(f);
+            }
+
+            fn visit_named_params(
+                &mut self,
+                prefix: &str,
+                f: &mut dyn FnMut(&str, &[usize], ParamMut<'_, E>),
+            ) {
+                self.weights.visit_named(prefix, $suffix, f);
+            }
+
+            fn set_training(&mut self, _training: bool) {}
+        }
+    };
+}
+
 mod cell;
 mod engine;
 mod kinds;

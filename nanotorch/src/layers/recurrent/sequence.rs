@@ -8,6 +8,7 @@ use rand::Rng;
 use super::RecurrentWeights;
 use super::engine::{self, Scratch, Sizes, Trace};
 use super::kinds::{CellKind, GruGates, LstmGates, RnnTanh};
+use crate::codegen::same_batch;
 use crate::element::Element;
 use crate::error::ShapeError;
 use crate::layer::{Init, Module, Muts, Network, NetworkIo, ParamMut, Refs};
@@ -44,32 +45,7 @@ pub type Lstm<I, H, E = f32> = Recurrent<LstmGates, I, H, E>;
 /// `torch.nn.GRU(I, H, batch_first=True)`: see [`GruGates`] for the math.
 pub type Gru<I, H, E = f32> = Recurrent<GruGates, I, H, E>;
 
-impl<K: CellKind, I: StaticDim, H: StaticDim, E: Element> Init for Recurrent<K, I, H, E> {
-    fn init<R: Rng + ?Sized>(rng: &mut R) -> Self {
-        Recurrent {
-            weights: RecurrentWeights::init(K::GATES, rng),
-            trace: Trace::default(),
-            scratch: Scratch::default(),
-            kind: PhantomData,
-        }
-    }
-}
-
-impl<K: CellKind, I: StaticDim, H: StaticDim, E: Element> Module<E> for Recurrent<K, I, H, E> {
-    fn visit_params(&mut self, f: &mut dyn FnMut(ParamMut<'_, E>)) {
-        self.weights.visit(f);
-    }
-
-    fn visit_named_params(
-        &mut self,
-        prefix: &str,
-        f: &mut dyn FnMut(&str, &[usize], ParamMut<'_, E>),
-    ) {
-        self.weights.visit_named(prefix, "_l0", f);
-    }
-
-    fn set_training(&mut self, _training: bool) {}
-}
+init_and_module!(Recurrent, "_l0");
 
 // `NetworkIo` is implemented for sequences of any width `F`: the outputs do not depend on it,
 // and a call with the wrong width is then one error, at the call, from `Network`.
@@ -282,21 +258,8 @@ macro_rules! one_state {
 one_state!(RnnTanh);
 one_state!(GruGates);
 
-/// The batch check of [`Recurrent::forward_state_into`]: each state's batch is the sequence's.
-fn same_batch<T: StaticDim, I: StaticDim, H: StaticDim, E: Element>(
-    x: &Seq<T, I, E>,
-    states: &[&State<H, E>],
-) -> Result<(), ShapeError> {
-    let b = x.dims()[0];
-    match states.iter().find(|s| s.dims()[0] != b) {
-        Some(s) => Err(ShapeError::RuntimeDim {
-            what: "the batch sizes of a recurrent layer's sequence and initial state",
-            left: b,
-            right: s.dims()[0],
-        }),
-        None => Ok(()),
-    }
-}
+/// What [`Recurrent::forward_state_into`]'s batch check names.
+const STATE_BATCH: &str = "the batch sizes of a recurrent layer's sequence and initial state";
 
 /// `forward_state_into` of the one-state kinds.
 macro_rules! forward_state_into {
@@ -316,7 +279,7 @@ macro_rules! forward_state_into {
                 hs: &mut Seq<T, H, E>,
                 h: &mut State<H, E>,
             ) -> Result<(), ShapeError> {
-                same_batch(x, &[h0])?;
+                same_batch(x, h0, STATE_BATCH)?;
                 self.run_forward(x, Some(h0), None);
                 write_outputs::<T, H, E>(&self.trace, hs, h, None);
                 Ok(())
@@ -344,7 +307,8 @@ impl<I: StaticDim, H: StaticDim, E: Element> Lstm<I, H, E> {
         h: &mut State<H, E>,
         c: &mut State<H, E>,
     ) -> Result<(), ShapeError> {
-        same_batch(x, &[h0, c0])?;
+        same_batch(x, h0, STATE_BATCH)?;
+        same_batch(x, c0, STATE_BATCH)?;
         self.run_forward(x, Some(h0), Some(c0));
         write_outputs::<T, H, E>(&self.trace, hs, h, Some(c));
         Ok(())
