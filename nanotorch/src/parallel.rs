@@ -20,12 +20,28 @@ pub(crate) fn for_each_block_pair_mut<A: Send, B: Send>(
     unit_b: usize,
     f: &(dyn Fn(usize, &mut [A], &mut [B]) + Sync),
 ) {
+    let parts = if a.len() < PARALLEL_ELEMENTS {
+        1
+    } else {
+        num_threads()
+    };
+    for_each_block_pair_mut_in(parts, a, unit_a, b, unit_b, f);
+}
+
+/// [`for_each_block_pair_mut`] on at most `parts` threads, however small the buffers (for
+/// passes whose work per unit is large: a unit that is one channel of a batch).
+pub(crate) fn for_each_block_pair_mut_in<A: Send, B: Send>(
+    parts: usize,
+    a: &mut [A],
+    unit_a: usize,
+    b: &mut [B],
+    unit_b: usize,
+    f: &(dyn Fn(usize, &mut [A], &mut [B]) + Sync),
+) {
     let unit_a = unit_a.max(1);
     let units = a.len() / unit_a;
-    let parts = num_threads()
-        .clamp(1, nanotorch_pool::MAX_PARTS)
-        .min(units.max(1));
-    if parts == 1 || a.len() < PARALLEL_ELEMENTS {
+    let parts = parts.clamp(1, nanotorch_pool::MAX_PARTS).min(units.max(1));
+    if parts == 1 {
         f(0, a, b);
         return;
     }

@@ -10,23 +10,54 @@
 use ndarray::Zip;
 
 use crate::element::Element;
+use crate::gemm::threads::num_threads;
+use crate::parallel::for_each_block_pair_mut_in;
 use crate::shape::Shape;
 use crate::tensor::Tensor;
+
+/// Tensors of at least this many elements are mapped by all threads, each a contiguous block
+/// (below it, waking a second thread costs more than it saves: a 32 k-element ReLU takes a
+/// few microseconds).
+const PARALLEL_MAP: usize = 256 * 1024;
+
+/// How many threads an elementwise pass over `len` elements uses.
+fn map_parts(len: usize) -> usize {
+    if len >= PARALLEL_MAP {
+        num_threads()
+    } else {
+        1
+    }
+}
 
 /// Applies `f` elementwise from `x` into `out` (resized to `x`'s shape).
 /// (Over the flat row-major slices: for the small tensors of small networks, `ndarray::Zip`'s
 /// per-call layout analysis costs more than the arithmetic.)
-fn map_into<S: Shape, E: Element>(x: &Tensor<S, E>, out: &mut Tensor<S, E>, f: impl Fn(E) -> E) {
+fn map_into<S: Shape, E: Element>(
+    x: &Tensor<S, E>,
+    out: &mut Tensor<S, E>,
+    f: impl Fn(E) -> E + Sync,
+) {
     out.resize_to(x.shape());
     let (out, x) = (out.as_slice_mut(), x.as_slice());
-    // Compiled once per instruction set and chosen at run time (as the GEMM's kernels), so the
-    // loop vectorises with the CPU's widest registers instead of the baseline's 4-wide SSE.
-    pulp::Arch::new().dispatch(
-        #[inline(always)]
-        || {
-            for (o, &v) in out.iter_mut().zip(x) {
-                *o = f(v);
-            }
+    for_each_block_pair_mut_in::<E, E>(
+        map_parts(out.len()),
+        out,
+        1,
+        &mut [],
+        0,
+        &|first, out, _| {
+            let x = &x[first..][..out.len()];
+            // Compiled once per instruction set and chosen at run time (as the GEMM's kernels), so
+            // the loop vectorises with the CPU's widest registers instead of the baseline's 4-wide
+            // SSE.
+            pulp::Arch::new().dispatch(
+                #[inline(always)]
+                || {
+                    for (o, &v) in out.iter_mut().zip(x) {
+                        *o = f(v);
+                    }
+                },
+            );
         },
     );
 }
@@ -35,7 +66,7 @@ fn map_into<S: Shape, E: Element>(x: &Tensor<S, E>, out: &mut Tensor<S, E>, f: i
 fn backward_map<S: Shape, E: Element>(
     saved: &Tensor<S, E>,
     dy: &Tensor<S, E>,
-    g: impl Fn(E) -> E,
+    g: impl Fn(E) -> E + Sync,
 ) -> Tensor<S, E> {
     let mut dx = Tensor::zeros(dy.shape());
     backward_map_into(saved, dy, &mut dx, g);
@@ -47,7 +78,7 @@ fn backward_map_into<S: Shape, E: Element>(
     saved: &Tensor<S, E>,
     dy: &Tensor<S, E>,
     dx: &mut Tensor<S, E>,
-    g: impl Fn(E) -> E,
+    g: impl Fn(E) -> E + Sync,
 ) {
     assert_eq!(
         saved.dims(),
@@ -56,14 +87,17 @@ fn backward_map_into<S: Shape, E: Element>(
     );
     dx.resize_to(dy.shape());
     let (dx, saved, dy) = (dx.as_slice_mut(), saved.as_slice(), dy.as_slice());
-    pulp::Arch::new().dispatch(
-        #[inline(always)]
-        || {
-            for (d, (&s, &g_up)) in dx.iter_mut().zip(saved.iter().zip(dy)) {
-                *d = g_up * g(s);
-            }
-        },
-    );
+    for_each_block_pair_mut_in::<E, E>(map_parts(dx.len()), dx, 1, &mut [], 0, &|first, dx, _| {
+        let (saved, dy) = (&saved[first..][..dx.len()], &dy[first..][..dx.len()]);
+        pulp::Arch::new().dispatch(
+            #[inline(always)]
+            || {
+                for (d, (&s, &g_up)) in dx.iter_mut().zip(saved.iter().zip(dy)) {
+                    *d = g_up * g(s);
+                }
+            },
+        );
+    });
 }
 
 /// Rectified linear unit, `y = max(x, 0)`.

@@ -8,6 +8,8 @@
 
 use crate::element::Element;
 use crate::error::ShapeError;
+use crate::gemm::threads::num_threads;
+use crate::parallel::for_each_block_pair_mut_in;
 use crate::shape::{Dim, Shape, fmt_dims};
 use crate::tensor::Tensor;
 
@@ -292,9 +294,58 @@ pub fn batch_norm_eval_backward_into<S: BatchChannels, E: Element>(
 /// `(B, C, L)` sizes of a batch-norm input.
 pub(crate) type Layout = (usize, usize, usize);
 
+/// Channels whose statistics one threaded pass computes (kept on the stack, so the threaded
+/// path allocates nothing; more channels take several passes).
+const CHANNEL_GROUP: usize = 128;
+
+/// Batches of fewer values than this are normalised on the calling thread (in cache, waking a
+/// second thread costs more than it saves).
+const PARALLEL_VALUES: usize = 64 * 1024;
+
+/// How many threads a pass over a `[B, C, L]` batch uses.
+fn parts((b, c, l): Layout) -> usize {
+    if b * c * l < PARALLEL_VALUES {
+        1
+    } else {
+        num_threads().min(b).min(c)
+    }
+}
+
+/// `(mean, biased variance)` of channel `c`: two passes over its runs, the second one reading
+/// them from cache.
+fn channel_stats<E: Element>(xs: &[E], dims: Layout, c: usize, inv_n: E) -> (E, E) {
+    let mean = runs(xs, dims, c).map(lanes_sum).sum::<E>() * inv_n;
+    let var = runs(xs, dims, c)
+        .map(|r| lanes_sum_sq_dev(r, mean))
+        .sum::<E>()
+        * inv_n;
+    (mean, var)
+}
+
 /// [`batch_norm_train_into`] on row-major buffers of checked sizes: `affine` is
 /// `(weight, bias)`, `running` is `(mean, var)`, `saved` is `(x̂, 1/σ)`.
+///
+/// On one thread each channel is finished (statistics, then `x̂` and `y`) while its values are
+/// in cache. On several, a group of channels gets its statistics with the channels shared out
+/// over the threads, then the group is normalised with the samples shared out (a thread
+/// writes only whole samples, which are contiguous). Each channel's sums run in the same order
+/// either way, so the result does not depend on the number of threads.
 pub(crate) fn train_slices<E: Element>(
+    dims: Layout,
+    xs: &[E],
+    affine: (&[E], &[E]),
+    spec: BatchNormSpec,
+    running: (&mut [E], &mut [E]),
+    y: &mut [E],
+    saved: (&mut [E], &mut [E]),
+) {
+    train_slices_in(parts(dims), dims, xs, affine, spec, running, y, saved);
+}
+
+/// [`train_slices`] on `parts` threads.
+#[allow(clippy::too_many_arguments)]
+fn train_slices_in<E: Element>(
+    parts: usize,
     dims: Layout,
     xs: &[E],
     (weight, bias): (&[E], &[E]),
@@ -311,17 +362,60 @@ pub(crate) fn train_slices<E: Element>(
         E::cast(1.0 / n as f64),
     );
     let unbias = E::cast(n as f64 / (n - 1).max(1) as f64);
-    for c in 0..c_count {
-        let mean = runs(xs, dims, c).map(lanes_sum).sum::<E>() * inv_n;
-        let var = runs(xs, dims, c)
-            .map(|r| lanes_sum_sq_dev(r, mean))
-            .sum::<E>()
-            * inv_n;
+    let mut finish = |c: usize, mean: E, var: E| {
         let inv_std = E::one() / (var + eps).sqrt();
         inv_stds[c] = inv_std;
-        normalize_channel(dims, c, xs, mean, inv_std, (weight[c], bias[c]), y, x_hat);
         running_mean[c] = (E::one() - m) * running_mean[c] + m * mean;
         running_var[c] = (E::one() - m) * running_var[c] + m * var * unbias;
+        inv_std
+    };
+    if parts == 1 {
+        for c in 0..c_count {
+            let (mean, var) = channel_stats(xs, dims, c, inv_n);
+            let inv_std = finish(c, mean, var);
+            normalize_channel(dims, c, xs, mean, inv_std, (weight[c], bias[c]), y, x_hat);
+        }
+        return;
+    }
+    for first in (0..c_count).step_by(CHANNEL_GROUP) {
+        let group = CHANNEL_GROUP.min(c_count - first);
+        let (mut means, mut inv) = ([E::zero(); CHANNEL_GROUP], [E::zero(); CHANNEL_GROUP]);
+        for_each_block_pair_mut_in(
+            parts,
+            &mut means[..group],
+            1,
+            &mut inv[..group],
+            1,
+            &|k0, means, vars| {
+                for (k, (mean, var)) in means.iter_mut().zip(vars).enumerate() {
+                    (*mean, *var) = channel_stats(xs, dims, first + k0 + k, inv_n);
+                }
+            },
+        );
+        for k in 0..group {
+            inv[k] = finish(first + k, means[k], inv[k]);
+        }
+        let sample = c_count * l;
+        for_each_block_pair_mut_in(parts, y, sample, x_hat, sample, &|s0, ys, hats| {
+            for (s, (ys, hats)) in ys
+                .chunks_exact_mut(sample)
+                .zip(hats.chunks_exact_mut(sample))
+                .enumerate()
+            {
+                let xs = &xs[(s0 + s) * sample..][..sample];
+                for k in 0..group {
+                    let at = (first + k) * l..(first + k + 1) * l;
+                    let c = first + k;
+                    normalize_run(
+                        &xs[at.clone()],
+                        (means[k], inv[k]),
+                        (weight[c], bias[c]),
+                        &mut ys[at.clone()],
+                        &mut hats[at],
+                    );
+                }
+            }
+        });
     }
 }
 
@@ -402,22 +496,70 @@ fn normalize_channel<E: Element>(
     xs: &[E],
     mean: E,
     inv_std: E,
-    (w, sh): (E, E),
+    affine: (E, E),
     y: &mut [E],
     x_hat: &mut [E],
 ) {
     for s in 0..b {
         let at = (s * c_count + c) * l..(s * c_count + c + 1) * l;
-        let (xr, hat, out) = (&xs[at.clone()], &mut x_hat[at.clone()], &mut y[at]);
-        for ((&v, h), o) in xr.iter().zip(hat.iter_mut()).zip(out.iter_mut()) {
-            *h = (v - mean) * inv_std;
-            *o = w * *h + sh;
-        }
+        normalize_run(
+            &xs[at.clone()],
+            (mean, inv_std),
+            affine,
+            &mut y[at.clone()],
+            &mut x_hat[at],
+        );
     }
 }
 
-/// [`batch_norm_backward_into`] on row-major buffers of checked sizes.
+/// One run of a channel: `x̂ = (x − mean)·inv_std`, `y = weight·x̂ + bias`.
+#[inline]
+fn normalize_run<E: Element>(
+    xr: &[E],
+    (mean, inv_std): (E, E),
+    (w, sh): (E, E),
+    out: &mut [E],
+    hat: &mut [E],
+) {
+    for ((&v, h), o) in xr.iter().zip(hat.iter_mut()).zip(out.iter_mut()) {
+        *h = (v - mean) * inv_std;
+        *o = w * *h + sh;
+    }
+}
+
+/// `(Σ dy, Σ dy·x̂)` over channel `c`.
+fn channel_grad_sums<E: Element>(dys: &[E], hats: &[E], dims: Layout, c: usize) -> (E, E) {
+    runs(dys, dims, c)
+        .zip(runs(hats, dims, c))
+        .map(|(d, h)| lanes_sum_and_dot(d, h))
+        .fold((E::zero(), E::zero()), |(a, b), (x, y)| (a + x, b + y))
+}
+
+/// One run of a channel's input gradient: `dx = k·(N·dy − Σdy − x̂·Σdy·x̂)`, `k = γ/(σ·N)`.
+#[inline]
+fn backward_run<E: Element>(out: &mut [E], dy: &[E], hat: &[E], n: E, k: E, (s1, s2): (E, E)) {
+    for ((o, &d), &h) in out.iter_mut().zip(dy).zip(hat) {
+        *o = k * (n * d - s1 - h * s2);
+    }
+}
+
+/// [`batch_norm_backward_into`] on row-major buffers of checked sizes, threaded as
+/// [`train_slices`] is: the channels' sums with channels shared out, then `dx` with samples
+/// shared out.
 pub(crate) fn backward_slices<E: Element>(
+    dims: Layout,
+    saved: (&[E], &[E]),
+    weight: &[E],
+    dys: &[E],
+    dx: &mut [E],
+    grads: (&mut [E], &mut [E]),
+) {
+    backward_slices_in(parts(dims), dims, saved, weight, dys, dx, grads);
+}
+
+/// [`backward_slices`] on `parts` threads.
+fn backward_slices_in<E: Element>(
+    parts: usize,
     dims: Layout,
     (hats, inv_stds): (&[E], &[E]),
     weight: &[E],
@@ -427,21 +569,58 @@ pub(crate) fn backward_slices<E: Element>(
 ) {
     let (b, c_count, l) = dims;
     let n = E::cast((b * l) as f64);
-    for c in 0..c_count {
-        let (sum_dy, sum_dy_hat) = runs(dys, dims, c)
-            .zip(runs(hats, dims, c))
-            .map(|(d, h)| lanes_sum_and_dot(d, h))
-            .fold((E::zero(), E::zero()), |(a, b), (x, y)| (a + x, b + y));
-        dweight[c] += sum_dy_hat;
-        dbias[c] += sum_dy;
-        let k = weight[c] * inv_stds[c] / n;
-        for s in 0..b {
-            let at = (s * c_count + c) * l..(s * c_count + c + 1) * l;
-            let out = &mut dx[at.clone()];
-            for ((o, &d), &h) in out.iter_mut().zip(&dys[at.clone()]).zip(&hats[at]) {
-                *o = k * (n * d - sum_dy - h * sum_dy_hat);
+    if parts == 1 {
+        for c in 0..c_count {
+            let sums = channel_grad_sums(dys, hats, dims, c);
+            dbias[c] += sums.0;
+            dweight[c] += sums.1;
+            let k = weight[c] * inv_stds[c] / n;
+            for s in 0..b {
+                let at = (s * c_count + c) * l..(s * c_count + c + 1) * l;
+                backward_run(&mut dx[at.clone()], &dys[at.clone()], &hats[at], n, k, sums);
             }
         }
+        return;
+    }
+    for first in (0..c_count).step_by(CHANNEL_GROUP) {
+        let group = CHANNEL_GROUP.min(c_count - first);
+        let (mut s1, mut s2) = ([E::zero(); CHANNEL_GROUP], [E::zero(); CHANNEL_GROUP]);
+        for_each_block_pair_mut_in(
+            parts,
+            &mut s1[..group],
+            1,
+            &mut s2[..group],
+            1,
+            &|k0, s1, s2| {
+                for (k, (a, b)) in s1.iter_mut().zip(s2).enumerate() {
+                    (*a, *b) = channel_grad_sums(dys, hats, dims, first + k0 + k);
+                }
+            },
+        );
+        for k in 0..group {
+            dbias[first + k] += s1[k];
+            dweight[first + k] += s2[k];
+        }
+        let sample = c_count * l;
+        for_each_block_pair_mut_in::<E, E>(parts, dx, sample, &mut [], 0, &|s0, dxs, _| {
+            for (s, dxs) in dxs.chunks_exact_mut(sample).enumerate() {
+                let at_sample = (s0 + s) * sample;
+                for k in 0..group {
+                    let c = first + k;
+                    let at = c * l..(c + 1) * l;
+                    let from = at_sample + c * l..at_sample + (c + 1) * l;
+                    let kc = weight[c] * inv_stds[c] / n;
+                    backward_run(
+                        &mut dxs[at],
+                        &dys[from.clone()],
+                        &hats[from],
+                        n,
+                        kc,
+                        (s1[k], s2[k]),
+                    );
+                }
+            }
+        });
     }
 }
 
@@ -468,5 +647,53 @@ pub(crate) fn eval_backward_slices<E: Element>(
         }
         dweight[c] += sum_dy_hat;
         dbias[c] += sum_dy;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The threaded passes (channels shared out for the sums, samples for the elementwise
+    /// part, in groups of [`CHANNEL_GROUP`]) give exactly the serial loop's numbers.
+    #[test]
+    fn threads_give_the_serial_result() {
+        let dims = (6, CHANNEL_GROUP + 3, 37);
+        let len = dims.0 * dims.1 * dims.2;
+        let value = |i: usize, k: usize| ((i * k) % 1013) as f32 / 97.0 - 5.0 + (i % 7) as f32;
+        let xs: Vec<f32> = (0..len).map(|i| value(i, 31)).collect();
+        let dys: Vec<f32> = (0..len).map(|i| value(i, 17) * 0.1).collect();
+        let weight: Vec<f32> = (0..dims.1).map(|c| 0.5 + c as f32 * 0.01).collect();
+        let bias: Vec<f32> = (0..dims.1).map(|c| c as f32 * -0.02).collect();
+        let run = |parts: usize| {
+            let (mut rm, mut rv) = (vec![0.1f32; dims.1], vec![0.9f32; dims.1]);
+            let (mut y, mut hat, mut inv) = (vec![0.0; len], vec![0.0; len], vec![0.0; dims.1]);
+            train_slices_in(
+                parts,
+                dims,
+                &xs,
+                (&weight, &bias),
+                BatchNormSpec::default(),
+                (&mut rm, &mut rv),
+                &mut y,
+                (&mut hat, &mut inv),
+            );
+            let (mut dx, mut dw, mut db) = (vec![0.0; len], vec![1.0; dims.1], vec![2.0; dims.1]);
+            backward_slices_in(
+                parts,
+                dims,
+                (&hat, &inv),
+                &weight,
+                &dys,
+                &mut dx,
+                (&mut dw, &mut db),
+            );
+            [y, hat, inv, rm, rv, dx, dw, db]
+        };
+        let serial = run(1);
+        assert!(serial[5].iter().any(|&v| v != 0.0), "a gradient to compare");
+        for parts in [2, 3] {
+            assert_eq!(run(parts), serial, "{parts} threads");
+        }
     }
 }

@@ -509,38 +509,82 @@ fn inside(g: &ConvGeometry, q: usize) -> (usize, usize) {
     (j0, j1.max(j0))
 }
 
+/// The output rows `i0..i1` of kernel row `p` that read inside the image (row `i` reads padded
+/// row `i·s + p·d`); the others read padding.
+#[inline]
+fn rows_inside(g: &ConvGeometry, p: usize) -> (usize, usize) {
+    let (s, pad, h, oh) = (g.spec.stride, g.spec.padding, g.height, g.out_height);
+    let offset = p * g.spec.dilation;
+    let i0 = pad.saturating_sub(offset).div_ceil(s).min(oh);
+    let i1 = if h + pad > offset {
+        ((h + pad - offset - 1) / s + 1).min(oh)
+    } else {
+        0
+    };
+    (i0, i1.max(i0))
+}
+
 /// im2col of `count` images: row `(c, p, q)` of `patches` (`[C·K·K, n·OH·OW]`) holds, at
 /// column `b·OH·OW + i·OW + j`, the input pixel `x̃[b, c, i·s + p·d, j·s + q·d]` (0 in the
 /// padding). Each output row `i` of a tap is one run of `OW` input pixels (contiguous when
-/// the stride is 1). Rows are filled in parallel.
+/// the stride is 1), so the matrix is filled by short copies whose bounds are worked out once
+/// per tap, not per pixel. Compiled for the widest vectors the CPU has (through `pulp`): the
+/// runs are 10 to 30 values, and 4-wide copies took twice as long as 8-wide ones.
 fn im2col<E: Element>(g: &ConvGeometry, x: &[E], count: usize, patches: &mut [E]) {
+    pulp::Arch::new().dispatch(Im2col {
+        g,
+        x,
+        count,
+        patches,
+    });
+}
+
+/// [`im2col`]'s arguments, so `pulp` can compile its loops once per instruction set.
+struct Im2col<'a, E> {
+    g: &'a ConvGeometry,
+    x: &'a [E],
+    count: usize,
+    patches: &'a mut [E],
+}
+
+impl<E: Element> pulp::WithSimd for Im2col<'_, E> {
+    type Output = ();
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _: S) {
+        im2col_taps(self.g, self.x, self.count, self.patches);
+    }
+}
+
+#[inline(always)]
+fn im2col_taps<E: Element>(g: &ConvGeometry, x: &[E], count: usize, patches: &mut [E]) {
     let (k, s, pad, d) = (g.kernel, g.spec.stride, g.spec.padding, g.spec.dilation);
     let (h, w, ow) = (g.height, g.width, g.out_width);
-    let (image_pixels, image_len) = (g.pixels(), g.in_channels * h * w);
+    let (image_pixels, image_len, plane_len) = (g.pixels(), g.in_channels * h * w, h * w);
     let columns = (count * image_pixels).max(1);
-    {
-        for (r, row) in patches.chunks_exact_mut(columns).enumerate() {
-            let (c, p, q) = (r / (k * k), (r / k) % k, r % k);
-            let (j0, j1) = inside(g, q);
-            for (n, image_row) in row.chunks_exact_mut(image_pixels.max(1)).enumerate() {
-                let plane = &x[n * image_len + c * h * w..][..h * w];
-                for (i, out) in image_row.chunks_exact_mut(ow.max(1)).enumerate() {
-                    let yy = i * s + p * d;
-                    if yy < pad || yy - pad >= h {
-                        out.fill(E::zero());
-                        continue;
-                    }
-                    let line = &plane[(yy - pad) * w..][..w];
+    for (r, row) in patches.chunks_exact_mut(columns).enumerate() {
+        let (c, p, q) = (r / (k * k), (r / k) % k, r % k);
+        let (i0, i1) = rows_inside(g, p);
+        let (j0, j1) = inside(g, q);
+        let run = j1 - j0;
+        let padded = j0 > 0 || j1 < ow;
+        for (n, image_row) in row.chunks_exact_mut(image_pixels.max(1)).enumerate() {
+            let plane = &x[n * image_len + c * plane_len..][..plane_len];
+            image_row[..i0 * ow].fill(E::zero());
+            image_row[i1 * ow..].fill(E::zero());
+            for i in i0..i1 {
+                let out = &mut image_row[i * ow..][..ow];
+                if padded {
                     out[..j0].fill(E::zero());
                     out[j1..].fill(E::zero());
-                    let start = j0 * s + q * d - pad;
-                    if s == 1 {
-                        copy_run(&mut out[j0..j1], &line[start..]);
-                    } else {
-                        let taps = line[start..].iter().step_by(s);
-                        for (o, &v) in out[j0..j1].iter_mut().zip(taps) {
-                            *o = v;
-                        }
+                }
+                // In the image: `i·s + p·d ≥ pad` and `j0·s + q·d ≥ pad` by construction.
+                let start = (i * s + p * d - pad) * w + j0 * s + q * d - pad;
+                if s == 1 {
+                    copy_run(&mut out[j0..j1], &plane[start..start + run]);
+                } else {
+                    let taps = plane[start..].iter().step_by(s);
+                    for (o, &v) in out[j0..j1].iter_mut().zip(taps) {
+                        *o = v;
                     }
                 }
             }

@@ -9,6 +9,8 @@
 use crate::element::Element;
 use crate::error::ShapeError;
 use crate::ops::conv::output_shape;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use crate::parallel::for_each_block_pair_mut;
 use crate::shape::{Dim, Shape, fmt_dims};
 use crate::tensor::Tensor;
@@ -159,6 +161,41 @@ pub fn max_pool2d_into<B: Dim, C: Dim, H: Dim, W: Dim, OH: Dim, OW: Dim, E: Elem
     Ok(())
 }
 
+/// [`max_pool_row`] for the common 2×2 window with stride 2 and no padding: each window is
+/// two pairs of neighbours, `(a, b)` on row `r0` and `(c, d)` below, compared in that order
+/// with the index chosen by a conditional move. About 4× faster than the general loop, whose
+/// strided reads and per-tap loop cost more than the comparisons. Returns `false`, having
+/// written garbage, if the row holds a NaN (the general loop then redoes it exactly).
+fn max_pool_row_2x2<E: Element>(
+    xp: &[E],
+    w: usize,
+    r0: usize,
+    out: &mut [E],
+    arg: &mut [usize],
+) -> bool {
+    let len = 2 * out.len();
+    let (top, bottom) = (&xp[r0 * w..][..len], &xp[(r0 + 1) * w..][..len]);
+    let mut nan = false;
+    for (j, ((o, a), (t, b))) in out
+        .iter_mut()
+        .zip(arg.iter_mut())
+        .zip(top.chunks_exact(2).zip(bottom.chunks_exact(2)))
+        .enumerate()
+    {
+        let at = r0 * w + 2 * j;
+        let (mut best, mut from) = (t[0], at);
+        for (v, tap) in [(t[1], at + 1), (b[0], at + w), (b[1], at + w + 1)] {
+            let wins = v > best;
+            from = std::hint::select_unpredictable(wins, tap, from);
+            best = std::hint::select_unpredictable(wins, v, best);
+        }
+        nan |= t[0].is_nan() | t[1].is_nan() | b[0].is_nan() | b[1].is_nan();
+        *o = best;
+        *a = from;
+    }
+    !nan
+}
+
 /// One output row of max pooling over a plane `xp`: the maximum and its index (in the plane)
 /// of every window in row `i`.
 ///
@@ -176,6 +213,14 @@ fn max_pool_row<E: Element>(
 ) {
     let (s, w) = (spec.stride, g.width);
     let (r0, r1) = window(i, spec, g.height);
+    if spec.padding == 0
+        && spec.kernel == 2
+        && s == 2
+        && r1 == r0 + 2
+        && max_pool_row_2x2(xp, w, r0, out, arg)
+    {
+        return;
+    }
     if spec.padding == 0 {
         // Every window lies inside the plane: tap (p, q) of window j is (r0 + p, j·s + q).
         // `max` and an index select keep the loop free of data-dependent branches; a NaN
@@ -237,16 +282,29 @@ pub fn max_pool2d_backward_into<B: Dim, C: Dim, H: Dim, W: Dim, OH: Dim, OW: Dim
         });
     }
     dx.resize_to(input_shape);
-    dx.fill(E::zero());
-    let dxs = dx.as_slice_mut();
-    for (&at, &d) in argmax.iter().zip(dy.as_slice()) {
-        let slot = dxs.get_mut(at).ok_or_else(|| ShapeError::Invalid {
-            what: "max_pool2d_backward: an arg-max outside the input (argmax from another call?)",
+    let (plane, out_plane) = (dx.dims()[2] * dx.dims()[3], dy.dims()[2] * dy.dims()[3]);
+    let (dys, outside) = (dy.as_slice(), AtomicUsize::new(usize::MAX));
+    // Planes are independent (a window never leaves its plane): blocks of them run on the
+    // GEMM's threads, each zeroing its planes and routing their gradients.
+    for_each_block_pair_mut::<E, E>(dx.as_slice_mut(), plane, &mut [], 0, &|first, dxs, _| {
+        dxs.fill(E::zero());
+        let (base, planes) = (first * plane, dxs.len() / plane.max(1));
+        let at = first * out_plane..(first + planes) * out_plane;
+        for (&at, &d) in argmax[at.clone()].iter().zip(&dys[at]) {
+            match at.checked_sub(base).and_then(|i| dxs.get_mut(i)) {
+                Some(slot) => *slot += d,
+                None => outside.store(at, Ordering::Relaxed),
+            }
+        }
+    });
+    match outside.into_inner() {
+        usize::MAX => Ok(()),
+        at => Err(ShapeError::Invalid {
+            what: "max_pool2d_backward: an arg-max outside its plane of the input (argmax from \
+                   another call?)",
             found: at.to_string(),
-        })?;
-        *slot += d;
+        }),
     }
-    Ok(())
 }
 
 /// Backward of [`max_pool2d`], allocating: recomputes the arg-max from `x`.
@@ -434,4 +492,68 @@ pub fn global_avg_pool2d_backward<B: Dim, C: Dim, H: Dim, W: Dim, E: Element>(
     let mut dx = Tensor::zeros(input_shape);
     global_avg_pool2d_backward_into(dy, input_shape, &mut dx)?;
     Ok(dx)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::shape::Dyn;
+
+    type D4 = (Dyn, Dyn, Dyn, Dyn);
+
+    /// The rule every path must follow: taps in row-major order, a later tap wins if it is
+    /// larger or NaN; the arg-max is a flat index into the whole input.
+    fn reference(x: &[f32], (b, c, h, w): (usize, usize, usize, usize)) -> (Vec<f32>, Vec<usize>) {
+        let (mut y, mut arg) = (Vec::new(), Vec::new());
+        for plane in 0..b * c {
+            for i in 0..h / 2 {
+                for j in 0..w / 2 {
+                    let at = |p: usize, q: usize| plane * h * w + (2 * i + p) * w + 2 * j + q;
+                    let (mut best, mut from) = (x[at(0, 0)], at(0, 0));
+                    for (p, q) in [(0, 1), (1, 0), (1, 1)] {
+                        let v = x[at(p, q)];
+                        if v > best || v.is_nan() {
+                            (best, from) = (v, at(p, q));
+                        }
+                    }
+                    y.push(best);
+                    arg.push(from);
+                }
+            }
+        }
+        (y, arg)
+    }
+
+    /// The 2×2 stride-2 path keeps PyTorch's rules on ties (the first maximum) and NaN, and its
+    /// threaded backward routes every gradient to its arg-max, on a batch large enough to be
+    /// split over threads.
+    #[test]
+    fn two_by_two_windows_follow_the_rules() {
+        let dims = (4, 8, 32, 36);
+        let len = dims.0 * dims.1 * dims.2 * dims.3;
+        // Few distinct values, so most windows have ties; a NaN in a few rows.
+        let mut x: Vec<f32> = (0..len).map(|i| ((i * 7) % 5) as f32).collect();
+        for at in [3, 777, 5000, len - 1] {
+            x[at] = f32::NAN;
+        }
+        let x = Tensor::<D4, f32>::from_vec(&[dims.0, dims.1, dims.2, dims.3], x).unwrap();
+        let spec = Pool2dSpec::new(2, 2, 0);
+        let mut y = Tensor::<D4, f32>::zeros((Dyn(0), Dyn(0), Dyn(0), Dyn(0)));
+        let mut arg = Vec::new();
+        max_pool2d_into(&x, spec, &mut y, &mut arg).unwrap();
+        let (want_y, want_arg) = reference(x.as_slice(), dims);
+        assert_eq!(arg, want_arg);
+        for (got, want) in y.as_slice().iter().zip(&want_y) {
+            assert!(got == want || (got.is_nan() && want.is_nan()), "{got} vs {want}");
+        }
+        let dy_values: Vec<f32> = (0..y.numel()).map(|i| 1.0 + i as f32).collect();
+        let dy = Tensor::<D4, f32>::from_vec(y.dims(), dy_values).unwrap();
+        let mut dx = Tensor::<D4, f32>::zeros((Dyn(0), Dyn(0), Dyn(0), Dyn(0)));
+        max_pool2d_backward_into(&arg, &dy, x.shape(), &mut dx).unwrap();
+        let mut want_dx = vec![0.0f32; len];
+        for (&at, &d) in want_arg.iter().zip(dy.as_slice()) {
+            want_dx[at] += d;
+        }
+        assert_eq!(dx.as_slice(), &want_dx[..]);
+    }
 }
