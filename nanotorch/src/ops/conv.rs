@@ -494,34 +494,46 @@ pub(crate) fn backward_slices<E: Element>(
     }
 }
 
-/// The output columns `j0..j1` of tap `q` that read inside the image (column `j` reads padded
-/// column `j·s + q·d`); the others read padding.
-#[inline]
-fn inside(g: &ConvGeometry, q: usize) -> (usize, usize) {
-    let (s, pad, w, ow) = (g.spec.stride, g.spec.padding, g.width, g.out_width);
-    let offset = q * g.spec.dilation;
-    let j0 = pad.saturating_sub(offset).div_ceil(s).min(ow);
-    let j1 = if w + pad > offset {
-        ((w + pad - offset - 1) / s + 1).min(ow)
+/// `a / s`, without the division for the common stride 1 (these bounds are computed for
+/// every tap of every plane, and a division costs more than the short copy it bounds).
+#[inline(always)]
+fn over_stride(a: usize, s: usize) -> usize {
+    if s == 1 { a } else { a / s }
+}
+
+/// The outputs `k0..k1` along one axis whose tap at `offset` reads inside an input of `size`
+/// (output `k` reads padded position `k·s + offset`); the others read padding.
+#[inline(always)]
+fn taps_inside(offset: usize, s: usize, pad: usize, size: usize, out: usize) -> (usize, usize) {
+    let k0 = over_stride(pad.saturating_sub(offset) + s - 1, s).min(out);
+    let k1 = if size + pad > offset {
+        (over_stride(size + pad - offset - 1, s) + 1).min(out)
     } else {
         0
     };
-    (j0, j1.max(j0))
+    (k0, k1.max(k0))
+}
+
+/// The output columns `j0..j1` of tap `q` that read inside the image (column `j` reads padded
+/// column `j·s + q·d`); the others read padding.
+#[inline(always)]
+fn inside(g: &ConvGeometry, q: usize) -> (usize, usize) {
+    let s = g.spec.stride;
+    taps_inside(q * g.spec.dilation, s, g.spec.padding, g.width, g.out_width)
 }
 
 /// The output rows `i0..i1` of kernel row `p` that read inside the image (row `i` reads padded
 /// row `i·s + p·d`); the others read padding.
-#[inline]
+#[inline(always)]
 fn rows_inside(g: &ConvGeometry, p: usize) -> (usize, usize) {
-    let (s, pad, h, oh) = (g.spec.stride, g.spec.padding, g.height, g.out_height);
-    let offset = p * g.spec.dilation;
-    let i0 = pad.saturating_sub(offset).div_ceil(s).min(oh);
-    let i1 = if h + pad > offset {
-        ((h + pad - offset - 1) / s + 1).min(oh)
-    } else {
-        0
-    };
-    (i0, i1.max(i0))
+    let s = g.spec.stride;
+    taps_inside(
+        p * g.spec.dilation,
+        s,
+        g.spec.padding,
+        g.height,
+        g.out_height,
+    )
 }
 
 /// im2col of `count` images: row `(c, p, q)` of `patches` (`[C·K·K, n·OH·OW]`) holds, at
@@ -567,23 +579,28 @@ fn im2col_taps<E: Element>(g: &ConvGeometry, x: &[E], count: usize, patches: &mu
         let (j0, j1) = inside(g, q);
         let run = j1 - j0;
         let padded = j0 > 0 || j1 < ow;
+        if i0 == i1 || j0 == j1 {
+            row.fill(E::zero());
+            continue;
+        }
+        // The first pixel read, at output row `i0`, column `j0` (inside the image by
+        // construction); each next output row reads `s` input rows further.
+        let first = (i0 * s + p * d - pad) * w + j0 * s + q * d - pad;
         for (n, image_row) in row.chunks_exact_mut(image_pixels.max(1)).enumerate() {
             let plane = &x[n * image_len + c * plane_len..][..plane_len];
             image_row[..i0 * ow].fill(E::zero());
             image_row[i1 * ow..].fill(E::zero());
-            for i in i0..i1 {
-                let out = &mut image_row[i * ow..][..ow];
+            // Offsets by hand, as in col2im.
+            for (i, at) in (i0..i1).zip((first..).step_by(w * s)) {
+                let out = &mut image_row[i * ow..(i + 1) * ow];
                 if padded {
                     out[..j0].fill(E::zero());
                     out[j1..].fill(E::zero());
                 }
-                // In the image: `i·s + p·d ≥ pad` and `j0·s + q·d ≥ pad` by construction.
-                let start = (i * s + p * d - pad) * w + j0 * s + q * d - pad;
                 if s == 1 {
-                    copy_run(&mut out[j0..j1], &plane[start..start + run]);
+                    copy_run(&mut out[j0..j1], &plane[at..at + run]);
                 } else {
-                    let taps = plane[start..].iter().step_by(s);
-                    for (o, &v) in out[j0..j1].iter_mut().zip(taps) {
+                    for (o, &v) in out[j0..j1].iter_mut().zip(plane[at..].iter().step_by(s)) {
                         *o = v;
                     }
                 }
@@ -601,6 +618,17 @@ fn copy_run<E: Copy>(dst: &mut [E], src: &[E]) {
     const LANES: usize = 8;
     let n = dst.len();
     let src = &src[..n];
+    if (LANES..=2 * LANES).contains(&n) {
+        // Two blocks, overlapping unless `n` is 16: the common case (LeNet's second layer
+        // copies runs of 10) without a loop.
+        if let (Some(d), Some(v)) = (dst.first_chunk_mut::<LANES>(), src.first_chunk::<LANES>()) {
+            *d = *v;
+        }
+        if let (Some(d), Some(v)) = (dst.last_chunk_mut::<LANES>(), src.last_chunk::<LANES>()) {
+            *d = *v;
+        }
+        return;
+    }
     if n < LANES {
         for (d, &v) in dst.iter_mut().zip(src) {
             *d = v;
@@ -628,42 +656,93 @@ fn copy_run<E: Copy>(dst: &mut [E], src: &[E]) {
 /// sum of every patch entry added onto the pixel it was copied from (entries from the padding
 /// are dropped). Planes are filled in parallel.
 fn col2im<E: Element>(g: &ConvGeometry, patches: &[E], count: usize, dx: &mut [E]) {
+    pulp::Arch::new().dispatch(Col2im {
+        g,
+        patches,
+        count,
+        dx,
+    });
+}
+
+/// [`col2im`]'s arguments, so `pulp` can compile its loops once per instruction set.
+struct Col2im<'a, E> {
+    g: &'a ConvGeometry,
+    patches: &'a [E],
+    count: usize,
+    dx: &'a mut [E],
+}
+
+impl<E: Element> pulp::WithSimd for Col2im<'_, E> {
+    type Output = ();
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _: S) {
+        col2im_taps(self.g, self.patches, self.count, self.dx);
+    }
+}
+
+#[inline(always)]
+fn col2im_taps<E: Element>(g: &ConvGeometry, patches: &[E], count: usize, dx: &mut [E]) {
     let (k, s, pad, d) = (g.kernel, g.spec.stride, g.spec.padding, g.spec.dilation);
-    let (h, w, ow) = (g.height, g.width, g.out_width);
+    let (w, ow) = (g.width, g.out_width);
     let image_pixels = g.pixels();
     let columns = count * image_pixels;
-    let plane_len = (h * w).max(1);
-    {
-        for (m, plane) in dx.chunks_exact_mut(plane_len).enumerate() {
-            let (n, c) = (m / g.in_channels, m % g.in_channels);
-            plane.fill(E::zero());
-            for p in 0..k {
-                for q in 0..k {
-                    let r = (c * k + p) * k + q;
-                    let (j0, j1) = inside(g, q);
-                    let src = &patches[r * columns + n * image_pixels..][..image_pixels];
-                    for (i, run) in src.chunks_exact(ow.max(1)).enumerate() {
-                        let yy = i * s + p * d;
-                        if yy < pad || yy - pad >= h {
-                            continue;
-                        }
-                        let line = &mut plane[(yy - pad) * w..][..w];
-                        let start = j0 * s + q * d - pad;
-                        if s == 1 {
-                            for (t, &v) in
-                                line[start..start + (j1 - j0)].iter_mut().zip(&run[j0..j1])
-                            {
-                                *t += v;
-                            }
-                        } else {
-                            for (jj, &v) in run[j0..j1].iter().enumerate() {
-                                line[start + jj * s] += v;
-                            }
+    let plane_len = (g.height * w).max(1);
+    for (m, plane) in dx.chunks_exact_mut(plane_len).enumerate() {
+        let (n, c) = (m / g.in_channels, m % g.in_channels);
+        plane.fill(E::zero());
+        for p in 0..k {
+            let (i0, i1) = rows_inside(g, p);
+            for q in 0..k {
+                let (j0, j1) = inside(g, q);
+                if i0 == i1 || j0 == j1 {
+                    continue;
+                }
+                let r = (c * k + p) * k + q;
+                let src = &patches[r * columns + n * image_pixels..][..image_pixels];
+                // As in im2col: output row `i0`, column `j0` reads this pixel first.
+                let first = (i0 * s + p * d - pad) * w + j0 * s + q * d - pad;
+                // Offsets by hand: chunk iterators divide to find their lengths, and a
+                // division per tap cost more than the additions it bounds.
+                for (i, at) in (i0..i1).zip((first..).step_by(w * s)) {
+                    let run = &src[i * ow + j0..i * ow + j1];
+                    if s == 1 {
+                        add_run(&mut plane[at..at + run.len()], run);
+                    } else {
+                        for (t, &v) in plane[at..].iter_mut().step_by(s).zip(run) {
+                            *t += v;
                         }
                     }
                 }
             }
         }
+    }
+}
+
+/// `dst += src`, elementwise, in 8-wide blocks and a scalar tail (blocks cannot overlap, as
+/// in [`copy_run`], for a sum).
+#[inline(always)]
+fn add_run<E: Element>(dst: &mut [E], src: &[E]) {
+    const LANES: usize = 8;
+    let n = dst.len();
+    let (src, full) = (&src[..n], n - n % LANES);
+    for (d, v) in dst[..full]
+        .chunks_exact_mut(LANES)
+        .zip(src[..full].chunks_exact(LANES))
+    {
+        let (d, v): (&mut [E; LANES], &[E; LANES]) = (
+            d.try_into().expect("LANES elements"),
+            v.try_into().expect("LANES elements"),
+        );
+        // Whole blocks loaded, added and stored: the compiler turns this into one vector
+        // addition (adding in place element by element it kept scalar).
+        let mut sum = *d;
+        for (t, &x) in sum.iter_mut().zip(v) {
+            *t += x;
+        }
+        *d = sum;
+    }
+    for (t, &x) in dst[full..].iter_mut().zip(&src[full..]) {
+        *t += x;
     }
 }
 
@@ -794,4 +873,107 @@ where
     let mut dx = Tensor::zeros(x.shape());
     conv2d_backward_input_into(weight, dy, spec, x.shape(), &mut dx, &mut cols)?;
     Ok((dx, dweight, dbias))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::shape::Dyn;
+
+    type D4 = (Dyn, Dyn, Dyn, Dyn);
+
+    /// The six loops of the definition, in f64: `y` and the three gradients for `dy`.
+    #[allow(clippy::type_complexity)]
+    fn six_loops(
+        x: &Tensor<D4, f64>,
+        w: &Tensor<D4, f64>,
+        dy: &[f64],
+        spec: Conv2dSpec,
+        (oh, ow): (usize, usize),
+    ) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+        let ([b, c, h, wd], [o, _, k, _]) = (
+            <[usize; 4]>::try_from(x.dims()).unwrap(),
+            <[usize; 4]>::try_from(w.dims()).unwrap(),
+        );
+        let (xs, ws) = (x.as_slice(), w.as_slice());
+        let (mut y, mut dx, mut dw) = (
+            vec![0.0; b * o * oh * ow],
+            vec![0.0; xs.len()],
+            vec![0.0; ws.len()],
+        );
+        for (n, oc, i, j) in (0..b).flat_map(|n| {
+            (0..o)
+                .flat_map(move |oc| (0..oh).flat_map(move |i| (0..ow).map(move |j| (n, oc, i, j))))
+        }) {
+            let out = ((n * o + oc) * oh + i) * ow + j;
+            for (ci, p, q) in
+                (0..c).flat_map(|ci| (0..k).flat_map(move |p| (0..k).map(move |q| (ci, p, q))))
+            {
+                let (yy, xx) = (
+                    i * spec.stride + p * spec.dilation,
+                    j * spec.stride + q * spec.dilation,
+                );
+                if yy < spec.padding
+                    || xx < spec.padding
+                    || yy - spec.padding >= h
+                    || xx - spec.padding >= wd
+                {
+                    continue;
+                }
+                let at = ((n * c + ci) * h + yy - spec.padding) * wd + xx - spec.padding;
+                let tap = ((oc * c + ci) * k + p) * k + q;
+                y[out] += ws[tap] * xs[at];
+                dx[at] += ws[tap] * dy[out];
+                dw[tap] += xs[at] * dy[out];
+            }
+        }
+        (y, dx, dw)
+    }
+
+    /// im2col, the product and col2im against the definition, on images wide enough for the
+    /// runs of every copy path (under 8, 8 to 16, over 16 values), with padding, stride and
+    /// dilation, across several blocks of images.
+    #[test]
+    fn im2col_and_col2im_match_the_six_loops() {
+        let value = |i: usize, m: usize| ((i * m) % 101) as f64 / 50.0 - 1.0;
+        for (size, k, spec) in [
+            (14, 5, Conv2dSpec::new(1, 0, 1)),
+            (22, 3, Conv2dSpec::new(1, 2, 1)),
+            (21, 3, Conv2dSpec::new(2, 1, 2)),
+            (9, 3, Conv2dSpec::new(1, 1, 1)),
+        ] {
+            let (b, c, o) = (40, 3, 4);
+            let x = Tensor::<D4, f64>::from_vec(
+                &[b, c, size, size],
+                (0..b * c * size * size).map(|i| value(i, 37)).collect(),
+            )
+            .unwrap();
+            let w = Tensor::<D4, f64>::from_vec(
+                &[o, c, k, k],
+                (0..o * c * k * k).map(|i| value(i, 13)).collect(),
+            )
+            .unwrap();
+            let y: Tensor<D4, f64> = conv2d(&x, &w, None, spec).unwrap();
+            let (oh, ow) = (y.dims()[2], y.dims()[3]);
+            let dy_values: Vec<f64> = (0..y.numel()).map(|i| value(i, 29)).collect();
+            let dy = Tensor::<D4, f64>::from_vec(y.dims(), dy_values.clone()).unwrap();
+            let (dx, dw, _) = conv2d_backward(&x, &w, &dy, spec).unwrap();
+            let (want_y, want_dx, want_dw) = six_loops(&x, &w, &dy_values, spec, (oh, ow));
+            for (what, got, want) in [
+                ("y", y.as_slice(), &want_y),
+                ("dx", dx.as_slice(), &want_dx),
+                ("dw", dw.as_slice(), &want_dw),
+            ] {
+                let err = got
+                    .iter()
+                    .zip(want.iter())
+                    .map(|(a, b)| (a - b).abs())
+                    .fold(0.0, f64::max);
+                assert!(
+                    err < 1e-10,
+                    "{what} for size {size}, k {k}, {spec:?}: off by {err}"
+                );
+            }
+        }
+    }
 }

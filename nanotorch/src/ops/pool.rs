@@ -544,7 +544,10 @@ mod tests {
         let (want_y, want_arg) = reference(x.as_slice(), dims);
         assert_eq!(arg, want_arg);
         for (got, want) in y.as_slice().iter().zip(&want_y) {
-            assert!(got == want || (got.is_nan() && want.is_nan()), "{got} vs {want}");
+            assert!(
+                got == want || (got.is_nan() && want.is_nan()),
+                "{got} vs {want}"
+            );
         }
         let dy_values: Vec<f32> = (0..y.numel()).map(|i| 1.0 + i as f32).collect();
         let dy = Tensor::<D4, f32>::from_vec(y.dims(), dy_values).unwrap();
