@@ -7,6 +7,8 @@
 //! gradient is a product with `colsᵀ`, and the input gradient is a product with `Wᵀ` followed
 //! by **col2im**, which adds every column back onto the pixels it was copied from.
 
+mod direct;
+
 use crate::element::Element;
 use crate::error::ShapeError;
 use crate::gemm::threads::num_threads;
@@ -74,7 +76,7 @@ pub(crate) struct ConvGeometry {
 
 impl ConvGeometry {
     /// Rows of the patch matrix: `C·K·K`.
-    fn patch(&self) -> usize {
+    pub(crate) fn patch(&self) -> usize {
         self.in_channels * self.kernel * self.kernel
     }
     /// Output pixels per image: `OH·OW`.
@@ -329,9 +331,32 @@ pub(crate) fn forward_slices<E: Element>(
     buffer: &mut Vec<E>,
 ) {
     let plan = plan(g);
-    reserve(&plan, buffer);
     let (o_count, image_pixels, patch) = (g.out_channels, g.pixels(), g.patch());
     let (image_in, image_out) = (g.in_channels * g.height * g.width, o_count * image_pixels);
+    if direct::applies(g) {
+        let workspace = direct::workspace(g);
+        if buffer.len() < plan.parts * workspace {
+            buffer.resize(plan.parts * workspace, E::zero());
+        }
+        for_each_part(
+            plan.parts,
+            y,
+            plan.per_part * image_out,
+            buffer,
+            workspace,
+            &|part, y_part, scratch| {
+                let x_part = &x[(part * plan.per_part * image_in).min(x.len())..];
+                for (y_image, x_image) in y_part
+                    .chunks_exact_mut(image_out.max(1))
+                    .zip(x_part.chunks_exact(image_in.max(1)))
+                {
+                    direct::forward_image(g, x_image, weight, bias, y_image, scratch);
+                }
+            },
+        );
+        return;
+    }
+    reserve(&plan, buffer);
     for_each_part(
         plan.parts,
         y,
@@ -406,6 +431,13 @@ pub(crate) fn backward_slices<E: Element>(
     dx: Option<&mut [E]>,
     buffer: &mut Vec<E>,
 ) {
+    if dweight.is_some() && direct::applies(g) {
+        direct_backward_params(g, x, dy, dweight, dbias, buffer);
+        if dx.is_some() {
+            backward_slices(g, x, weight, dy, None, None, dx, buffer);
+        }
+        return;
+    }
     let plan = plan(g);
     reserve(&plan, buffer);
     let (o_count, image_pixels, patch) = (g.out_channels, g.pixels(), g.patch());
@@ -489,6 +521,61 @@ pub(crate) fn backward_slices<E: Element>(
         if let Some(db) = dbias.as_deref_mut() {
             for (acc, &v) in db.iter_mut().zip(ws.db.iter()) {
                 *acc += v;
+            }
+        }
+    }
+}
+
+/// The parameter gradients of [`backward_slices`] by the direct path ([`direct`]): each part
+/// of the batch sums its images' gradients in its own workspace (the padded image, then `dW`
+/// and `dbias`), and the parts' sums are added at the end, in part order.
+fn direct_backward_params<E: Element>(
+    g: &ConvGeometry,
+    x: &[E],
+    dy: &[E],
+    dweight: Option<&mut [E]>,
+    dbias: Option<&mut [E]>,
+    buffer: &mut Vec<E>,
+) {
+    let plan = plan(g);
+    let (o_count, patch) = (g.out_channels, g.patch());
+    let (image_in, image_out) = (g.in_channels * g.height * g.width, o_count * g.pixels());
+    let image = direct::backward_workspace(g);
+    let workspace = image + o_count * patch + o_count;
+    if buffer.len() < plan.parts * workspace {
+        buffer.resize(plan.parts * workspace, E::zero());
+    }
+    for_each_part::<E, E>(
+        plan.parts,
+        &mut [],
+        0,
+        &mut buffer[..],
+        workspace,
+        &|part, _, scratch| {
+            let (padded, sums) = scratch.split_at_mut(image);
+            let (dw, db) = sums.split_at_mut(o_count * patch);
+            dw.fill(E::zero());
+            db.fill(E::zero());
+            let first = (part * plan.per_part).min(g.batch);
+            let images = plan.per_part.min(g.batch - first);
+            for n in first..first + images {
+                let x_image = &x[n * image_in..(n + 1) * image_in];
+                let dy_image = &dy[n * image_out..(n + 1) * image_out];
+                direct::backward_params_image(g, x_image, dy_image, dw, db, padded);
+            }
+        },
+    );
+    let (mut dweight, mut dbias) = (dweight, dbias);
+    for part in buffer.chunks_exact(workspace).take(plan.parts) {
+        let (dw, db) = part[image..].split_at(o_count * patch);
+        if let Some(total) = dweight.as_deref_mut() {
+            for (t, &v) in total.iter_mut().zip(dw) {
+                *t += v;
+            }
+        }
+        if let Some(total) = dbias.as_deref_mut() {
+            for (t, &v) in total.iter_mut().zip(db) {
+                *t += v;
             }
         }
     }
@@ -930,19 +1017,24 @@ mod tests {
         (y, dx, dw)
     }
 
-    /// im2col, the product and col2im against the definition, on images wide enough for the
-    /// runs of every copy path (under 8, 8 to 16, over 16 values), with padding, stride and
-    /// dilation, across several blocks of images.
+    /// Both paths against the definition: im2col, the product and col2im on images wide
+    /// enough for the runs of every copy path (under 8, 8 to 16, over 16 values), with
+    /// padding, stride and dilation, across several blocks of images; the direct path with a
+    /// ragged block of output channels and rows whose last block overlaps (or not).
     #[test]
     fn im2col_and_col2im_match_the_six_loops() {
         let value = |i: usize, m: usize| ((i * m) % 101) as f64 / 50.0 - 1.0;
-        for (size, k, spec) in [
-            (14, 5, Conv2dSpec::new(1, 0, 1)),
-            (22, 3, Conv2dSpec::new(1, 2, 1)),
-            (21, 3, Conv2dSpec::new(2, 1, 2)),
-            (9, 3, Conv2dSpec::new(1, 1, 1)),
+        // (size, channels, kernel, spec): im2col's path, then the direct path (few taps, rows
+        // of 16 or more outputs: LeNet's first layer, and a width of whole blocks).
+        for (size, c, k, spec) in [
+            (14, 3, 5, Conv2dSpec::new(1, 0, 1)),
+            (21, 3, 3, Conv2dSpec::new(2, 1, 2)),
+            (9, 3, 3, Conv2dSpec::new(1, 1, 1)),
+            (28, 1, 5, Conv2dSpec::new(1, 2, 1)),
+            (22, 3, 3, Conv2dSpec::new(1, 2, 1)),
+            (18, 2, 3, Conv2dSpec::new(1, 0, 1)),
         ] {
-            let (b, c, o) = (40, 3, 4);
+            let (b, o) = (40, 5);
             let x = Tensor::<D4, f64>::from_vec(
                 &[b, c, size, size],
                 (0..b * c * size * size).map(|i| value(i, 37)).collect(),
