@@ -314,12 +314,31 @@ fn parts((b, c, l): Layout) -> usize {
 /// `(mean, biased variance)` of channel `c`: two passes over its runs, the second one reading
 /// them from cache.
 fn channel_stats<E: Element>(xs: &[E], dims: Layout, c: usize, inv_n: E) -> (E, E) {
-    let mean = runs(xs, dims, c).map(lanes_sum).sum::<E>() * inv_n;
-    let var = runs(xs, dims, c)
-        .map(|r| lanes_sum_sq_dev(r, mean))
-        .sum::<E>()
-        * inv_n;
-    (mean, var)
+    pulp::Arch::new().dispatch(ChannelStats { xs, dims, c, inv_n })
+}
+
+/// The loops of this file run through `pulp`'s dispatch, compiled for the widest vectors the
+/// CPU has (the baseline's are 4-wide SSE). The sums keep their 8 lanes whatever the vector
+/// width, so the results do not depend on the CPU.
+struct ChannelStats<'a, E> {
+    xs: &'a [E],
+    dims: Layout,
+    c: usize,
+    inv_n: E,
+}
+
+impl<E: Element> pulp::WithSimd for ChannelStats<'_, E> {
+    type Output = (E, E);
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _: S) -> (E, E) {
+        let ChannelStats { xs, dims, c, inv_n } = self;
+        let mean = runs(xs, dims, c).map(lanes_sum).sum::<E>() * inv_n;
+        let var = runs(xs, dims, c)
+            .map(|r| lanes_sum_sq_dev(r, mean))
+            .sum::<E>()
+            * inv_n;
+        (mean, var)
+    }
 }
 
 /// [`batch_norm_train_into`] on row-major buffers of checked sizes: `affine` is
@@ -421,15 +440,18 @@ fn train_slices_in<E: Element>(
 
 /// Sums in 8 independent lanes, so the compiler can keep them in one SIMD register (a single
 /// running sum is a chain of dependent additions it may not reorder).
+#[inline(always)]
 fn lanes_sum<E: Element>(v: &[E]) -> E {
     lanes(v, |x| x)
 }
 
 /// `Σ (v − mean)²` in 8 lanes.
+#[inline(always)]
 fn lanes_sum_sq_dev<E: Element>(v: &[E], mean: E) -> E {
     lanes(v, |x| (x - mean) * (x - mean))
 }
 
+#[inline(always)]
 fn lanes<E: Element>(v: &[E], f: impl Fn(E) -> E) -> E {
     let mut acc = [E::zero(); 8];
     let chunks = v.chunks_exact(8);
@@ -443,6 +465,7 @@ fn lanes<E: Element>(v: &[E], f: impl Fn(E) -> E) -> E {
 }
 
 /// `(Σ d, Σ d·h)` in 8 lanes each.
+#[inline(always)]
 fn lanes_sum_and_dot<E: Element>(d: &[E], h: &[E]) -> (E, E) {
     let (mut s, mut p) = ([E::zero(); 8], [E::zero(); 8]);
     let (dc, hc) = (d.chunks_exact(8), h.chunks_exact(8));
@@ -513,33 +536,107 @@ fn normalize_channel<E: Element>(
 }
 
 /// One run of a channel: `x̂ = (x − mean)·inv_std`, `y = weight·x̂ + bias`.
-#[inline]
 fn normalize_run<E: Element>(
     xr: &[E],
-    (mean, inv_std): (E, E),
-    (w, sh): (E, E),
+    stats: (E, E),
+    affine: (E, E),
     out: &mut [E],
     hat: &mut [E],
 ) {
-    for ((&v, h), o) in xr.iter().zip(hat.iter_mut()).zip(out.iter_mut()) {
-        *h = (v - mean) * inv_std;
-        *o = w * *h + sh;
+    pulp::Arch::new().dispatch(NormalizeRun {
+        xr,
+        stats,
+        affine,
+        out,
+        hat,
+    });
+}
+
+struct NormalizeRun<'a, E> {
+    xr: &'a [E],
+    stats: (E, E),
+    affine: (E, E),
+    out: &'a mut [E],
+    hat: &'a mut [E],
+}
+
+impl<E: Element> pulp::WithSimd for NormalizeRun<'_, E> {
+    type Output = ();
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _: S) {
+        let ((mean, inv_std), (w, sh)) = (self.stats, self.affine);
+        for ((&v, h), o) in self
+            .xr
+            .iter()
+            .zip(self.hat.iter_mut())
+            .zip(self.out.iter_mut())
+        {
+            *h = (v - mean) * inv_std;
+            *o = w * *h + sh;
+        }
     }
 }
 
 /// `(Σ dy, Σ dy·x̂)` over channel `c`.
 fn channel_grad_sums<E: Element>(dys: &[E], hats: &[E], dims: Layout, c: usize) -> (E, E) {
-    runs(dys, dims, c)
-        .zip(runs(hats, dims, c))
-        .map(|(d, h)| lanes_sum_and_dot(d, h))
-        .fold((E::zero(), E::zero()), |(a, b), (x, y)| (a + x, b + y))
+    pulp::Arch::new().dispatch(ChannelGradSums { dys, hats, dims, c })
+}
+
+struct ChannelGradSums<'a, E> {
+    dys: &'a [E],
+    hats: &'a [E],
+    dims: Layout,
+    c: usize,
+}
+
+impl<E: Element> pulp::WithSimd for ChannelGradSums<'_, E> {
+    type Output = (E, E);
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _: S) -> (E, E) {
+        let ChannelGradSums { dys, hats, dims, c } = self;
+        runs(dys, dims, c)
+            .zip(runs(hats, dims, c))
+            .map(|(d, h)| lanes_sum_and_dot(d, h))
+            .fold((E::zero(), E::zero()), |(a, b), (x, y)| (a + x, b + y))
+    }
 }
 
 /// One run of a channel's input gradient: `dx = k·(N·dy − Σdy − x̂·Σdy·x̂)`, `k = γ/(σ·N)`.
-#[inline]
-fn backward_run<E: Element>(out: &mut [E], dy: &[E], hat: &[E], n: E, k: E, (s1, s2): (E, E)) {
-    for ((o, &d), &h) in out.iter_mut().zip(dy).zip(hat) {
-        *o = k * (n * d - s1 - h * s2);
+fn backward_run<E: Element>(out: &mut [E], dy: &[E], hat: &[E], n: E, k: E, sums: (E, E)) {
+    pulp::Arch::new().dispatch(BackwardRun {
+        out,
+        dy,
+        hat,
+        n,
+        k,
+        sums,
+    });
+}
+
+struct BackwardRun<'a, E> {
+    out: &'a mut [E],
+    dy: &'a [E],
+    hat: &'a [E],
+    n: E,
+    k: E,
+    sums: (E, E),
+}
+
+impl<E: Element> pulp::WithSimd for BackwardRun<'_, E> {
+    type Output = ();
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _: S) {
+        let BackwardRun {
+            out,
+            dy,
+            hat,
+            n,
+            k,
+            sums: (s1, s2),
+        } = self;
+        for ((o, &d), &h) in out.iter_mut().zip(dy).zip(hat) {
+            *o = k * (n * d - s1 - h * s2);
+        }
     }
 }
 
