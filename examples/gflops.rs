@@ -1,7 +1,7 @@
 //! GFLOP/s of the matrix products of the MNIST training step (784 → 256 → 128 → 10, batch 128),
 //! NanoTorch's against PyTorch's `torch.mm` on the same shapes and layouts, at 1 and 2 threads,
 //! in one run; then the steps of four benchmark models (mnist, lenet, gpt, lstm) split into
-//! their products and the rest.
+//! their products, convolutions, attention, normalisation and the rest.
 //!
 //! ```text
 //! PYTHON=.venv/bin/python cargo run --release --example gflops
@@ -16,13 +16,17 @@
 //! after warm-up (interference only adds time), in a fresh process per side and thread count
 //! (threads pinned through `NANOTORCH_NUM_THREADS` and `torch.set_num_threads`).
 //!
-//! The step lines divide each step's time into its products and the rest (bias, activations,
-//! im2col, normalisation, softmax, loss, optimizer, copies), both measured in the same steps:
-//! [`nanotorch::product_timer`] adds up the wall time of every product the step runs on its
-//! thread (linear layers, attention's batched products, the convolutions' im2col products),
-//! so the parts add up to the step. (Timing the products apart from the step did not: run
-//! alone, with their operands hot in cache, they once summed to 107 % of the step.) At 2
-//! threads, products that a convolution runs inside its own parallel parts count as the rest.
+//! The step table divides each step's time into parts that do not overlap, all measured in
+//! the same steps by [`nanotorch::step_timer`]: the products (every product the step runs on
+//! its thread — linear layers, attention's batched products, the convolutions' products and
+//! the direct convolution's multiply-adds); the convolutions besides their products (im2col
+//! and col2im, then padding, bias, gathers and sums over parts); attention besides its
+//! products (scores, masked softmax, weighted sums); batch and layer normalisation; and the
+//! rest (activations, pooling, the loss, the optimizer, copies), which is the step minus the
+//! measured parts, so the row adds up to the step. (Timing the products apart from the step
+//! did not: run alone, with their operands hot in cache, they once summed to 107 % of the
+//! step.) At 2 threads, work that a convolution or a batch norm runs inside its own parallel
+//! parts counts in that region's wall time, not as products.
 //! FLOPs are those of `TrainStep::gemm_flops` (products and convolutions: forward, `dW`, `dX`).
 //!
 //! `PYTHON` defaults to `.venv/bin/python` if that exists, else `python3`.
@@ -127,20 +131,57 @@ fn worker(seconds: f64) {
         }
     }
     for name in STEPS {
-        let (step, products) = step_parts(name, 2.0 * seconds);
-        println!("step:{name} {step:.9}");
-        println!("products:{name} {products:.9}");
+        let parts = step_parts(name, 2.0 * seconds);
+        println!("step:{name} {:.9}", parts.step);
+        for (key, value) in parts.named() {
+            println!("{key}:{name} {value:.9}");
+        }
     }
 }
 
-/// The models whose steps are split into products and the rest.
+/// The models whose steps are split into their parts.
 const STEPS: [&str; 4] = ["mnist", "lenet", "gpt", "lstm"];
 
-/// One model's step time and, inside it, the time its products took: over samples of about
-/// 2 ms, the sample with the least wall time (interference only adds), per step. The
-/// products are timed by [`nanotorch::product_timer`] during the same steps, so the two add
-/// up: the rest is the step minus its products, never an estimate.
-fn step_parts(name: &str, seconds: f64) -> (f64, f64) {
+/// One step's time, split into parts that do not overlap and add up to it (seconds per step).
+#[derive(Default)]
+struct StepParts {
+    step: f64,
+    /// Matrix products (and the direct convolution's multiply-adds), wherever they ran.
+    products: f64,
+    /// Convolutions, besides their products: im2col and col2im ...
+    patches: f64,
+    /// ... and the rest of the convolutions (padding, bias, copies, sums over parts).
+    conv_other: f64,
+    /// Attention, besides its products (scores, masked softmax, weighted sums, copies).
+    attention: f64,
+    /// Batch and layer normalisation.
+    normalization: f64,
+}
+
+impl StepParts {
+    /// The parts with the worker's keys.
+    fn named(&self) -> [(&'static str, f64); 5] {
+        [
+            ("products", self.products),
+            ("patches", self.patches),
+            ("conv_other", self.conv_other),
+            ("attention", self.attention),
+            ("normalization", self.normalization),
+        ]
+    }
+
+    /// What no part covers: activations, pooling, the loss, the optimizer, copies.
+    fn rest(&self) -> f64 {
+        self.step - self.named().iter().map(|(_, v)| v).sum::<f64>()
+    }
+}
+
+/// One model's step time and, inside it, where the time went: over samples of about 2 ms, the
+/// sample with the least wall time (interference only adds), per step. The parts are timed by
+/// [`nanotorch::step_timer`] during the same steps, so they add up: the rest is the step minus
+/// the parts, never an estimate.
+fn step_parts(name: &str, seconds: f64) -> StepParts {
+    use nanotorch::step_timer::Part;
     let mut model = by_name(name).expect("a known model");
     let per = best_secs(
         || {
@@ -149,23 +190,37 @@ fn step_parts(name: &str, seconds: f64) -> (f64, f64) {
         0.2,
     );
     let n = ((2e-3 / per) as usize).max(1);
-    let (mut best, mut in_products) = (f64::INFINITY, 0.0);
+    let mut best = StepParts {
+        step: f64::INFINITY,
+        ..StepParts::default()
+    };
     let start = Instant::now();
     let mut samples = 0;
     while start.elapsed().as_secs_f64() < seconds || samples < 9 {
-        nanotorch::product_timer::start();
+        nanotorch::step_timer::start();
         let t = Instant::now();
         for _ in 0..n {
             model.step();
         }
         let wall = t.elapsed().as_secs_f64();
-        let (products, _) = nanotorch::product_timer::stop();
-        if wall < best {
-            (best, in_products) = (wall, products.as_secs_f64());
+        let timings = nanotorch::step_timer::stop();
+        if wall < best.step * n as f64 {
+            let per_step = |d: Duration| d.as_secs_f64() / n as f64;
+            let conv = per_step(timings.part(Part::Convolution));
+            let patches = per_step(timings.part(Part::Patches));
+            best = StepParts {
+                step: wall / n as f64,
+                products: per_step(timings.products),
+                patches,
+                conv_other: conv - per_step(timings.products_in(Part::Convolution)) - patches,
+                attention: per_step(timings.part(Part::Attention))
+                    - per_step(timings.products_in(Part::Attention)),
+                normalization: per_step(timings.part(Part::Normalization)),
+            };
         }
         samples += 1;
     }
-    (best / n as f64, in_products / n as f64)
+    best
 }
 
 fn lookup(results: &[(String, f64)], key: &str) -> f64 {
@@ -210,21 +265,34 @@ fn main() {
             );
         }
         println!();
+        println!(
+            "| step | ms | products: ms (share, GFLOP/s) | im2col, col2im | rest of the \
+             convolutions | attention besides products | normalisation | the rest |"
+        );
+        println!("|---|---|---|---|---|---|---|---|");
         for name in STEPS {
-            let step = lookup(&ours, &format!("step:{name}"));
-            let inside = lookup(&ours, &format!("products:{name}"));
+            let get = |key: &str| lookup(&ours, &format!("{key}:{name}"));
+            let parts = StepParts {
+                step: get("step"),
+                products: get("products"),
+                patches: get("patches"),
+                conv_other: get("conv_other"),
+                attention: get("attention"),
+                normalization: get("normalization"),
+            };
             let flops = by_name(name).expect("a known model").gemm_flops();
+            let ms = |v: f64| format!("{:.3}", v * 1e3);
             println!(
-                "{name} step: {:.3} ms = {:.1} GFLOP/s over its products' {:.3} GFLOP; inside \
-                 it, the products: {:.3} ms ({:.0} % of the step, {:.1} GFLOP/s); the rest: \
-                 {:.3} ms",
-                step * 1e3,
-                flops / step / 1e9,
-                flops / 1e9,
-                inside * 1e3,
-                100.0 * inside / step,
-                flops / inside / 1e9,
-                (step - inside) * 1e3
+                "| {name} | {} | {} ({:.0} %, {:.1}) | {} | {} | {} | {} | {} |",
+                ms(parts.step),
+                ms(parts.products),
+                100.0 * parts.products / parts.step,
+                flops / parts.products / 1e9,
+                ms(parts.patches),
+                ms(parts.conv_other),
+                ms(parts.attention),
+                ms(parts.normalization),
+                ms(parts.rest()),
             );
         }
     }

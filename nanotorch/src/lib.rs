@@ -53,7 +53,7 @@ pub use element::Element;
 pub use error::ShapeError;
 pub use gemm::instruction_set as gemm_instruction_set;
 pub use gemm::threads::{ENV_VAR as NUM_THREADS_ENV, num_threads, set_num_threads};
-pub use gemm::timer as product_timer;
+pub use gemm::timer as step_timer;
 pub use layer::{
     BufferMut, Init, Layer, Module, Network, NetworkIo, Nth, Param, ParamMut, StepState, Tuple,
 };

@@ -18,6 +18,7 @@
 //! `causal_softmax`, `bmm(att, v)`; [`causal_attention`] computes the same in one pass per
 //! head and is the reference for its derivation.
 
+use crate::gemm::timer::{Part, timed_part};
 use pulp::{Arch, Simd, WithSimd};
 
 use crate::element::Element;
@@ -1056,14 +1057,16 @@ pub(crate) fn attention_forward<E: Element>(
     if d.batch == 0 || d.heads == 0 || d.len == 0 {
         return;
     }
-    Arch::new().dispatch(Forward {
-        d,
-        q,
-        k,
-        v,
-        y,
-        att,
-        workspace,
+    timed_part(Part::Attention, || {
+        Arch::new().dispatch(Forward {
+            d,
+            q,
+            k,
+            v,
+            y,
+            att,
+            workspace,
+        })
     });
 }
 
@@ -1260,15 +1263,17 @@ pub(crate) fn attention_backward<E: Element, G: GradRows<E>>(
     if d.batch == 0 || d.heads == 0 || d.len == 0 {
         return;
     }
-    Arch::new().dispatch(Backward {
-        d,
-        q,
-        k,
-        v,
-        att,
-        dy,
-        grads,
-        workspace,
+    timed_part(Part::Attention, || {
+        Arch::new().dispatch(Backward {
+            d,
+            q,
+            k,
+            v,
+            att,
+            dy,
+            grads,
+            workspace,
+        })
     });
 }
 

@@ -9,6 +9,7 @@
 use crate::element::Element;
 use crate::error::ShapeError;
 use crate::gemm::threads::num_threads;
+use crate::gemm::timer::{Part, timed_part};
 use crate::parallel::for_each_block_pair_mut_in;
 use crate::shape::{Dim, Shape, fmt_dims};
 use crate::tensor::Tensor;
@@ -358,7 +359,9 @@ pub(crate) fn train_slices<E: Element>(
     y: &mut [E],
     saved: (&mut [E], &mut [E]),
 ) {
-    train_slices_in(parts(dims), dims, xs, affine, spec, running, y, saved);
+    timed_part(Part::Normalization, || {
+        train_slices_in(parts(dims), dims, xs, affine, spec, running, y, saved)
+    });
 }
 
 /// [`train_slices`] on `parts` threads.
@@ -651,7 +654,9 @@ pub(crate) fn backward_slices<E: Element>(
     dx: &mut [E],
     grads: (&mut [E], &mut [E]),
 ) {
-    backward_slices_in(parts(dims), dims, saved, weight, dys, dx, grads);
+    timed_part(Part::Normalization, || {
+        backward_slices_in(parts(dims), dims, saved, weight, dys, dx, grads)
+    });
 }
 
 /// [`backward_slices`] on `parts` threads.

@@ -12,6 +12,7 @@ mod direct;
 use crate::element::Element;
 use crate::error::ShapeError;
 use crate::gemm::threads::num_threads;
+use crate::gemm::timer::{Part, timed_part};
 use crate::gemm::{MatMut, MatRef, gemm};
 use crate::parallel::for_each_part;
 use crate::shape::{Dim, Shape, fmt_dims};
@@ -330,6 +331,19 @@ pub(crate) fn forward_slices<E: Element>(
     y: &mut [E],
     buffer: &mut Vec<E>,
 ) {
+    timed_part(Part::Convolution, || {
+        forward_untimed(g, x, weight, bias, y, buffer)
+    });
+}
+
+fn forward_untimed<E: Element>(
+    g: &ConvGeometry,
+    x: &[E],
+    weight: &[E],
+    bias: Option<&[E]>,
+    y: &mut [E],
+    buffer: &mut Vec<E>,
+) {
     let plan = plan(g);
     let (o_count, image_pixels, patch) = (g.out_channels, g.pixels(), g.patch());
     let (image_in, image_out) = (g.in_channels * g.height * g.width, o_count * image_pixels);
@@ -431,10 +445,26 @@ pub(crate) fn backward_slices<E: Element>(
     dx: Option<&mut [E]>,
     buffer: &mut Vec<E>,
 ) {
+    timed_part(Part::Convolution, || {
+        backward_untimed(g, x, weight, dy, dweight, dbias, dx, buffer)
+    });
+}
+
+#[allow(clippy::too_many_arguments)]
+fn backward_untimed<E: Element>(
+    g: &ConvGeometry,
+    x: &[E],
+    weight: &[E],
+    dy: &[E],
+    dweight: Option<&mut [E]>,
+    dbias: Option<&mut [E]>,
+    dx: Option<&mut [E]>,
+    buffer: &mut Vec<E>,
+) {
     if dweight.is_some() && direct::applies(g) {
         direct_backward_params(g, x, dy, dweight, dbias, buffer);
         if dx.is_some() {
-            backward_slices(g, x, weight, dy, None, None, dx, buffer);
+            backward_untimed(g, x, weight, dy, None, None, dx, buffer);
         }
         return;
     }
@@ -630,11 +660,13 @@ fn rows_inside(g: &ConvGeometry, p: usize) -> (usize, usize) {
 /// per tap, not per pixel. Compiled for the widest vectors the CPU has (through `pulp`): the
 /// runs are 10 to 30 values, and 4-wide copies took twice as long as 8-wide ones.
 fn im2col<E: Element>(g: &ConvGeometry, x: &[E], count: usize, patches: &mut [E]) {
-    pulp::Arch::new().dispatch(Im2col {
-        g,
-        x,
-        count,
-        patches,
+    timed_part(Part::Patches, || {
+        pulp::Arch::new().dispatch(Im2col {
+            g,
+            x,
+            count,
+            patches,
+        })
     });
 }
 
@@ -743,11 +775,13 @@ fn copy_run<E: Copy>(dst: &mut [E], src: &[E]) {
 /// sum of every patch entry added onto the pixel it was copied from (entries from the padding
 /// are dropped). Planes are filled in parallel.
 fn col2im<E: Element>(g: &ConvGeometry, patches: &[E], count: usize, dx: &mut [E]) {
-    pulp::Arch::new().dispatch(Col2im {
-        g,
-        patches,
-        count,
-        dx,
+    timed_part(Part::Patches, || {
+        pulp::Arch::new().dispatch(Col2im {
+            g,
+            patches,
+            count,
+            dx,
+        })
     });
 }
 

@@ -9,6 +9,7 @@
 
 use crate::element::Element;
 use crate::error::ShapeError;
+use crate::gemm::timer::{Part, timed_part};
 use crate::shape::{HasLastAxis, fmt_dims};
 use crate::tensor::Tensor;
 
@@ -194,6 +195,20 @@ const BLOCK: usize = 16;
 pub(crate) fn forward_rows<E: Element>(
     c: usize,
     xs: &[E],
+    affine: (&[E], &[E]),
+    eps: E,
+    ys: &mut [E],
+    saved: Option<(&mut [E], &mut [E])>,
+) {
+    timed_part(Part::Normalization, || {
+        forward_rows_untimed(c, xs, affine, eps, ys, saved)
+    });
+}
+
+#[inline(always)]
+fn forward_rows_untimed<E: Element>(
+    c: usize,
+    xs: &[E],
     (weight, bias): (&[E], &[E]),
     eps: E,
     ys: &mut [E],
@@ -256,6 +271,20 @@ pub(crate) fn forward_rows<E: Element>(
 /// `dx` is given, writes the input gradient.
 #[inline(always)]
 pub(crate) fn backward_rows<E: Element>(
+    c: usize,
+    saved: (&[E], &[E]),
+    weight: &[E],
+    dys: &[E],
+    dx: Option<&mut [E]>,
+    grads: (&mut [E], &mut [E]),
+) {
+    timed_part(Part::Normalization, || {
+        backward_rows_untimed(c, saved, weight, dys, dx, grads)
+    });
+}
+
+#[inline(always)]
+fn backward_rows_untimed<E: Element>(
     c: usize,
     (x_hat, inv_stds): (&[E], &[E]),
     weight: &[E],
