@@ -242,6 +242,17 @@ fn panel<DB: DrawingBackend>(
 /// label beside it. Points whose coordinates are not finite and positive (a copy, with no
 /// FLOPs) are left out.
 ///
+/// ```
+/// use nanotorch::train::roofline_svg;
+///
+/// let roofs = [("1 thread", 150.0, 30.0)]; // 150 GFLOP/s, 30 GB/s: the ridge at 5 FLOP/B
+/// let svg = roofline_svg("A product", &roofs, &[("GEMM", &[("1024³", 100.0, 140.0)])])?;
+/// assert!(svg.starts_with("<svg") && svg.contains("1024³") && svg.contains("ridge at 5.0 FLOP/B"));
+/// // A copy does no FLOPs: it has no place on the chart, and alone it leaves nothing to draw.
+/// assert!(roofline_svg("A copy", &roofs, &[("im2col", &[("copy", 0.0, 0.0)])]).is_err());
+/// # Ok::<(), nanotorch::train::PlotError>(())
+/// ```
+///
 /// # Errors
 /// [`PlotError::Empty`] when there is no point to draw or no roof with a positive peak and
 /// bandwidth; [`PlotError::Draw`] if drawing fails.
