@@ -511,13 +511,7 @@ impl Bench {
             forward(&mut out, &mut cols);
             check("conv2d_into", out.as_slice(), &self.reference);
             let secs = best_secs(|| forward(&mut out, &mut cols), seconds);
-            row(
-                "conv2d_into (blocks)",
-                threads,
-                secs,
-                flops,
-                Traffic::Direct,
-            );
+            row("conv2d_into", threads, secs, flops, Traffic::Direct);
 
             let mut dw = Images::zeros(self.w.shape());
             let mut db = Vector::zeros(self.bias.shape());

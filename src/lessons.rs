@@ -637,8 +637,8 @@ pub mod l24_fast_convolution {
     /// not a hardware count.
     #[derive(Clone, Copy, Debug, PartialEq, Eq)]
     pub enum Traffic {
-        /// Reads `x`, `W` and the bias, writes `y`: the direct loops, and NanoTorch's forward,
-        /// whose patches never leave the cache.
+        /// Reads `x`, `W` and the bias, writes `y`: the loops, and NanoTorch's forward (a direct
+        /// loop for few taps, else im2col in blocks whose patches never leave the cache).
         Direct,
         /// im2col: reads `x`, writes the patches `U`.
         Im2col,
