@@ -583,3 +583,237 @@ pub mod l23_language_models {
         fn forward(idx: [B, 64] tokens<73>) -> [B, 64, 73] = table;
     }
 }
+
+pub mod l24_fast_convolution {
+    #![doc = include_str!("../lessons/24-fast-convolution.md")]
+
+    use nanotorch::train::roofline_svg;
+
+    /// The sizes of a convolution of stride 1 and dilation 1 (LeNet's two), and what its
+    /// stages cost: the page's formulas as code, used by `examples/conv_stages.rs`.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct ConvShape {
+        /// Images in the batch, `B`.
+        pub batch: usize,
+        /// Input channels, `C`.
+        pub in_channels: usize,
+        /// Output channels, `O`.
+        pub out_channels: usize,
+        /// Kernel size, `K` (square).
+        pub kernel: usize,
+        /// Zero pixels added on every side, `P`.
+        pub padding: usize,
+        /// Input height, `H`.
+        pub height: usize,
+        /// Input width, `W`.
+        pub width: usize,
+    }
+
+    /// LeNet's first convolution (`src/bench_models.rs`), batch 64: 1 → 16 channels, 5×5,
+    /// padding 2, 28×28 → 28×28.
+    pub const LENET_CONV1: ConvShape = ConvShape {
+        batch: 64,
+        in_channels: 1,
+        out_channels: 16,
+        kernel: 5,
+        padding: 2,
+        height: 28,
+        width: 28,
+    };
+
+    /// LeNet's second convolution, batch 64: 16 → 32 channels, 5×5, 14×14 → 10×10.
+    pub const LENET_CONV2: ConvShape = ConvShape {
+        batch: 64,
+        in_channels: 16,
+        out_channels: 32,
+        kernel: 5,
+        padding: 0,
+        height: 14,
+        width: 14,
+    };
+
+    /// Which arrays a stage reads and writes. The bytes it moves are counted as if each came
+    /// from memory and went back to it once: a model of the traffic a stage cannot avoid,
+    /// not a hardware count.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub enum Traffic {
+        /// Reads `x`, `W` and the bias, writes `y`: the loops, and NanoTorch's forward (a direct
+        /// loop for few taps, else im2col in blocks whose patches never leave the cache).
+        Direct,
+        /// im2col: reads `x`, writes the patches `U`.
+        Im2col,
+        /// The product `Y = W·U`: reads `W` and `U`, writes `Y` (as large as `y`).
+        Product,
+        /// im2col, the product and the copy of `Y` into `y`'s layout with the bias, over the
+        /// whole batch: `U` is written and read back, `Y` written and read back.
+        Unfolded,
+        /// NanoTorch's backward: reads `x`, `dy` and `W`, writes `dW`, `dbias` and `dx`.
+        Backward,
+    }
+
+    impl ConvShape {
+        /// Output height, `OH = H + 2P − K + 1`.
+        pub fn out_height(&self) -> usize {
+            self.height + 2 * self.padding + 1 - self.kernel
+        }
+
+        /// Output width, `OW = W + 2P − K + 1`.
+        pub fn out_width(&self) -> usize {
+            self.width + 2 * self.padding + 1 - self.kernel
+        }
+
+        /// Elements of the input `x`, `B·C·H·W`.
+        pub fn input_len(&self) -> usize {
+            self.batch * self.in_channels * self.height * self.width
+        }
+
+        /// Elements of the weight, `O·C·K·K`.
+        pub fn weight_len(&self) -> usize {
+            self.out_channels * self.in_channels * self.kernel * self.kernel
+        }
+
+        /// Elements of the output `y` (and of `Y`, its `[O, B·OH·OW]` form), `B·O·OH·OW`.
+        pub fn output_len(&self) -> usize {
+            self.batch * self.out_channels * self.out_height() * self.out_width()
+        }
+
+        /// Elements of the patch matrix `U` of the whole batch, `C·K·K · B·OH·OW`.
+        pub fn patches_len(&self) -> usize {
+            self.in_channels
+                * self.kernel
+                * self.kernel
+                * self.batch
+                * self.out_height()
+                * self.out_width()
+        }
+
+        /// FLOPs of the forward, `2·B·O·OH·OW·C·K·K`: one multiply and one add per weight
+        /// and output pixel (padding taps included, as every framework counts them). Each of
+        /// the backward's two products, `dW` and `dx`, costs as much.
+        pub fn flops(&self) -> f64 {
+            2.0 * (self.output_len() * self.in_channels * self.kernel * self.kernel) as f64
+        }
+
+        /// Elements a stage moves (see [`Traffic`]).
+        pub fn elements(&self, traffic: Traffic) -> usize {
+            let (x, w, y, u, bias) = (
+                self.input_len(),
+                self.weight_len(),
+                self.output_len(),
+                self.patches_len(),
+                self.out_channels,
+            );
+            match traffic {
+                Traffic::Direct => x + w + bias + y,
+                Traffic::Im2col => x + u,
+                Traffic::Product => w + u + y,
+                Traffic::Unfolded => x + 2 * u + w + bias + 3 * y,
+                Traffic::Backward => 2 * x + y + 2 * w + bias,
+            }
+        }
+
+        /// Bytes a stage moves in `f32`, 4 per element.
+        pub fn bytes_f32(&self, traffic: Traffic) -> f64 {
+            4.0 * self.elements(traffic) as f64
+        }
+    }
+
+    /// The cells of the row under the table header that starts with `header` (`| a | b |` →
+    /// `["a", "b"]`), until the table ends; the separator row is skipped.
+    fn table_rows<'a>(markdown: &'a str, header: &str) -> Result<Vec<Vec<&'a str>>, String> {
+        let mut lines = markdown.lines().skip_while(|l| !l.starts_with(header));
+        if lines.next().is_none() {
+            return Err(format!("no table whose header starts with {header:?}"));
+        }
+        Ok(lines
+            .skip(1)
+            .take_while(|l| l.starts_with('|'))
+            .map(|l| {
+                l.trim()
+                    .trim_matches('|')
+                    .split('|')
+                    .map(str::trim)
+                    .collect()
+            })
+            .collect())
+    }
+
+    /// The header of the table of limits `examples/conv_stages.rs` prints.
+    pub const LIMITS_HEADER: &str = "| threads | GEMM 1024³ (GFLOP/s) | copy (GB/s) |";
+
+    /// The header of the table of stages `examples/conv_stages.rs` prints.
+    pub const STAGES_HEADER: &str = "| # | conv | stage | threads |";
+
+    /// The roofline picture of the tables `cargo run --release --example conv_stages` prints
+    /// (`lessons/plots/l24_roofline.svg`): a roof per thread count from the limits table, a
+    /// dot per stage with FLOPs, labelled with its row number. Drawn from the printed text,
+    /// so the picture can be checked against the tables pasted on the page
+    /// (`tests/lesson_plots.rs`).
+    ///
+    /// # Errors
+    /// A message when a table is missing or a cell is not the number it should be, or when
+    /// the chart cannot be drawn.
+    pub fn roofline_from_tables(markdown: &str) -> Result<String, String> {
+        let number = |cell: &str| -> Result<f64, String> {
+            cell.replace(',', "")
+                .parse::<f64>()
+                .map_err(|e| format!("{cell:?}: {e}"))
+        };
+        let mut roof_names = Vec::new();
+        let mut roofs = Vec::new();
+        for row in table_rows(markdown, LIMITS_HEADER)? {
+            let [threads, peak, bandwidth, ..] = row[..] else {
+                return Err(format!("a short row in the limits table: {row:?}"));
+            };
+            roof_names.push(format!(
+                "{threads} thread{}",
+                if threads == "1" { "" } else { "s" }
+            ));
+            roofs.push((number(peak)?, number(bandwidth)?));
+        }
+        // Series by convolution and thread count, in order of appearance.
+        let mut series: Vec<(String, Vec<(String, f64, f64)>)> = Vec::new();
+        for row in table_rows(markdown, STAGES_HEADER)? {
+            let [n, conv, _stage, threads, _ms, gflops, _gbs, intensity, ..] = row[..] else {
+                return Err(format!("a short row in the stages table: {row:?}"));
+            };
+            if gflops == "—" {
+                continue; // a copy: no FLOPs to place on the chart
+            }
+            let name = format!(
+                "{conv}, {threads} thread{}",
+                if threads == "1" { "" } else { "s" }
+            );
+            let point = (n.to_string(), number(intensity)?, number(gflops)?);
+            match series.iter_mut().find(|(s, _)| *s == name) {
+                Some((_, points)) => points.push(point),
+                None => series.push((name, vec![point])),
+            }
+        }
+        let roofs: Vec<(&str, f64, f64)> = roof_names
+            .iter()
+            .zip(&roofs)
+            .map(|(name, &(peak, bw))| (name.as_str(), peak, bw))
+            .collect();
+        let points: Vec<Vec<(&str, f64, f64)>> = series
+            .iter()
+            .map(|(_, points)| {
+                points
+                    .iter()
+                    .map(|(label, x, y)| (label.as_str(), *x, *y))
+                    .collect()
+            })
+            .collect();
+        let series: Vec<(&str, &[(&str, f64, f64)])> = series
+            .iter()
+            .zip(&points)
+            .map(|((name, _), points)| (name.as_str(), points.as_slice()))
+            .collect();
+        roofline_svg(
+            "LeNet's convolutions, stage by stage (row numbers of the table)",
+            &roofs,
+            &series,
+        )
+        .map_err(|e| e.to_string())
+    }
+}

@@ -1,11 +1,13 @@
 //! The plots in the lessons are drawn by the code, not by hand: each committed picture is
-//! compared with what the measurement it shows draws now. `LESSONS=overwrite cargo test
+//! compared with what the measurement it shows draws now (lesson 24's, whose timings change from
+//! run to run, with what the tables on its page draw). `LESSONS=overwrite cargo test
 //! --release --test lesson_plots` redraws them.
 
 use std::path::Path;
 
 use nanotorch::train::log_curves_svg;
 use nanotorch_suite::lessons::l22_recurrence::gradient_norms;
+use nanotorch_suite::lessons::l24_fast_convolution::roofline_from_tables;
 
 /// Compares `svg` with the committed `lessons/<file>`, or writes it under `LESSONS=overwrite`.
 fn check(file: &str, svg: &str) {
@@ -46,4 +48,19 @@ fn l22_gradient_norms() {
     )
     .unwrap();
     check("plots/l22_gradient_norms.svg", &svg);
+}
+
+/// Lesson 24: the roofline of LeNet's convolutions, stage by stage. Timings change from run to
+/// run, so the picture is not compared with a new measurement: it must be what
+/// `roofline_from_tables` draws from the tables pasted on the page — as
+/// `cargo run --release --example conv_stages` draws it from the tables it prints — so the
+/// picture and the page's numbers come from the same run.
+#[test]
+fn l24_roofline() {
+    let page = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("lessons/24-fast-convolution.md"),
+    )
+    .unwrap();
+    let svg = roofline_from_tables(&page).unwrap();
+    check("plots/l24_roofline.svg", &svg);
 }

@@ -231,3 +231,142 @@ fn panel<DB: DrawingBackend>(
         .map_err(draw_err)?;
     Ok(())
 }
+
+/// A **roofline** chart as an SVG document, both axes logarithmic: x is arithmetic intensity
+/// (FLOPs per byte moved), y is the measured rate (GFLOP/s).
+///
+/// Each roof `(name, peak GFLOP/s, bandwidth GB/s)` is drawn as the line `min(peak,
+/// bandwidth·x)`: the rate a computation of intensity `x` can reach at most, limited by memory
+/// left of the ridge `x = peak / bandwidth` and by arithmetic right of it. Each series
+/// `(name, points)` is a colour; each point `(label, intensity, GFLOP/s)` is a dot with its
+/// label beside it. Points whose coordinates are not finite and positive (a copy, with no
+/// FLOPs) are left out.
+///
+/// ```
+/// use nanotorch::train::roofline_svg;
+///
+/// let roofs = [("1 thread", 150.0, 30.0)]; // 150 GFLOP/s, 30 GB/s: the ridge at 5 FLOP/B
+/// let svg = roofline_svg("A product", &roofs, &[("GEMM", &[("1024³", 100.0, 140.0)])])?;
+/// assert!(svg.starts_with("<svg") && svg.contains("1024³") && svg.contains("ridge at 5.0 FLOP/B"));
+/// // A copy does no FLOPs: it has no place on the chart, and alone it leaves nothing to draw.
+/// assert!(roofline_svg("A copy", &roofs, &[("im2col", &[("copy", 0.0, 0.0)])]).is_err());
+/// # Ok::<(), nanotorch::train::PlotError>(())
+/// ```
+///
+/// # Errors
+/// [`PlotError::Empty`] when there is no point to draw or no roof with a positive peak and
+/// bandwidth; [`PlotError::Draw`] if drawing fails.
+pub fn roofline_svg(
+    title: &str,
+    roofs: &[(&str, f64, f64)],
+    series: &[(&str, &[(&str, f64, f64)])],
+) -> Result<String, PlotError> {
+    const COLORS: [RGBColor; 4] = [TRAIN, TEST, RGBColor(44, 160, 44), RGBColor(214, 39, 40)];
+    const ROOF_SHADES: [RGBColor; 3] = [
+        RGBColor(60, 60, 60),
+        RGBColor(150, 150, 150),
+        RGBColor(200, 200, 200),
+    ];
+    let usable = |v: f64| v.is_finite() && v > 0.0;
+    let roofs: Vec<(&str, f64, f64)> = roofs
+        .iter()
+        .copied()
+        .filter(|&(_, peak, bw)| usable(peak) && usable(bw))
+        .collect();
+    let points = || {
+        series
+            .iter()
+            .flat_map(|(_, points)| points.iter())
+            .filter(|&&(_, x, y)| usable(x) && usable(y))
+    };
+    if roofs.is_empty() || points().next().is_none() {
+        return Err(PlotError::Empty);
+    }
+    // The x range covers every point and every ridge; the y range every point and every peak,
+    // each with a margin of a factor 2 (a quarter of a decade and more on a log scale).
+    let ridges = roofs.iter().map(|&(_, peak, bw)| peak / bw);
+    let xs = points().map(|p| p.1).chain(ridges);
+    let (x_lo, x_hi) = xs.fold((f64::INFINITY, 0.0f64), |(lo, hi), x| {
+        (lo.min(x), hi.max(x))
+    });
+    let ys = points().map(|p| p.2).chain(roofs.iter().map(|r| r.1));
+    let (y_lo, y_hi) = ys.fold((f64::INFINITY, 0.0f64), |(lo, hi), y| {
+        (lo.min(y), hi.max(y))
+    });
+    let (x_lo, x_hi, y_lo, y_hi) = (x_lo / 2.0, x_hi * 2.0, y_lo / 2.0, y_hi * 2.0);
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (880, 520)).into_drawing_area();
+        root.fill(&WHITE).map_err(draw_err)?;
+        let root = root.titled(title, ("sans-serif", 20)).map_err(draw_err)?;
+        // The chart on the left, its key on the right (where it never hides a dot).
+        let (plot, key) = root.split_horizontally(640);
+        let mut chart = ChartBuilder::on(&plot)
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(60)
+            .build_cartesian_2d((x_lo..x_hi).log_scale(), (y_lo..y_hi).log_scale())
+            .map_err(draw_err)?;
+        let plain = |v: &f64| {
+            if *v >= 10.0 {
+                format!("{v:.0}")
+            } else {
+                format!("{v}")
+            }
+        };
+        chart
+            .configure_mesh()
+            .x_desc("FLOPs per byte moved")
+            .y_desc("GFLOP/s")
+            .x_label_formatter(&plain)
+            .y_label_formatter(&plain)
+            .draw()
+            .map_err(draw_err)?;
+        let font = ("sans-serif", 13);
+        let mut line = 24;
+        for (&(name, peak, bw), &shade) in roofs.iter().zip(ROOF_SHADES.iter().cycle()) {
+            let ridge = peak / bw;
+            let roof: Vec<(f64, f64)> = [x_lo, ridge.clamp(x_lo, x_hi), x_hi]
+                .into_iter()
+                .map(|x| (x, peak.min(bw * x)))
+                .collect();
+            chart
+                .draw_series(LineSeries::new(roof, shade.stroke_width(2)))
+                .map_err(draw_err)?;
+            key.draw(&PathElement::new(
+                vec![(4, line), (26, line)],
+                shade.stroke_width(2),
+            ))
+            .map_err(draw_err)?;
+            let text = [
+                format!("roof, {name}"),
+                format!("{peak:.0} GFLOP/s, {bw:.1} GB/s"),
+                format!("ridge at {ridge:.1} FLOP/B"),
+            ];
+            for t in text {
+                key.draw(&Text::new(t, (34, line - 7), font))
+                    .map_err(draw_err)?;
+                line += 17;
+            }
+            line += 10;
+        }
+        for (&(name, points), &color) in series.iter().zip(COLORS.iter().cycle()) {
+            let dots = points
+                .iter()
+                .filter(|&&(_, x, y)| usable(x) && usable(y))
+                .map(move |&(label, x, y)| {
+                    EmptyElement::at((x, y))
+                        + Circle::new((0, 0), 4, color.filled())
+                        + Text::new(label.to_string(), (6, -14), font)
+                });
+            chart.draw_series(dots).map_err(draw_err)?;
+            key.draw(&Circle::new((15, line), 4, color.filled()))
+                .map_err(draw_err)?;
+            key.draw(&Text::new(name.to_string(), (34, line - 7), font))
+                .map_err(draw_err)?;
+            line += 22;
+        }
+        root.present().map_err(draw_err)?;
+    }
+    Ok(svg)
+}
