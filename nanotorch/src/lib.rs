@@ -48,6 +48,7 @@ pub mod shape;
 pub mod tensor;
 pub mod tokens;
 pub mod train;
+mod widest;
 
 pub use element::Element;
 pub use error::ShapeError;

@@ -14,6 +14,7 @@ use crate::gemm::threads::num_threads;
 use crate::parallel::for_each_block_pair_mut_in;
 use crate::shape::Shape;
 use crate::tensor::Tensor;
+use crate::widest::widest;
 
 /// Tensors of at least this many elements are mapped by all threads, each a contiguous block
 /// (below it, waking a second thread costs more than it saves: a 32 k-element ReLU takes a
@@ -50,7 +51,7 @@ fn map_into<S: Shape, E: Element>(
             // Compiled once per instruction set and chosen at run time (as the GEMM's kernels), so
             // the loop vectorises with the CPU's widest registers instead of the baseline's 4-wide
             // SSE.
-            pulp::Arch::new().dispatch(
+            widest(
                 #[inline(always)]
                 || {
                     for (o, &v) in out.iter_mut().zip(x) {
@@ -89,7 +90,7 @@ fn backward_map_into<S: Shape, E: Element>(
     let (dx, saved, dy) = (dx.as_slice_mut(), saved.as_slice(), dy.as_slice());
     for_each_block_pair_mut_in::<E, E>(map_parts(dx.len()), dx, 1, &mut [], 0, &|first, dx, _| {
         let (saved, dy) = (&saved[first..][..dx.len()], &dy[first..][..dx.len()]);
-        pulp::Arch::new().dispatch(
+        widest(
             #[inline(always)]
             || {
                 for (d, (&s, &g_up)) in dx.iter_mut().zip(saved.iter().zip(dy)) {

@@ -13,6 +13,7 @@ use crate::gemm::timer::{Part, timed_part};
 use crate::parallel::for_each_block_pair_mut_in;
 use crate::shape::{Dim, Shape, fmt_dims};
 use crate::tensor::Tensor;
+use crate::widest::widest;
 
 /// Shapes whose axis 1 is the channel axis batch normalisation works per: `(B, C)`,
 /// `(B, C, L)` and `(B, C, H, W)`.
@@ -314,32 +315,27 @@ fn parts((b, c, l): Layout) -> usize {
 
 /// `(mean, biased variance)` of channel `c`: two passes over its runs, the second one reading
 /// them from cache.
+///
+/// Like the other loops of the training passes, compiled for the widest vectors the CPU has
+/// ([`widest`]; the baseline's are 4-wide SSE). The sums keep their 8 lanes whatever the vector width, so the
+/// results do not depend on the CPU.
 fn channel_stats<E: Element>(xs: &[E], dims: Layout, c: usize, inv_n: E) -> (E, E) {
-    pulp::Arch::new().dispatch(ChannelStats { xs, dims, c, inv_n })
-}
-
-/// The loops of this file run through `pulp`'s dispatch, compiled for the widest vectors the
-/// CPU has (the baseline's are 4-wide SSE). The sums keep their 8 lanes whatever the vector
-/// width, so the results do not depend on the CPU.
-struct ChannelStats<'a, E> {
-    xs: &'a [E],
-    dims: Layout,
-    c: usize,
-    inv_n: E,
-}
-
-impl<E: Element> pulp::WithSimd for ChannelStats<'_, E> {
-    type Output = (E, E);
-    #[inline(always)]
-    fn with_simd<S: pulp::Simd>(self, _: S) -> (E, E) {
-        let ChannelStats { xs, dims, c, inv_n } = self;
-        let mean = runs(xs, dims, c).map(lanes_sum).sum::<E>() * inv_n;
-        let var = runs(xs, dims, c)
-            .map(|r| lanes_sum_sq_dev(r, mean))
-            .sum::<E>()
-            * inv_n;
-        (mean, var)
-    }
+    widest(
+        #[inline(always)]
+        || {
+            // Plain loops, as in `channel_grad_sums`.
+            let mut sum = E::zero();
+            for run in runs(xs, dims, c) {
+                sum += lanes_sum(run);
+            }
+            let mean = sum * inv_n;
+            let mut sum_sq = E::zero();
+            for run in runs(xs, dims, c) {
+                sum_sq += lanes_sum_sq_dev(run, mean);
+            }
+            (mean, sum_sq * inv_n)
+        },
+    )
 }
 
 /// [`batch_norm_train_into`] on row-major buffers of checked sizes: `affine` is
@@ -541,106 +537,50 @@ fn normalize_channel<E: Element>(
 /// One run of a channel: `x̂ = (x − mean)·inv_std`, `y = weight·x̂ + bias`.
 fn normalize_run<E: Element>(
     xr: &[E],
-    stats: (E, E),
-    affine: (E, E),
+    (mean, inv_std): (E, E),
+    (w, sh): (E, E),
     out: &mut [E],
     hat: &mut [E],
 ) {
-    pulp::Arch::new().dispatch(NormalizeRun {
-        xr,
-        stats,
-        affine,
-        out,
-        hat,
-    });
-}
-
-struct NormalizeRun<'a, E> {
-    xr: &'a [E],
-    stats: (E, E),
-    affine: (E, E),
-    out: &'a mut [E],
-    hat: &'a mut [E],
-}
-
-impl<E: Element> pulp::WithSimd for NormalizeRun<'_, E> {
-    type Output = ();
-    #[inline(always)]
-    fn with_simd<S: pulp::Simd>(self, _: S) {
-        let ((mean, inv_std), (w, sh)) = (self.stats, self.affine);
-        for ((&v, h), o) in self
-            .xr
-            .iter()
-            .zip(self.hat.iter_mut())
-            .zip(self.out.iter_mut())
-        {
-            *h = (v - mean) * inv_std;
-            *o = w * *h + sh;
-        }
-    }
+    widest(
+        #[inline(always)]
+        || {
+            for ((&v, h), o) in xr.iter().zip(hat.iter_mut()).zip(out.iter_mut()) {
+                *h = (v - mean) * inv_std;
+                *o = w * *h + sh;
+            }
+        },
+    );
 }
 
 /// `(Σ dy, Σ dy·x̂)` over channel `c`.
 fn channel_grad_sums<E: Element>(dys: &[E], hats: &[E], dims: Layout, c: usize) -> (E, E) {
-    pulp::Arch::new().dispatch(ChannelGradSums { dys, hats, dims, c })
-}
-
-struct ChannelGradSums<'a, E> {
-    dys: &'a [E],
-    hats: &'a [E],
-    dims: Layout,
-    c: usize,
-}
-
-impl<E: Element> pulp::WithSimd for ChannelGradSums<'_, E> {
-    type Output = (E, E);
-    #[inline(always)]
-    fn with_simd<S: pulp::Simd>(self, _: S) -> (E, E) {
-        let ChannelGradSums { dys, hats, dims, c } = self;
-        runs(dys, dims, c)
-            .zip(runs(hats, dims, c))
-            .map(|(d, h)| lanes_sum_and_dot(d, h))
-            .fold((E::zero(), E::zero()), |(a, b), (x, y)| (a + x, b + y))
-    }
+    widest(
+        #[inline(always)]
+        || {
+            // A plain loop: an iterator's `fold` was left out of line, compiled for the
+            // baseline.
+            let (mut sum_dy, mut sum_dy_hat) = (E::zero(), E::zero());
+            for (d, h) in runs(dys, dims, c).zip(runs(hats, dims, c)) {
+                let (a, b) = lanes_sum_and_dot(d, h);
+                sum_dy += a;
+                sum_dy_hat += b;
+            }
+            (sum_dy, sum_dy_hat)
+        },
+    )
 }
 
 /// One run of a channel's input gradient: `dx = k·(N·dy − Σdy − x̂·Σdy·x̂)`, `k = γ/(σ·N)`.
-fn backward_run<E: Element>(out: &mut [E], dy: &[E], hat: &[E], n: E, k: E, sums: (E, E)) {
-    pulp::Arch::new().dispatch(BackwardRun {
-        out,
-        dy,
-        hat,
-        n,
-        k,
-        sums,
-    });
-}
-
-struct BackwardRun<'a, E> {
-    out: &'a mut [E],
-    dy: &'a [E],
-    hat: &'a [E],
-    n: E,
-    k: E,
-    sums: (E, E),
-}
-
-impl<E: Element> pulp::WithSimd for BackwardRun<'_, E> {
-    type Output = ();
-    #[inline(always)]
-    fn with_simd<S: pulp::Simd>(self, _: S) {
-        let BackwardRun {
-            out,
-            dy,
-            hat,
-            n,
-            k,
-            sums: (s1, s2),
-        } = self;
-        for ((o, &d), &h) in out.iter_mut().zip(dy).zip(hat) {
-            *o = k * (n * d - s1 - h * s2);
-        }
-    }
+fn backward_run<E: Element>(out: &mut [E], dy: &[E], hat: &[E], n: E, k: E, (s1, s2): (E, E)) {
+    widest(
+        #[inline(always)]
+        || {
+            for ((o, &d), &h) in out.iter_mut().zip(dy).zip(hat) {
+                *o = k * (n * d - s1 - h * s2);
+            }
+        },
+    );
 }
 
 /// [`batch_norm_backward_into`] on row-major buffers of checked sizes, threaded as

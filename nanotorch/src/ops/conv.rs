@@ -17,6 +17,7 @@ use crate::gemm::{MatMut, MatRef, gemm};
 use crate::parallel::for_each_part;
 use crate::shape::{Dim, Shape, fmt_dims};
 use crate::tensor::Tensor;
+use crate::widest::widest;
 
 /// The geometry of a square convolution window: how far it moves (`stride`), how many zero
 /// pixels surround the input (`padding`), and the spacing of the kernel taps (`dilation`).
@@ -661,29 +662,11 @@ fn rows_inside(g: &ConvGeometry, p: usize) -> (usize, usize) {
 /// runs are 10 to 30 values, and 4-wide copies took twice as long as 8-wide ones.
 fn im2col<E: Element>(g: &ConvGeometry, x: &[E], count: usize, patches: &mut [E]) {
     timed_part(Part::Patches, || {
-        pulp::Arch::new().dispatch(Im2col {
-            g,
-            x,
-            count,
-            patches,
-        })
+        widest(
+            #[inline(always)]
+            || im2col_taps(g, x, count, patches),
+        )
     });
-}
-
-/// [`im2col`]'s arguments, so `pulp` can compile its loops once per instruction set.
-struct Im2col<'a, E> {
-    g: &'a ConvGeometry,
-    x: &'a [E],
-    count: usize,
-    patches: &'a mut [E],
-}
-
-impl<E: Element> pulp::WithSimd for Im2col<'_, E> {
-    type Output = ();
-    #[inline(always)]
-    fn with_simd<S: pulp::Simd>(self, _: S) {
-        im2col_taps(self.g, self.x, self.count, self.patches);
-    }
 }
 
 #[inline(always)]
@@ -776,29 +759,11 @@ fn copy_run<E: Copy>(dst: &mut [E], src: &[E]) {
 /// are dropped). Planes are filled in parallel.
 fn col2im<E: Element>(g: &ConvGeometry, patches: &[E], count: usize, dx: &mut [E]) {
     timed_part(Part::Patches, || {
-        pulp::Arch::new().dispatch(Col2im {
-            g,
-            patches,
-            count,
-            dx,
-        })
+        widest(
+            #[inline(always)]
+            || col2im_taps(g, patches, count, dx),
+        )
     });
-}
-
-/// [`col2im`]'s arguments, so `pulp` can compile its loops once per instruction set.
-struct Col2im<'a, E> {
-    g: &'a ConvGeometry,
-    patches: &'a [E],
-    count: usize,
-    dx: &'a mut [E],
-}
-
-impl<E: Element> pulp::WithSimd for Col2im<'_, E> {
-    type Output = ();
-    #[inline(always)]
-    fn with_simd<S: pulp::Simd>(self, _: S) {
-        col2im_taps(self.g, self.patches, self.count, self.dx);
-    }
 }
 
 #[inline(always)]
