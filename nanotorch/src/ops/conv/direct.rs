@@ -1,9 +1,8 @@
 //! Direct convolution, for layers with few taps per output pixel (`C·K·K ≤` [`DIRECT_TAPS`],
 //! stride 1, no dilation): LeNet's first layer has one input channel and a 5 × 5 kernel, 25
 //! taps. There, im2col copies every input pixel 25 times into a matrix only 25 rows deep, and
-//! the product over such a thin matrix spends more time loading and storing than multiplying:
-//! copying cost more than the arithmetic. Here the window slides over the (zero-padded) image
-//! itself:
+//! the product over such a thin matrix spends more time loading and storing than multiplying.
+//! Here the window slides over the (zero-padded) image itself:
 //!
 //! - **Forward:** for a block of [`OB`] output channels and one vector of adjacent output
 //!   pixels of a row, the `OB` vectors of sums stay in registers while the `C·K·K` taps go by;
