@@ -1,5 +1,6 @@
 //! Splitting work over the GEMM's threads: [`for_each_block_pair_mut`] hands each thread
-//! contiguous blocks of buffers, [`for_each_part`] one part of a job with its own workspace.
+//! contiguous blocks of buffers, [`for_each_part`] one part of a job with its own workspace,
+//! [`for_each_payload`] whatever pieces the caller cut.
 
 use std::sync::Mutex;
 
@@ -97,6 +98,38 @@ pub(crate) fn for_each_part<A: Send, S: Send>(
         let block = slots[i].lock().unwrap_or_else(|p| p.into_inner()).take();
         if let Some((block_a, block_s)) = block {
             f(i, block_a, block_s);
+        }
+    });
+}
+
+/// One slot per part for [`for_each_payload`]: the caller puts each part's payload (its own
+/// slices of the outputs, its workspace) in a slot, and the part takes it out.
+pub(crate) type PayloadSlots<T> = [Mutex<Option<T>>; nanotorch_pool::MAX_PARTS];
+
+/// Empty slots for [`for_each_payload`] (on the stack: nothing is allocated).
+pub(crate) fn payload_slots<T>() -> PayloadSlots<T> {
+    std::array::from_fn(|_| Mutex::new(None))
+}
+
+/// Runs `f(part, payload)` for each payload the caller put in `slots[..parts]`, on up to
+/// `parts` threads (on the calling thread when `parts` is 1). For work split by the caller
+/// into disjoint pieces of several buffers. Allocates nothing.
+pub(crate) fn for_each_payload<T: Send>(
+    parts: usize,
+    slots: &PayloadSlots<T>,
+    f: &(dyn Fn(usize, T) + Sync),
+) {
+    let take = |i: usize| slots[i].lock().unwrap_or_else(|p| p.into_inner()).take();
+    let parts = parts.clamp(1, nanotorch_pool::MAX_PARTS);
+    if parts == 1 {
+        if let Some(payload) = take(0) {
+            f(0, payload);
+        }
+        return;
+    }
+    nanotorch_pool::run(parts, &|i| {
+        if let Some(payload) = take(i) {
+            f(i, payload);
         }
     });
 }

@@ -290,7 +290,7 @@ impl<C: StaticDim, const HEADS: usize, E: Element> CausalSelfAttention<C, HEADS,
         // Attention: dq | dk | dv, packed as q | k | v.
         let d_qkv = sized(&mut s.d_qkv, rows * 3 * c);
         let workspace = sized(&mut s.workspace, d.backward_workspace());
-        let mut grads = PackedGrads {
+        let grads = PackedGrads {
             buf: d_qkv,
             rows: [0, c, 2 * c].map(|offset| Rows::merged(d, 3 * c, offset)),
             dim: d.dim,
@@ -303,7 +303,7 @@ impl<C: StaticDim, const HEADS: usize, E: Element> CausalSelfAttention<C, HEADS,
             (qkv, Rows::merged(d, 3 * c, 2 * c)),
             &s.att,
             (&s.d_merged, Rows::merged(d, c, 0)),
-            &mut grads,
+            grads,
             workspace,
         );
         // q, k, v: the stacked weight gradient d_qkvᵀ·x, split onto the three layers.

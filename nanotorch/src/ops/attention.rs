@@ -23,7 +23,9 @@ use pulp::{Arch, Simd, WithSimd};
 
 use crate::element::Element;
 use crate::error::ShapeError;
+use crate::gemm::threads::num_threads;
 use crate::gemm::{MatMut, MatRef, gemm};
+use crate::parallel::{for_each_payload, payload_slots};
 use crate::shape::{Dim, HasLastAxis, Shape, fmt_dims, fmt_pattern};
 use crate::tensor::Tensor;
 
@@ -728,20 +730,76 @@ impl AttentionDims {
         )
     }
 
-    /// The workspace [`attention_forward`] needs: `Kᵀ` `[D, T']`, `V` `[T, D']`, the scores
-    /// `[T, T']` and a group of output rows `[GROUP, D']` (`T'`, `D'` rounded up to whole
-    /// blocks).
+    /// The workspace [`attention_forward`] needs: per part of the batch ([`Self::parts`]),
+    /// `Kᵀ` `[D, T']`, `V` `[T, D']`, the scores `[T, T']` and a group of output rows
+    /// `[GROUP, D']` (`T'`, `D'` rounded up to whole blocks).
     pub(crate) fn forward_workspace(&self) -> usize {
+        self.parts() * self.forward_part()
+    }
+
+    fn forward_part(&self) -> usize {
         let (tp, dp) = self.padded();
         self.dim * tp + self.len * dp + self.len * tp + GROUP * dp
     }
 
-    /// The workspace [`attention_backward`] needs: `K`, `Q`, `dY` `[T, D']`, `Vᵀ` `[D, T']`,
-    /// the weights and `dS` `[T, T']`, and a group of output rows `[GROUP, D']`.
+    /// The workspace [`attention_backward`] needs: per part of the batch, `K`, `Q`, `dY`
+    /// `[T, D']`, `Vᵀ` `[D, T']`, the weights and `dS` `[T, T']`, and a group of output rows
+    /// `[GROUP, D']`.
     pub(crate) fn backward_workspace(&self) -> usize {
+        self.parts() * self.backward_part()
+    }
+
+    fn backward_part(&self) -> usize {
         let (tp, dp) = self.padded();
         3 * self.len * dp + self.dim * tp + 2 * self.len * tp + GROUP * dp
     }
+
+    /// How many threads share the batch: every sequence's heads are independent, so each
+    /// thread takes whole sequences (a call with less work than [`PARALLEL_ATTENTION`] stays
+    /// on the calling thread).
+    fn parts(&self) -> usize {
+        let work = self.batch * self.heads * self.len * self.len * self.dim;
+        if work < PARALLEL_ATTENTION {
+            1
+        } else {
+            num_threads().clamp(1, self.batch.max(1))
+        }
+    }
+
+    /// The same sizes for `count` sequences.
+    fn sequences(self, count: usize) -> Self {
+        AttentionDims {
+            batch: count,
+            ..self
+        }
+    }
+}
+
+/// Attention with fewer multiply-adds per score product than this (`B·H·T·T·D`) runs on one
+/// thread: below it, waking a second thread costs more than it saves (the GPT of
+/// `examples/sort.rs`, 64 × 4 heads × 11² × 12 = 372 k, takes ~0.2 ms forward).
+const PARALLEL_ATTENTION: usize = 64 * 1024;
+
+/// Rows of a `[B, H, T, D]` quantity counted from sequence `first`.
+fn sequences_from<E>((data, rows): (&[E], Rows), first: usize) -> (&[E], Rows) {
+    (data, rows.starting_at(first))
+}
+
+/// Cuts `buf` into `parts` pieces of `per` whole sequences (`stride` values per sequence; the
+/// last piece takes the rest).
+fn cut<E>(
+    buf: &mut [E],
+    parts: usize,
+    per: usize,
+    stride: usize,
+) -> impl Iterator<Item = &mut [E]> {
+    let mut rest = buf;
+    (0..parts).map(move |_| {
+        let taken = std::mem::take(&mut rest);
+        let (piece, next) = taken.split_at_mut((per * stride).min(taken.len()));
+        rest = next;
+        piece
+    })
 }
 
 /// Where the rows of a `[B, H, T, D]` quantity lie in a buffer: row `t` of head `h` of
@@ -757,6 +815,14 @@ pub(crate) struct Rows {
 }
 
 impl Rows {
+    /// The same rows, counted from sequence `first` (its sequence 0 is this one's `first`).
+    fn starting_at(self, first: usize) -> Self {
+        Rows {
+            offset: self.offset + first * self.batch,
+            ..self
+        }
+    }
+
     /// Contiguous `[B, H, T, D]` (heads split).
     pub(crate) fn split(d: AttentionDims) -> Self {
         Rows {
@@ -1054,26 +1120,69 @@ pub(crate) fn attention_forward<E: Element>(
     att: &mut [E],
     workspace: &mut [E],
 ) {
+    attention_forward_in(d.parts(), d, q, k, v, y, att, workspace);
+}
+
+/// [`attention_forward`] with the batch shared by `parts` threads (`workspace` holds `parts`
+/// times a part's).
+#[allow(clippy::too_many_arguments)]
+fn attention_forward_in<E: Element>(
+    parts: usize,
+    d: AttentionDims,
+    q: (&[E], Rows),
+    k: (&[E], Rows),
+    v: (&[E], Rows),
+    y: (&mut [E], Rows),
+    att: &mut [E],
+    workspace: &mut [E],
+) {
     if d.batch == 0 || d.heads == 0 || d.len == 0 {
         return;
     }
+    let part_ws = d.forward_part();
+    assert!(
+        workspace.len() >= parts * part_ws,
+        "attention workspace sized for fewer parts"
+    );
+    let per = d.batch.div_ceil(parts);
+    let ((y, y_rows), att_stride) = (y, d.heads * d.len * d.len);
+    let slots = payload_slots();
+    let pieces = cut(y, parts, per, y_rows.batch)
+        .zip(cut(att, parts, per, att_stride))
+        .zip(workspace.chunks_mut(part_ws.max(1)));
+    for (i, ((y, att), ws)) in pieces.enumerate() {
+        *slots[i].lock().unwrap_or_else(|p| p.into_inner()) = Some((y, att, ws));
+    }
     timed_part(Part::Attention, || {
-        Arch::new().dispatch(Forward {
-            d,
-            q,
-            k,
-            v,
-            y,
-            att,
-            workspace,
-        })
+        for_each_payload(parts, &slots, &|i, (y, att, workspace)| {
+            // Part `i`'s sequences, read where they lie in `q`, `k`, `v` and written into
+            // its own pieces of `y` and `att`.
+            let first = i * per;
+            let count = per.min(d.batch.saturating_sub(first));
+            if count == 0 {
+                return;
+            }
+            Arch::new().dispatch(Forward {
+                d: d.sequences(count),
+                q: sequences_from(q, first),
+                k: sequences_from(k, first),
+                v: sequences_from(v, first),
+                y: (y, y_rows),
+                att,
+                workspace,
+            })
+        });
     });
 }
 
 /// Where the backward writes `dq`, `dk` and `dv`: three tensors, or one packed buffer.
-pub(crate) trait GradRows<E> {
+pub(crate) trait GradRows<E>: Send + Sized {
     /// Row `t` of head `h` of sequence `b` of `dq` (`which = 0`), `dk` (1) or `dv` (2).
     fn row(&mut self, which: usize, b: usize, h: usize, t: usize) -> &mut [E];
+
+    /// The rows of the first `count` sequences, and those of the others (their sequence
+    /// `count` becoming sequence 0): disjoint pieces for the threads.
+    fn split_sequences(self, count: usize) -> (Self, Self);
 }
 
 /// `dq`, `dk`, `dv` as three buffers with the same layout.
@@ -1083,11 +1192,22 @@ struct SeparateGrads<'a, E> {
     dim: usize,
 }
 
-impl<E> GradRows<E> for SeparateGrads<'_, E> {
+impl<E: Send> GradRows<E> for SeparateGrads<'_, E> {
     #[inline(always)]
     fn row(&mut self, which: usize, b: usize, h: usize, t: usize) -> &mut [E] {
         let at = self.rows.at(b, h, t);
         &mut self.bufs[which][at..][..self.dim]
+    }
+
+    fn split_sequences(self, count: usize) -> (Self, Self) {
+        let at = count * self.rows.batch;
+        let [a, b, c] = self.bufs.map(|buf| {
+            let at = at.min(buf.len());
+            buf.split_at_mut(at)
+        });
+        let (rows, dim) = (self.rows, self.dim);
+        let piece = |bufs| SeparateGrads { bufs, rows, dim };
+        (piece([a.0, b.0, c.0]), piece([a.1, b.1, c.1]))
     }
 }
 
@@ -1099,11 +1219,21 @@ pub(crate) struct PackedGrads<'a, E> {
     pub dim: usize,
 }
 
-impl<E> GradRows<E> for PackedGrads<'_, E> {
+impl<E: Send> GradRows<E> for PackedGrads<'_, E> {
     #[inline(always)]
     fn row(&mut self, which: usize, b: usize, h: usize, t: usize) -> &mut [E] {
         let at = self.rows[which].at(b, h, t);
         &mut self.buf[at..][..self.dim]
+    }
+
+    /// (The three share the buffer's sequence stride: a sequence's `q`, `k` and `v` rows lie
+    /// together.)
+    fn split_sequences(self, count: usize) -> (Self, Self) {
+        let at = (count * self.rows[0].batch).min(self.buf.len());
+        let (first, rest) = self.buf.split_at_mut(at);
+        let (rows, dim) = (self.rows, self.dim);
+        let piece = |buf| PackedGrads { buf, rows, dim };
+        (piece(first), piece(rest))
     }
 }
 
@@ -1257,23 +1387,62 @@ pub(crate) fn attention_backward<E: Element, G: GradRows<E>>(
     v: (&[E], Rows),
     att: &[E],
     dy: (&[E], Rows),
-    grads: &mut G,
+    grads: G,
+    workspace: &mut [E],
+) {
+    attention_backward_in(d.parts(), d, q, k, v, att, dy, grads, workspace);
+}
+
+/// [`attention_backward`] with the batch shared by `parts` threads (`workspace` holds
+/// `parts` times a part's).
+#[allow(clippy::too_many_arguments)]
+fn attention_backward_in<E: Element, G: GradRows<E>>(
+    parts: usize,
+    d: AttentionDims,
+    q: (&[E], Rows),
+    k: (&[E], Rows),
+    v: (&[E], Rows),
+    att: &[E],
+    dy: (&[E], Rows),
+    grads: G,
     workspace: &mut [E],
 ) {
     if d.batch == 0 || d.heads == 0 || d.len == 0 {
         return;
     }
+    let part_ws = d.backward_part();
+    assert!(
+        workspace.len() >= parts * part_ws,
+        "attention workspace sized for fewer parts"
+    );
+    let per = d.batch.div_ceil(parts);
+    let slots = payload_slots();
+    let mut rest = Some(grads);
+    for (i, ws) in workspace.chunks_mut(part_ws.max(1)).take(parts).enumerate() {
+        let Some(g) = rest.take() else { break };
+        let (piece, next) = g.split_sequences(per.min(d.batch.saturating_sub(i * per)));
+        rest = Some(next);
+        *slots[i].lock().unwrap_or_else(|p| p.into_inner()) = Some((piece, ws));
+    }
+    let att_stride = d.heads * d.len * d.len;
     timed_part(Part::Attention, || {
-        Arch::new().dispatch(Backward {
-            d,
-            q,
-            k,
-            v,
-            att,
-            dy,
-            grads,
-            workspace,
-        })
+        for_each_payload(parts, &slots, &|i, (mut grads, workspace)| {
+            let first = i * per;
+            let count = per.min(d.batch.saturating_sub(first));
+            if count == 0 {
+                return;
+            }
+            Arch::new().dispatch(Backward {
+                d: d.sequences(count),
+                q: sequences_from(q, first),
+                k: sequences_from(k, first),
+                v: sequences_from(v, first),
+                att: &att[first * att_stride..],
+                dy: sequences_from(dy, first),
+                grads: &mut grads,
+                workspace,
+            })
+        });
     });
 }
 
@@ -1462,7 +1631,7 @@ where
         g.resize_to(q.shape());
     }
     let rows = Rows::split(d);
-    let mut grads = SeparateGrads {
+    let grads = SeparateGrads {
         bufs: [dq.as_slice_mut(), dk.as_slice_mut(), dv.as_slice_mut()],
         rows,
         dim: d.dim,
@@ -1475,8 +1644,86 @@ where
         (v.as_slice(), rows),
         att.as_slice(),
         (dy.as_slice(), rows),
-        &mut grads,
+        grads,
         workspace,
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Sharing the batch over threads gives exactly the one-thread numbers, forward and
+    /// backward, with heads split (`[B, H, T, D]` tensors) and in place (the layer's packed
+    /// `q | k | v` projection and merged output).
+    #[test]
+    fn threads_give_the_serial_result() {
+        let d = AttentionDims {
+            batch: 5,
+            heads: 2,
+            len: 19,
+            dim: 10,
+        };
+        let c = d.heads * d.dim;
+        let n = d.batch * d.len * c;
+        let value = |i: usize, m: usize| ((i * m) % 97) as f64 / 48.0 - 1.0;
+        let qkv: Vec<f64> = (0..3 * n).map(|i| value(i, 31)).collect();
+        let dy: Vec<f64> = (0..n).map(|i| value(i, 17)).collect();
+        let split = Rows::split(d);
+        let merged = |width, offset| Rows::merged(d, width, offset);
+        // (q, k, v rows; y and dy rows) for the two layouts.
+        let layouts = [
+            ([(0, split), (n, split), (2 * n, split)], split),
+            (
+                [
+                    (0, merged(3 * c, 0)),
+                    (0, merged(3 * c, c)),
+                    (0, merged(3 * c, 2 * c)),
+                ],
+                merged(c, 0),
+            ),
+        ];
+        for (which, (inputs, out_rows)) in layouts.into_iter().enumerate() {
+            let packed = which == 1;
+            let input = |k: usize| {
+                let (start, rows) = inputs[k];
+                (&qkv[start..], rows)
+            };
+            let run = |parts: usize| {
+                let mut y = vec![0.0; n];
+                let mut att = vec![0.0; d.batch * d.heads * d.len * d.len];
+                let mut ws = vec![0.0; parts * d.forward_part()];
+                let (q, k, v) = (input(0), input(1), input(2));
+                attention_forward_in(parts, d, q, k, v, (&mut y, out_rows), &mut att, &mut ws);
+                let mut grads = vec![0.0; 3 * n];
+                let mut ws = vec![0.0; parts * d.backward_part()];
+                let dy = (&dy[..], out_rows);
+                if packed {
+                    let rows = [inputs[0].1, inputs[1].1, inputs[2].1];
+                    let g = PackedGrads {
+                        buf: &mut grads,
+                        rows,
+                        dim: d.dim,
+                    };
+                    attention_backward_in(parts, d, q, k, v, &att, dy, g, &mut ws);
+                } else {
+                    let (dq, rest) = grads.split_at_mut(n);
+                    let (dk, dv) = rest.split_at_mut(n);
+                    let g = SeparateGrads {
+                        bufs: [dq, dk, dv],
+                        rows: split,
+                        dim: d.dim,
+                    };
+                    attention_backward_in(parts, d, q, k, v, &att, dy, g, &mut ws);
+                }
+                [y, att, grads]
+            };
+            let serial = run(1);
+            assert!(serial[2].iter().all(|x| x.is_finite()) && serial[2].iter().any(|&x| x != 0.0));
+            for parts in [2, 3, 5] {
+                assert_eq!(run(parts), serial, "{parts} parts, packed: {packed}");
+            }
+        }
+    }
 }
