@@ -156,6 +156,33 @@ def gen_conv2d():
         )
 
 
+def gen_conv2d_direct():
+    """Shapes that take conv2d's direct path (C·K·K <= 32 taps, stride 1, rows of 16 or more
+    outputs; few rows, to stay within the file's tensor size): LeNet's first layer with a
+    ragged block of output channels and rows whose last vector overlaps the one before, and
+    rows of exactly one vector. Generated after every
+    other case, so adding them left the others' values unchanged."""
+    configs = [
+        (1, 1, 2, 20, 9, 5, 1, 2, 1, True),  # 1 channel, 5×5, padding 2: 25 taps, 9 channels
+        (2, 2, 4, 18, 3, 3, 1, 0, 1, False),  # 2 channels, 3×3: 18 taps, rows of 16
+    ]
+    for b, c, h, w, o, k, s, p, d, has_bias in configs:
+        inputs = {"x": randn(b, c, h, w), "weight": randn(o, c, k, k, std=1.0 / math.sqrt(c * k * k))}
+        if has_bias:
+            inputs["bias"] = randn(o)
+        name = (
+            f"x {dims((b, c, h, w))}, weight {dims((o, c, k, k))}, stride {s}, padding {p}, "
+            f"dilation {d}, {'bias' if has_bias else 'no bias'} (direct path)"
+        )
+        case(
+            "conv2d",
+            name,
+            lambda x, weight, bias=None, s=s, p=p, d=d: F.conv2d(x, weight, bias, stride=s, padding=p, dilation=d),
+            inputs,
+            {"stride": s, "padding": p, "dilation": d},
+        )
+
+
 def pool_case(op, fn, name, x, k, s, p):
     case(
         op,
@@ -280,6 +307,7 @@ def main():
     gen_avg_pool2d()
     gen_global_avg_pool2d()
     gen_batch_norm()
+    gen_conv2d_direct()
     doc = {
         "generator": f"scripts/golden_conv.py, torch {torch.__version__}, numpy {np.__version__}, seed {SEED}, float32 CPU",
         "tolerance": "|nanotorch - torch| <= 1e-5 * |torch| + 1e-6",

@@ -37,6 +37,7 @@ fn conv2d_gradients() {
         (1, 2, 6, 7, 2, 5, 1, 2, 1),
         (2, 2, 5, 5, 2, 1, 2, 0, 1), // 1×1 kernel, stride 2: skipped pixels get 0
         (1, 2, 8, 7, 2, 3, 2, 0, 2), // the last rows and columns are never read
+        (2, 1, 3, 18, 3, 5, 1, 2, 1), // 25 taps, rows of 18: the direct path
     ];
     for (b, c, h, w, o, k, s, p, d) in configs {
         let spec = Conv2dSpec::new(s, p, d);
