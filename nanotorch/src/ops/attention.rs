@@ -766,12 +766,23 @@ impl AttentionDims {
         }
     }
 
-    /// The same sizes for `count` sequences.
-    fn sequences(self, count: usize) -> Self {
-        AttentionDims {
-            batch: count,
-            ..self
-        }
+    /// Part `i`'s sequences when parts take `per` each: `(first, its sizes)`, or `None` for a
+    /// part past the batch's end.
+    fn part(self, i: usize, per: usize) -> Option<(usize, Self)> {
+        let first = i * per;
+        let count = per.min(self.batch.saturating_sub(first));
+        (count > 0).then_some((
+            first,
+            AttentionDims {
+                batch: count,
+                ..self
+            },
+        ))
+    }
+
+    /// Values of the weights `[H, T, T]` per sequence.
+    fn weights_per_sequence(&self) -> usize {
+        self.heads * self.len * self.len
     }
 }
 
@@ -1146,7 +1157,7 @@ fn attention_forward_in<E: Element>(
         "attention workspace sized for fewer parts"
     );
     let per = d.batch.div_ceil(parts);
-    let ((y, y_rows), att_stride) = (y, d.heads * d.len * d.len);
+    let ((y, y_rows), att_stride) = (y, d.weights_per_sequence());
     let slots = payload_slots();
     let pieces = cut(y, parts, per, y_rows.batch)
         .zip(cut(att, parts, per, att_stride))
@@ -1158,13 +1169,11 @@ fn attention_forward_in<E: Element>(
         for_each_payload(parts, &slots, &|i, (y, att, workspace)| {
             // Part `i`'s sequences, read where they lie in `q`, `k`, `v` and written into
             // its own pieces of `y` and `att`.
-            let first = i * per;
-            let count = per.min(d.batch.saturating_sub(first));
-            if count == 0 {
+            let Some((first, part)) = d.part(i, per) else {
                 return;
-            }
+            };
             Arch::new().dispatch(Forward {
-                d: d.sequences(count),
+                d: part,
                 q: sequences_from(q, first),
                 k: sequences_from(k, first),
                 v: sequences_from(v, first),
@@ -1421,20 +1430,19 @@ fn attention_backward_in<E: Element, G: GradRows<E>>(
     let mut rest = Some(grads);
     for (i, ws) in workspace.chunks_mut(part_ws.max(1)).take(parts).enumerate() {
         let Some(g) = rest.take() else { break };
-        let (piece, next) = g.split_sequences(per.min(d.batch.saturating_sub(i * per)));
+        let count = d.part(i, per).map_or(0, |(_, part)| part.batch);
+        let (piece, next) = g.split_sequences(count);
         rest = Some(next);
         *slots[i].lock().unwrap_or_else(|p| p.into_inner()) = Some((piece, ws));
     }
-    let att_stride = d.heads * d.len * d.len;
+    let att_stride = d.weights_per_sequence();
     timed_part(Part::Attention, || {
         for_each_payload(parts, &slots, &|i, (mut grads, workspace)| {
-            let first = i * per;
-            let count = per.min(d.batch.saturating_sub(first));
-            if count == 0 {
+            let Some((first, part)) = d.part(i, per) else {
                 return;
-            }
+            };
             Arch::new().dispatch(Backward {
-                d: d.sequences(count),
+                d: part,
                 q: sequences_from(q, first),
                 k: sequences_from(k, first),
                 v: sequences_from(v, first),

@@ -304,10 +304,9 @@ fn workspace<'a, E>(g: &ConvGeometry, plan: &Plan, buffer: &'a mut [E]) -> Works
     }
 }
 
-/// The buffer grown to the plan's workspaces (it never shrinks, so a step allocates only the
-/// first time).
-fn reserve<E: Element>(plan: &Plan, buffer: &mut Vec<E>) {
-    let len = plan.parts * plan.workspace;
+/// The buffer grown to `len` elements, the parts' workspaces (it never shrinks, so a step
+/// allocates only the first time).
+fn reserve<E: Element>(buffer: &mut Vec<E>, len: usize) {
     if buffer.len() < len {
         buffer.resize(len, E::zero());
     }
@@ -320,10 +319,10 @@ fn blocks(images: usize, block: usize) -> impl Iterator<Item = (usize, usize)> {
         .map(move |first| (first, block.min(images - first)))
 }
 
-/// The forward of [`conv2d`] on row-major buffers of checked sizes, part by part of the batch
-/// and block by block of images: im2col, one product `W·patches` (`[O, C·K·K]·[C·K·K,
-/// n·OH·OW]`), and each image's columns copied into its `[O, OH, OW]` place in `y` with the
-/// bias added.
+/// The forward of [`conv2d`] on row-major buffers of checked sizes, part by part of the batch:
+/// image by image on the direct path ([`direct`], few taps), otherwise block by block of
+/// images: im2col, one product `W·patches` (`[O, C·K·K]·[C·K·K, n·OH·OW]`), and each image's
+/// columns copied into its `[O, OH, OW]` place in `y` with the bias added.
 pub(crate) fn forward_slices<E: Element>(
     g: &ConvGeometry,
     x: &[E],
@@ -350,9 +349,7 @@ fn forward_untimed<E: Element>(
     let (image_in, image_out) = (g.in_channels * g.height * g.width, o_count * image_pixels);
     if direct::applies(g) {
         let workspace = direct::workspace(g);
-        if buffer.len() < plan.parts * workspace {
-            buffer.resize(plan.parts * workspace, E::zero());
-        }
+        reserve(buffer, plan.parts * workspace);
         for_each_part(
             plan.parts,
             y,
@@ -371,7 +368,7 @@ fn forward_untimed<E: Element>(
         );
         return;
     }
-    reserve(&plan, buffer);
+    reserve(buffer, plan.parts * plan.workspace);
     for_each_part(
         plan.parts,
         y,
@@ -470,7 +467,7 @@ fn backward_untimed<E: Element>(
         return;
     }
     let plan = plan(g);
-    reserve(&plan, buffer);
+    reserve(buffer, plan.parts * plan.workspace);
     let (o_count, image_pixels, patch) = (g.out_channels, g.pixels(), g.patch());
     let (image_in, image_out) = (g.in_channels * g.height * g.width, o_count * image_pixels);
     let params = dweight.is_some();
@@ -573,9 +570,7 @@ fn direct_backward_params<E: Element>(
     let (image_in, image_out) = (g.in_channels * g.height * g.width, o_count * g.pixels());
     let image = direct::backward_workspace(g);
     let workspace = image + o_count * patch + o_count;
-    if buffer.len() < plan.parts * workspace {
-        buffer.resize(plan.parts * workspace, E::zero());
-    }
+    reserve(buffer, plan.parts * workspace);
     for_each_part::<E, E>(
         plan.parts,
         &mut [],
@@ -756,7 +751,7 @@ fn copy_run<E: Copy>(dst: &mut [E], src: &[E]) {
 
 /// The reverse of [`im2col`] for `count` images: `dx` (their `[C, H, W]` planes) is set to the
 /// sum of every patch entry added onto the pixel it was copied from (entries from the padding
-/// are dropped). Planes are filled in parallel.
+/// are dropped).
 fn col2im<E: Element>(g: &ConvGeometry, patches: &[E], count: usize, dx: &mut [E]) {
     timed_part(Part::Patches, || {
         widest(
